@@ -1,0 +1,38 @@
+# Art Factory — `make run` installs and starts the app; `make test` installs and runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export PIP_CONSTRAINT :=
+
+.PHONY: run test lint bench screenshots dist selftest clean sysdeps
+
+$(VENV)/.sysdeps: scripts/system-deps.sh
+	@mkdir -p $(VENV)
+	bash scripts/system-deps.sh
+	@touch $@
+
+$(VENV)/.app: $(VENV)/.sysdeps pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -c constraints.txt -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.app pyproject.toml constraints.txt
+	$(PIP) install -c constraints.txt -e ".[dev]"
+	@touch $@
+
+run: $(VENV)/.app
+	$(VENV)/bin/artfactory
+
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev
+	$(PY) bench/thumbnails.py
+	$(PY) bench/engine.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Art Factory: AI media pipelines as node graphs, with lineage for every product."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,252 @@
+"""How a node type is declared: typed ports, typed params with defaults, a version and a run function."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+PORT_KINDS = ("text", "image", "video", "media", "number")
+PARAM_KINDS = ("string", "text", "int", "float", "bool", "choice", "object", "path")
+
+
+def port_fits(source: str, target: str) -> bool:
+    """Whether an output of kind `source` may feed an input of kind `target` (DESIGN §3)."""
+    if source == target:
+        return True
+    if target == "media" and source in ("image", "video"):
+        return True
+    # A media output may feed an image or video input; each item is checked when the node runs.
+    return source == "media" and target in ("image", "video")
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    kind: str
+    optional: bool = False
+    whole_list: bool = False
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in PORT_KINDS:
+            raise ValueError(f"port {self.name!r}: unknown kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A node parameter: its type, default, range or choices and a one-line doc."""
+
+    name: str
+    kind: str
+    default: Any = None
+    doc: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"param {self.name!r}: unknown kind {self.kind!r}")
+
+    def coerce(self, value: Any) -> Any:
+        """The value in this param's type, or ValueError with a message a user understands."""
+        kind = self.kind
+        if kind in ("string", "text", "path", "choice"):
+            if not isinstance(value, str):
+                raise ValueError(f"expects text, got {_json_type(value)}")
+            if kind == "choice" and self.choices and value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}, got {value!r}")
+            if self.required and not value.strip():
+                raise ValueError("is required")
+            return value
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"expects true or false, got {_json_type(value)}")
+            return value
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"expects a whole number, got {_json_type(value)}")
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(f"expects a whole number, got {value}")
+                value = int(value)
+            self._check_range(value)
+            return value
+        if kind == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"expects a number, got {_json_type(value)}")
+            if not math.isfinite(value):
+                raise ValueError("expects a finite number")
+            value = float(value)
+            self._check_range(value)
+            return value
+        if kind == "object":
+            if not isinstance(value, dict):
+                raise ValueError(f"expects an object, got {_json_type(value)}")
+            return value
+        raise ValueError(f"unsupported kind {kind}")  # pragma: no cover - guarded in __post_init__
+
+    def _check_range(self, value: float) -> None:
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be at least {_fmt(self.minimum)}, got {_fmt(value)}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"must be at most {_fmt(self.maximum)}, got {_fmt(value)}")
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description (for forms and `--json` listings)."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "default": self.default, "doc": self.doc}
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.required:
+            out["required"] = True
+        return out
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+@dataclass(frozen=True)
+class Media:
+    """An image or video travelling on a port: a stored product and what it carries for lineage."""
+
+    product_id: str
+    path: Path
+    media_type: str
+    width: int | None = None
+    height: int | None = None
+    prompt: str = ""
+    seed: int | None = None
+
+
+@dataclass
+class NewMedia:
+    """A file a node made: either a Pillow image to encode or a finished file in temp/ to adopt."""
+
+    image: Image.Image | None = None
+    file: Path | None = None
+    format: str = "png"
+    quality: int = 95
+    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class NodeError(Exception):
+    """A failure a user can act on; the message is shown on the node as is."""
+
+    def __init__(self, message: str, code: str = "node_failed") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NodeCanceled(Exception):
+    """Raised inside a node when its order or the node itself was cancelled."""
+
+
+class RunContext(Protocol):
+    """What a running node may use; the executor provides it."""
+
+    node_id: str
+    order_id: str
+    home: Path
+    settings: Any
+    storage: Any
+    previous_remote: dict[str, Any] | None
+
+    @property
+    def canceled(self) -> bool: ...
+
+    def check_canceled(self) -> None: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def progress(self, percent: float, message: str = "") -> None: ...
+
+    def seed_for(self, index: int) -> int: ...
+
+    def remember_remote(self, job_id: str, state: dict[str, Any]) -> None: ...
+
+    def add_to_collection(self, name: str, items: Sequence[Media]) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+RunFunction = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], Mapping[str, Sequence[Any]]]
+ExternalKey = Callable[[Mapping[str, Any], Path], str]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node type of the catalogue.
+
+    `run(ctx, inputs, params)` is called once per batch item (inputs zipped, single items broadcast;
+    a `whole_list` input receives the whole list) and returns a list of values per output port; the
+    lists of all calls are concatenated. Text ports carry str, number ports float, media ports
+    `Media` (pass-through) or `NewMedia` (made here; the executor stores it as a product).
+    """
+
+    type: str
+    title: str
+    run: RunFunction
+    version: int = 1
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    params: tuple[Param, ...] = ()
+    doc: str = ""
+    provider: str | None = None
+    seed_param: str | None = None
+    external_key: ExternalKey | None = None
+
+    @property
+    def family(self) -> str:
+        return self.type.split(".", 1)[0]
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def input(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "title": self.title,
+            "version": self.version,
+            "doc": self.doc,
+            "inputs": [{"name": p.name, "kind": p.kind, "optional": p.optional} for p in self.inputs],
+            "outputs": [{"name": p.name, "kind": p.kind} for p in self.outputs],
+            "params": [p.describe() for p in self.params],
+        }

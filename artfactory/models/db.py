@@ -1,0 +1,136 @@
+"""Opening a library database: engine with SQLite pragmas, Alembic upgrade, and refusal of bad files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DATABASE_FILE = "library.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseOpenError(Exception):
+    """The library database cannot be used; the message says which file and why."""
+
+
+def _alembic_config(connection: Any | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def database_url_for(home: Path, configured: str = "") -> str:
+    return configured or f"sqlite:///{home / DATABASE_FILE}"
+
+
+def _describe(url: str) -> str:
+    return url.split("///", 1)[1] if url.startswith("sqlite:///") else url.split("@")[-1]
+
+
+def upgrade_to(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def open_database(url: str, *, upgrade: bool = True) -> Engine:
+    """An engine on an up-to-date library database, or DatabaseOpenError naming the file and reason."""
+    where = _describe(url)
+    if url.startswith("sqlite:///"):
+        path = Path(where)
+        if path.exists() and not path.is_file():
+            raise DatabaseOpenError(f"library database {path} is not a file")
+        if path.is_file() and path.stat().st_size > 0:
+            with path.open("rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    raise DatabaseOpenError(f"library database {path} is not a SQLite database (corrupt or foreign file)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if url.startswith("sqlite"):
+                result = connection.exec_driver_sql("PRAGMA quick_check").scalar()
+                if result != "ok":
+                    raise DatabaseOpenError(f"library database {where} is corrupt: {result}")
+            tables = set(inspect(connection).get_table_names())
+            current = MigrationContext.configure(connection).get_current_revision()
+    except (DatabaseError, OperationalError) as exc:
+        engine.dispose()
+        reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        raise DatabaseOpenError(f"library database {where} cannot be read: {reason}") from None
+    if current is None and tables - {"alembic_version"}:
+        engine.dispose()
+        raise DatabaseOpenError(f"{where} holds tables but is not an Art Factory library (no schema version)")
+    if current is not None and current not in known_revisions():
+        engine.dispose()
+        raise DatabaseOpenError(
+            f"library database {where} was made by a newer Art Factory (schema {current}); "
+            f"this version knows up to {head_revision()} — please update the app"
+        )
+    if upgrade and current != head_revision():
+        upgrade_to(engine)
+    return engine
+
+
+class Database:
+    """An opened library database and its session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = open_database(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.engine.dispose()

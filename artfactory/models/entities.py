@@ -1,0 +1,210 @@
+"""Typed SQLAlchemy models: projects, graphs, orders, order items, products, collections."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    """A 16-hex-digit id that sorts by creation time (48-bit ms clock + 16 random bits)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(16):04x}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+collection_products = Table(
+    "collection_products",
+    Base.metadata,
+    Column("collection_id", ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("added_at", DateTime, nullable=False, default=utcnow),
+    Index("ix_collection_products_product", "product_id"),
+)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Graph(Base):
+    """A saved graph document; kind 'template' makes it show in the template browser."""
+
+    __tablename__ = "graphs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20), default="graph")
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    preview_product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_graphs_kind_name"),)
+
+
+class Order(Base):
+    """One run of a graph: the exact snapshot that ran, its status and its parent for re-runs."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    graph_id: Mapped[int | None] = mapped_column(ForeignKey("graphs.id", ondelete="SET NULL"))
+    parent_order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    snapshot: Mapped[str] = mapped_column(Text)
+    snapshot_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    reroll: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer, default=os.getpid)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.position"
+    )
+
+    __table_args__ = (
+        Index("ix_orders_project_created", "project_id", "created_at"),
+        Index("ix_orders_status", "status"),
+        Index("ix_orders_parent", "parent_order_id"),
+    )
+
+
+class OrderItem(Base):
+    """One node's execution inside an order: resolved params, cache key, status, outputs."""
+
+    __tablename__ = "order_items"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    node_id: Mapped[str] = mapped_column(String(200))
+    node_type: Mapped[str] = mapped_column(String(100))
+    type_version: Mapped[int] = mapped_column(Integer, default=1)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_key: Mapped[str] = mapped_column(String(64))
+    cache_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    source_item_id: Mapped[str | None] = mapped_column(String(16))
+    remote_job_id: Mapped[str | None] = mapped_column(String(200))
+    remote_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_message: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "node_id", name="uq_order_items_order_node"),
+        Index("ix_order_items_cache_key", "cache_key", "status"),
+        Index("ix_order_items_request_key", "request_key"),
+        Index("ix_order_items_remote_job", "remote_job_id"),
+    )
+
+
+class Product(Base):
+    """A file made by an order item (or imported), with everything needed to explain it."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    order_item_id: Mapped[str | None] = mapped_column(ForeignKey("order_items.id", ondelete="SET NULL"))
+    node_id: Mapped[str | None] = mapped_column(String(200))
+    node_type: Mapped[str | None] = mapped_column(String(100))
+    batch_index: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(10))
+    mime: Mapped[str] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    thumbnails: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    provider: Mapped[str | None] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(300))
+    seed: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    rating: Mapped[int] = mapped_column(Integer, default=0)
+    favourite: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_products_project_created", "project_id", "created_at"),
+        Index("ix_products_order", "order_id"),
+        Index("ix_products_node", "node_id"),
+        Index("ix_products_node_type", "node_type"),
+        Index("ix_products_sha256", "project_id", "sha256"),
+        Index("ix_products_provider", "provider", "model"),
+        Index("ix_products_media_type", "media_type"),
+        Index("ix_products_rating", "project_id", "favourite", "rating"),
+    )
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    products: Mapped[list[Product]] = relationship(secondary=collection_products)
+
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_collections_project_name"),)
+
+
+class SchemaCacheEntry(Base):
+    """A provider's input schema for one model or endpoint, kept for a time-to-live."""
+
+    __tablename__ = "schema_cache"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

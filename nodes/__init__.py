@@ -1,0 +1,1 @@
+"""The node library: one module per family, discovered by artfactory.engine.registry."""

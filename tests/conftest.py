@@ -1,0 +1,54 @@
+"""Shared test set-up: offscreen Qt, an isolated library root per test, an in-memory keychain."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Qt must never look for a display, and NodeGraphQt must bind to PyQt6; both before any Qt import.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["QT_PREFERRED_BINDING"] = "PyQt6"
+os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
+# Tests never talk to a real provider or keychain.
+for _name in ("REPLICATE_API_TOKEN", "FAL_KEY", "ARTFACTORY_DATABASE_URL",
+              "ARTFACTORY_REPLICATE_BASE_URL", "ARTFACTORY_FAL_QUEUE_URL"):
+    os.environ.pop(_name, None)
+
+import keyring  # noqa: E402
+import pytest  # noqa: E402
+from keyring.backend import KeyringBackend  # noqa: E402
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keychain that lives in memory, so tests never touch the user's real one."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> MemoryKeyring:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture(autouse=True)
+def library_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own library root through ARTFACTORY_HOME."""
+    home = tmp_path / "library"
+    home.mkdir()
+    monkeypatch.setenv("ARTFACTORY_HOME", str(home))
+    return home

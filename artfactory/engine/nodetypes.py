@@ -179,6 +179,7 @@ class RunContext(Protocol):
     settings: Any
     storage: Any
     previous_remote: dict[str, Any] | None
+    item_index: int
 
     @property
     def canceled(self) -> bool: ...
@@ -189,7 +190,7 @@ class RunContext(Protocol):
 
     def progress(self, percent: float, message: str = "") -> None: ...
 
-    def seed_for(self, index: int) -> int: ...
+    def seed_for(self, index: int | None = None) -> int: ...
 
     def remember_remote(self, job_id: str, state: dict[str, Any]) -> None: ...
 

@@ -1,0 +1,80 @@
+"""The run context handed to a node: cancellation, progress, seeds, remote-job memory, side effects."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artfactory.engine.nodetypes import Media, NodeCanceled
+
+log = logging.getLogger("artfactory.engine")
+
+ProgressCallback = Callable[[float, str], None]
+RemoteCallback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class CollectionAdd:
+    """A request to add products to a named collection, applied by the writer after the node ends."""
+
+    name: str
+    product_ids: list[str]
+
+
+@dataclass
+class NodeContext:
+    """Concrete RunContext. The executor wires the callbacks to Qt signals; tests may use it as is."""
+
+    node_id: str
+    order_id: str
+    home: Path
+    settings: Any
+    storage: Any
+    seed: int | None = None
+    item_index: int = 0
+    previous_remote: dict[str, Any] | None = None
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    on_progress: ProgressCallback | None = None
+    on_remote: RemoteCallback | None = None
+    collection_adds: list[CollectionAdd] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def canceled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_canceled(self) -> None:
+        if self.cancel_event.is_set():
+            raise NodeCanceled(self.node_id)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, waking at once when the node is cancelled."""
+        if seconds > 0 and self.cancel_event.wait(seconds):
+            raise NodeCanceled(self.node_id)
+        self.check_canceled()
+
+    def progress(self, percent: float, message: str = "") -> None:
+        if self.on_progress is not None:
+            self.on_progress(max(0.0, min(100.0, float(percent))), message)
+
+    def seed_for(self, index: int | None = None) -> int:
+        """The seed of a batch item (default: the current one): the node's resolved seed plus its index."""
+        base = self.seed if self.seed is not None else 0
+        return (base + (self.item_index if index is None else index)) % (2**31)
+
+    def remember_remote(self, job_id: str, state: dict[str, Any]) -> None:
+        """Persist a remote job id before waiting on it, so a crash resumes by polling, not resubmitting."""
+        self.previous_remote = {"job_id": job_id, **state}
+        if self.on_remote is not None:
+            self.on_remote(job_id, state)
+
+    def add_to_collection(self, name: str, items: Sequence[Media]) -> None:
+        self.collection_adds.append(CollectionAdd(name, [m.product_id for m in items]))
+
+    def log(self, message: str) -> None:
+        self.messages.append(message)
+        log.info("%s: %s", self.node_id, message)

@@ -1,0 +1,391 @@
+"""The executor: ready-set scheduling of planned nodes onto a Qt thread pool, one writer on the owner thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal, pyqtSlot
+from sqlalchemy import select
+
+from artfactory.engine.batch import NodeOutcome, discard_drafts, execute_node
+from artfactory.engine.context import NodeContext
+from artfactory.engine.document import GraphDocument
+from artfactory.engine.plan import Plan, build_plan
+from artfactory.models import Product
+from artfactory.services.library import Library
+from artfactory.services.orders import OrderStore
+from artfactory.signals import DomainSignals
+
+log = logging.getLogger("artfactory.engine")
+PROGRESS_WRITE_INTERVAL_S = 0.25
+
+
+class _Bridge(QObject):
+    """Carries worker results to the owner thread (queued connections: the bridge lives there)."""
+
+    done = pyqtSignal(object)  # NodeOutcome
+    progress = pyqtSignal(str, float, str)  # node_id, percent, message
+    remote = pyqtSignal(str, str, object, object)  # node_id, job_id, state, threading.Event
+
+
+class _NodeTask(QRunnable):
+    def __init__(self, runner: OrderRunner, node_id: str, ctx: NodeContext, inputs: dict[str, Any]) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self.runner_bridge = runner.bridge
+        self.library = runner.library
+        self.project_id = runner.project_id
+        self.node = runner.plan.nodes[node_id]
+        self.ctx = ctx
+        self.inputs = inputs
+
+    def run(self) -> None:
+        try:
+            outcome = execute_node(
+                self.node.node_type, self.node.id, self.ctx, self.inputs, self.node.params,
+                self.library.storage, project_id=self.project_id, find_existing=self._find_existing,
+            )
+            if outcome.status == "executed":
+                self._thumbnails(outcome)
+        except BaseException as exc:  # the owner must always hear back, or the order would hang
+            log.exception("worker for %s crashed", self.node.id)
+            outcome = NodeOutcome(self.node.id, "failed", error=f"internal error: {exc!r}", code="internal")
+        self.runner_bridge.done.emit(outcome)
+
+    def _find_existing(self, sha256: str) -> str | None:
+        # Read-only query from the worker; WAL lets it run beside the writer.
+        with self.library.db.engine.connect() as conn:
+            return conn.execute(select(Product.path).where(
+                Product.project_id == self.project_id, Product.sha256 == sha256).limit(1)).scalar()
+
+    def _thumbnails(self, outcome: NodeOutcome) -> None:
+        from artfactory.services.thumbnails import ensure_thumbnails
+
+        for draft in outcome.products:
+            if draft.stored.info.media_type != "image":
+                continue
+            try:
+                ensure_thumbnails(self.library.home, draft.id, self.library.storage.absolute(draft.stored.relative_path))
+            except Exception as exc:  # a thumbnail is a convenience; the product stands without it
+                log.warning("thumbnail for %s failed: %s", draft.id, exc)
+
+
+class OrderRunner(QObject):
+    """Runs one order: cached nodes answer at once, the rest start as soon as their inputs are ready."""
+
+    finished = pyqtSignal(str, str)  # order_id, status
+
+    def __init__(self, executor: Executor, plan: Plan, order_id: str, project_id: int,
+                 finished_items: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__(executor)
+        self.executor = executor
+        self.library = executor.library
+        self.store = executor.store
+        self.signals = executor.signals
+        self.plan = plan
+        self.order_id = order_id
+        self.project_id = project_id
+        self.bridge = _Bridge(self)
+        self.bridge.done.connect(self._on_done)
+        self.bridge.progress.connect(self._on_progress)
+        self.bridge.remote.connect(self._on_remote)
+        self.item_ids = self.store.item_ids(order_id)
+        self._resumed = dict(finished_items or {})
+        self.status: dict[str, str] = {node_id: "pending" for node_id in plan.order}
+        self.errors: dict[str, str] = {}
+        self.values: dict[str, dict[str, list[Any]]] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self._waiting: dict[str, int] = {}
+        self._ready: list[str] = []
+        self._running: dict[str, NodeContext] = {}
+        self._progress_written: dict[str, float] = {}
+        self._canceled = False
+        self._started = False
+        self.final_status: str | None = None
+
+    # -- public --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.store.start_order(self.order_id)
+        self.signals.order_started.emit(self.order_id)
+        plan = self.plan
+        for node_id in plan.order:
+            self._waiting[node_id] = len({link.source for link in plan.nodes[node_id].inputs})
+        # Resumed orders keep what already finished; everything else may come from the cache.
+        for node_id, item in self._resumed.items():
+            if item.get("status") in ("executed", "cached") and node_id in self.status:
+                self.status[node_id] = item["status"]
+                self.outputs[node_id] = item.get("outputs") or {}
+        open_nodes = [n for n in plan.order if self.status[n] == "pending"]
+        hits = self.store.find_cached(plan.nodes[n].cache_key for n in open_nodes)
+        cached = {n: hits[plan.nodes[n].cache_key] for n in open_nodes if plan.nodes[n].cache_key in hits}
+        self.store.mark_cached(self.item_ids, cached)
+        for node_id, hit in cached.items():
+            self.status[node_id] = "cached"
+            self.outputs[node_id] = hit.outputs
+        for node_id in plan.order:
+            if self.status[node_id] in ("executed", "cached"):
+                self.signals.node_finished.emit(self.order_id, node_id, self.status[node_id], "")
+                self._release_successors(node_id)
+        self._ready = [n for n in plan.order if self.status[n] == "pending" and self._waiting[n] == 0]
+        self._started = True
+        self._pump()
+
+    def cancel(self) -> None:
+        """Cancel the whole order: running nodes are told at once, pending ones never start."""
+        if self.final_status is not None or self._canceled:
+            return
+        self._canceled = True
+        pending = [n for n in self.plan.order if self.status[n] == "pending"]
+        for node_id in pending:
+            self.status[node_id] = "canceled"
+        self.store.mark_items((self.item_ids[n] for n in pending), "canceled", "canceled by the user", "canceled")
+        for node_id in pending:
+            self.signals.node_finished.emit(self.order_id, node_id, "canceled", "canceled by the user")
+        self._ready.clear()
+        for ctx in self._running.values():
+            ctx.cancel_event.set()
+        self._maybe_finish()
+
+    def cancel_node(self, node_id: str) -> None:
+        """Cancel one node; its dependents are skipped, the other branches go on."""
+        if node_id in self._running:
+            self._running[node_id].cancel_event.set()
+        elif self.status.get(node_id) == "pending":
+            if node_id in self._ready:
+                self._ready.remove(node_id)
+            self._set_final(node_id, "canceled", "canceled by the user", "canceled")
+            self._skip_dependents(node_id)
+            self._pump()
+
+    @property
+    def running_nodes(self) -> list[str]:
+        return list(self._running)
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def _release_successors(self, node_id: str) -> None:
+        for successor in self.plan.graph.successors(node_id):
+            self._waiting[successor] -= 1
+            if self._waiting[successor] == 0 and self.status[successor] == "pending" and self._started:
+                self._ready.append(successor)
+
+    def _pump(self) -> None:
+        if self._canceled:
+            self._maybe_finish()
+            return
+        still_waiting: list[str] = []
+        for node_id in self._ready:
+            group = self.plan.nodes[node_id].node_type.provider
+            if self.executor.acquire(group):
+                self._launch(node_id, group)
+            else:
+                still_waiting.append(node_id)
+        self._ready = still_waiting
+        self._maybe_finish()
+
+    def _inputs_for(self, node_id: str) -> dict[str, Any]:
+        node = self.plan.nodes[node_id]
+        inputs: dict[str, Any] = {port.name: None for port in node.node_type.inputs}
+        for link in node.inputs:
+            values = self.values.get(link.source)
+            if values is None:
+                values = self.store.decode_outputs(self.outputs.get(link.source))
+                self.values[link.source] = values
+            inputs[link.port] = list(values.get(link.source_port, []))
+        return inputs
+
+    def _launch(self, node_id: str, group: str | None) -> None:
+        node = self.plan.nodes[node_id]
+        item_id = self.item_ids[node_id]
+        resumed = self._resumed.get(node_id) or {}
+        previous = None
+        if resumed.get("remote_job_id"):
+            previous = {**(resumed.get("remote_state") or {}), "job_id": resumed["remote_job_id"]}
+        ctx = NodeContext(
+            node_id=node_id, order_id=self.order_id, home=self.library.home, settings=self.library.settings,
+            storage=self.library.storage, seed=node.seed, previous_remote=previous,
+        )
+        bridge = self.bridge
+        ctx.on_progress = lambda percent, message: bridge.progress.emit(node_id, percent, message)
+        ctx.on_remote = lambda job_id, state: self._remote_from_worker(node_id, job_id, state)
+        try:
+            inputs = self._inputs_for(node_id)
+        except Exception as exc:  # e.g. a cached product vanished between planning and now
+            self.executor.release(group)
+            self._set_final(node_id, "failed", f"inputs could not be loaded: {exc}", "inputs")
+            self._skip_dependents(node_id)
+            return
+        self._running[node_id] = ctx
+        self.status[node_id] = "running"
+        self.store.mark_running(item_id)
+        self.signals.node_started.emit(self.order_id, node_id)
+        self.executor.pool.start(_NodeTask(self, node_id, ctx, inputs))
+
+    def _remote_from_worker(self, node_id: str, job_id: str, state: dict[str, Any]) -> None:
+        # Runs in the worker: wait until the writer has persisted the job id, so a crash right after
+        # a paid create can resume by polling instead of creating again.
+        persisted = threading.Event()
+        self.bridge.remote.emit(node_id, job_id, state, persisted)
+        if not persisted.wait(30):
+            log.warning("remote job id for %s not persisted within 30 s", node_id)
+
+    # -- worker reports (owner thread) -------------------------------------------------------------
+    @pyqtSlot(str, str, object, object)
+    def _on_remote(self, node_id: str, job_id: str, state: Any, persisted: Any) -> None:
+        try:
+            self.store.set_remote(self.item_ids[node_id], job_id, state or {})
+        finally:
+            persisted.set()
+
+    @pyqtSlot(str, float, str)
+    def _on_progress(self, node_id: str, percent: float, message: str) -> None:
+        self.signals.node_progress.emit(self.order_id, node_id, percent, message)
+        now = time.monotonic()
+        if now - self._progress_written.get(node_id, 0.0) >= PROGRESS_WRITE_INTERVAL_S:
+            self._progress_written[node_id] = now
+            self.store.set_progress(self.item_ids[node_id], percent, message)
+
+    @pyqtSlot(object)
+    def _on_done(self, outcome: NodeOutcome) -> None:
+        node_id = outcome.node_id
+        self._running.pop(node_id, None)
+        self.executor.release(self.plan.nodes[node_id].node_type.provider)
+        if outcome.status == "executed":
+            try:
+                self.store.finish_item(
+                    self.item_ids[node_id], order_id=self.order_id, project_id=self.project_id,
+                    status="executed", outputs=outcome.encoded, products=outcome.products,
+                    collection_adds=outcome.collection_adds,
+                )
+            except Exception as exc:  # e.g. disk full: the node fails, its files go, the library stays whole
+                log.exception("could not record %s", node_id)
+                discard_drafts(self.library.storage, outcome.products)
+                outcome = NodeOutcome(node_id, "failed", error=f"could not be recorded: {exc}", code="storage")
+            else:
+                self.status[node_id] = "executed"
+                self.values[node_id] = outcome.values
+                self.outputs[node_id] = outcome.encoded
+                for draft in outcome.products:
+                    self.signals.product_created.emit(self.order_id, node_id, draft.id)
+                self.signals.node_finished.emit(self.order_id, node_id, "executed", "")
+                self._release_successors(node_id)
+        if outcome.status != "executed":
+            self._set_final(node_id, outcome.status, outcome.error, outcome.code)
+            self._skip_dependents(node_id)
+        self.executor.pump_all()
+
+    def _set_final(self, node_id: str, status: str, error: str | None, code: str | None) -> None:
+        self.status[node_id] = status
+        if error:
+            self.errors[node_id] = error
+        self.store.mark_items([self.item_ids[node_id]], status, error, code)
+        self.signals.node_finished.emit(self.order_id, node_id, status, error or "")
+
+    def _skip_dependents(self, node_id: str) -> None:
+        skipped = [n for n in self.plan.order
+                   if n in self.plan.dependents(node_id) and self.status[n] == "pending"]
+        if not skipped:
+            return
+        reason = f"skipped: upstream node {node_id!r} {self.status[node_id]}"
+        for dependent in skipped:
+            self.status[dependent] = "skipped"
+            self.errors[dependent] = reason
+            if dependent in self._ready:
+                self._ready.remove(dependent)
+        self.store.mark_items((self.item_ids[n] for n in skipped), "skipped", reason, "skipped")
+        for dependent in skipped:
+            self.signals.node_finished.emit(self.order_id, dependent, "skipped", reason)
+
+    def _maybe_finish(self) -> None:
+        if self.final_status is not None or self._running or self._ready:
+            return
+        if any(s == "pending" for s in self.status.values()) and not self._canceled:
+            return
+        statuses = set(self.status.values())
+        if self._canceled:
+            final = "canceled"
+        elif statuses <= {"executed", "cached"}:
+            final = "succeeded"
+        elif statuses & {"executed", "cached"}:
+            final = "partial"
+        else:
+            final = "failed"
+        self.final_status = final
+        failed = [f"{n}: {e}" for n, e in self.errors.items() if self.status[n] == "failed"]
+        self.store.finish_order(self.order_id, final, "; ".join(failed)[:4000] or None)
+        self.executor.forget(self)
+        self.signals.order_finished.emit(self.order_id, final)
+        self.finished.emit(self.order_id, final)
+
+
+class Executor(QObject):
+    """Starts orders on a shared worker pool with per-provider concurrency limits."""
+
+    def __init__(self, library: Library, signals: DomainSignals | None = None, parent: QObject | None = None,
+                 limits: Mapping[str, int] | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.store = OrderStore(library)
+        self.signals = signals or DomainSignals(self)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(library.settings.pool_size())
+        self.limits = dict(limits or library.settings.provider_limits())
+        self._in_use: dict[str, int] = {}
+        self.runners: dict[str, OrderRunner] = {}
+
+    # -- provider slots ------------------------------------------------------------------------------
+    def acquire(self, group: str | None) -> bool:
+        if group is None:
+            return True
+        limit = max(1, self.limits.get(group, 4))
+        if self._in_use.get(group, 0) >= limit:
+            return False
+        self._in_use[group] = self._in_use.get(group, 0) + 1
+        return True
+
+    def release(self, group: str | None) -> None:
+        if group is not None:
+            self._in_use[group] = max(0, self._in_use.get(group, 0) - 1)
+
+    def pump_all(self) -> None:
+        for runner in list(self.runners.values()):
+            runner._pump()
+
+    def forget(self, runner: OrderRunner) -> None:
+        self.runners.pop(runner.order_id, None)
+
+    # -- starting orders -------------------------------------------------------------------------------
+    def plan(self, doc: GraphDocument, *, pinned_seeds: Mapping[str, int] | None = None, reroll: bool = False,
+             only: Iterable[str] | None = None) -> Plan:
+        store = self.store
+        registry = self.library.registry
+        return build_plan(doc, registry, home=self.library.home, pinned_seeds=pinned_seeds,
+                          seed_lookup=store.seed_for_request, reroll=reroll, only=only)
+
+    def submit(self, plan: Plan, *, project_id: int, parent_order_id: str | None = None, reroll: bool = False,
+               graph_id: int | None = None, start: bool = True) -> OrderRunner:
+        order_id = self.store.create_order(plan, project_id=project_id, parent_order_id=parent_order_id,
+                                           reroll=reroll, graph_id=graph_id)
+        self.signals.order_created.emit(order_id)
+        runner = OrderRunner(self, plan, order_id, project_id)
+        self.runners[order_id] = runner
+        if start:
+            runner.start()
+        return runner
+
+    def resume(self, order_id: str, plan: Plan, project_id: int,
+               items: Mapping[str, Mapping[str, Any]]) -> OrderRunner:
+        runner = OrderRunner(self, plan, order_id, project_id, finished_items=items)
+        self.runners[order_id] = runner
+        runner.start()
+        return runner
+
+    def cancel_all(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.cancel()
+
+    def wait_idle(self, timeout_ms: int = 30_000) -> bool:
+        return self.pool.waitForDone(timeout_ms)

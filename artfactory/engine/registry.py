@@ -1,0 +1,96 @@
+"""The node registry: built-in node modules in `nodes/` plus plugins from the `artfactory.nodes` entry points."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Iterable, Iterator
+from importlib.metadata import entry_points
+from types import ModuleType
+
+from artfactory.engine.nodetypes import NodeType
+
+log = logging.getLogger("artfactory.engine")
+ENTRY_POINT_GROUP = "artfactory.nodes"
+
+
+class NodeRegistry:
+    """Node types by type name."""
+
+    def __init__(self, types: Iterable[NodeType] = ()) -> None:
+        self._types: dict[str, NodeType] = {}
+        self.problems: list[str] = []
+        for node_type in types:
+            self.add(node_type)
+
+    def add(self, node_type: NodeType, origin: str = "") -> None:
+        if node_type.type in self._types and self._types[node_type.type] is not node_type:
+            self.problems.append(f"node type {node_type.type} from {origin or 'a plugin'} is already registered")
+            return
+        self._types[node_type.type] = node_type
+
+    def add_module(self, module: ModuleType) -> int:
+        found = [value for value in vars(module).values() if isinstance(value, NodeType)]
+        for node_type in found:
+            self.add(node_type, module.__name__)
+        return len(found)
+
+    def get(self, type_name: str) -> NodeType | None:
+        return self._types.get(type_name)
+
+    def __contains__(self, type_name: object) -> bool:
+        return type_name in self._types
+
+    def __iter__(self) -> Iterator[NodeType]:
+        return iter(sorted(self._types.values(), key=lambda t: t.type))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def families(self) -> dict[str, list[NodeType]]:
+        out: dict[str, list[NodeType]] = {}
+        for node_type in self:
+            out.setdefault(node_type.family, []).append(node_type)
+        return out
+
+
+def _load_builtin(registry: NodeRegistry) -> None:
+    import nodes
+
+    for info in sorted(pkgutil.iter_modules(nodes.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"nodes.{info.name}")
+        registry.add_module(module)
+
+
+def _load_plugins(registry: NodeRegistry) -> None:
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+        except Exception as exc:  # a broken plugin must not take the app down
+            registry.problems.append(f"node plugin {entry.name!r} failed to load: {exc}")
+            log.warning("node plugin %s failed to load: %s", entry.name, exc)
+            continue
+        if isinstance(loaded, ModuleType):
+            registry.add_module(loaded)
+        elif isinstance(loaded, NodeType):
+            registry.add(loaded, entry.name)
+        elif callable(loaded):
+            for node_type in loaded():
+                registry.add(node_type, entry.name)
+
+
+_default: NodeRegistry | None = None
+
+
+def default_registry() -> NodeRegistry:
+    """Built-ins and plugins, loaded once per process."""
+    global _default
+    if _default is None:
+        registry = NodeRegistry()
+        _load_builtin(registry)
+        _load_plugins(registry)
+        _default = registry
+    return _default

@@ -1,0 +1,325 @@
+"""fal queue over httpx: submit, follow the returned status/response/cancel URLs, results, schema."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from artfactory.engine.nodetypes import NodeCanceled
+from artfactory.providers.http import (
+    CancelCheck,
+    ProviderError,
+    RetryPolicy,
+    create_once,
+    limiter_for,
+    make_client,
+    request_idempotent,
+    sleep_cancellable,
+)
+from artfactory.providers.replicate import is_file_ref
+
+log = logging.getLogger("artfactory.providers.fal")
+
+PROVIDER = "fal"
+PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
+# Statuses fal does not document for the queue but some answers carry; treated as a failed end.
+FAILED_ENDS = frozenset({"FAILED", "ERROR", "CANCELED", "CANCELLED"})
+CANCEL_FOREGROUND_S = 0.6
+# fal.run runs models; the per-endpoint OpenAPI documents are served from fal.ai/api.
+FAL_RUN_DEFAULT = "https://fal.run"
+FAL_SCHEMA_BASE = "https://fal.ai/api"
+
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+_ENDPOINT_RE = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})+$")
+
+
+def parse_endpoint(endpoint: str) -> str:
+    """A validated endpoint id such as "fal-ai/flux/dev" (owner/app plus an optional sub-path)."""
+    text = (endpoint or "").strip().strip("/")
+    if not _ENDPOINT_RE.match(text):
+        raise ProviderError(f"fal endpoint {endpoint!r} is not of the form owner/app[/path]", "validation")
+    return text
+
+
+def app_id(endpoint: str) -> str:
+    """owner/app: the part the queue's request URLs use (the sub-path is dropped there)."""
+    return "/".join(endpoint.split("/")[:2])
+
+
+def output_files(result: Any) -> list[str]:
+    """File URLs in a fal result: every File object's `url` ({"images": [{"url"}]}, {"video": {"url"}}…)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            url = value.get("url")
+            if isinstance(url, str) and is_file_ref(url):
+                found.append(url)
+                return
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(result)
+    return found
+
+
+def log_messages(logs: Any) -> list[str]:
+    """Log lines from a status answer: a list of {message, level, timestamp} or a plain string."""
+    if isinstance(logs, str):
+        return [ln.strip() for ln in logs.splitlines() if ln.strip()]
+    if isinstance(logs, list):
+        out = []
+        for entry in logs:
+            message = entry.get("message") if isinstance(entry, dict) else entry
+            if message:
+                out.append(str(message).strip())
+        return out
+    return []
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _fal_retryable(response: httpx.Response) -> bool:
+    # fal marks final model errors with X-Fal-Retryable: false; retrying those only wastes time.
+    return response.headers.get("x-fal-retryable", "").lower() != "false"
+
+
+def schema_url(settings: Any, endpoint: str) -> str:
+    base = str(getattr(settings, "fal_rest_url", "") or FAL_RUN_DEFAULT).rstrip("/")
+    if base == FAL_RUN_DEFAULT:
+        base = FAL_SCHEMA_BASE
+    query = urllib.parse.urlencode({"endpoint_id": endpoint})
+    return f"{base}/openapi/queue/openapi.json?{query}"
+
+
+class FalClient:
+    """One user's fal queue session. Plain JSON over httpx, per DESIGN §7."""
+
+    def __init__(self, settings: Any, key: str, cancelled: CancelCheck | None = None) -> None:
+        self.settings = settings
+        self._key = key
+        self.base = str(settings.fal_queue_url).rstrip("/")
+        self.headers = {"Authorization": f"Key {key}", "Accept": "application/json"}
+        self.policy = RetryPolicy.for_settings(settings)
+        self.limiter = limiter_for(settings)
+        self.cancelled: CancelCheck = cancelled or (lambda: False)
+        self._client = make_client(settings, self.headers)
+
+    def __enter__(self) -> FalClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _job_url(self, job: dict[str, Any], key: str, suffix: str) -> str:
+        """The status/response/cancel URL fal gave us, or the documented one rebuilt from the ids."""
+        given = job.get(key)
+        # Followed as given (they may drop the endpoint's sub-path), but the key only goes to fal's
+        # own queue origin; anything else is rebuilt from the documented pattern.
+        if isinstance(given, str) and given and _same_origin(given, self.base):
+            return given
+        rid = job.get("request_id") or job.get("job_id")
+        endpoint = job.get("endpoint") or ""
+        if not endpoint:
+            raise ProviderError(f"fal request {rid}: no {key} to follow", "bad_response")
+        return f"{self.base}/{app_id(endpoint)}/requests/{rid}{suffix}"
+
+    def _call(self, method: str, url: str, what: str, *, cancellable: bool = True,
+              **kwargs: Any) -> httpx.Response:
+        return request_idempotent(
+            self._client, method, url, provider=PROVIDER, what=what, policy=self.policy,
+            cancelled=self.cancelled if cancellable else (lambda: False), limiter=self.limiter,
+            retryable=_fal_retryable, **kwargs,
+        )
+
+    def submit(self, endpoint: str, input: dict[str, Any],
+               on_abandoned: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Put a request on the queue, once (see http.create_once); returns request_id and its URLs."""
+        endpoint = parse_endpoint(endpoint)
+        headers = {**self.headers, "Content-Type": "application/json"}
+
+        def abandoned(response: httpx.Response) -> None:
+            if response.is_success and on_abandoned is not None:
+                try:
+                    on_abandoned({**response.json(), "endpoint": endpoint})
+                except (ValueError, TypeError):
+                    pass
+
+        response = create_once(
+            self.settings, headers, "POST", f"{self.base}/{endpoint}", provider=PROVIDER,
+            what=f"submit a request to {endpoint}", policy=self.policy, cancelled=self.cancelled,
+            on_abandoned=abandoned, limiter=self.limiter, json=input,
+        )
+        job = _json_object(response, f"submit to {endpoint}")
+        if not job.get("request_id"):
+            raise ProviderError(
+                "fal accepted the request but its answer has no request_id; it may be running — check "
+                "your dashboard before re-running", "bad_response",
+            )
+        job["endpoint"] = endpoint
+        return job
+
+    def status(self, job: dict[str, Any]) -> dict[str, Any]:
+        url = self._job_url(job, "status_url", "/status")
+        response = self._call("GET", url, f"fetch the status of request {job.get('request_id')}",
+                              params={"logs": "1"})
+        return _json_object(response, "a status request")
+
+    def result(self, job: dict[str, Any]) -> dict[str, Any]:
+        url = self._job_url(job, "response_url", "")
+        response = self._call("GET", url, f"fetch the result of request {job.get('request_id')}")
+        return _json_object(response, "a result request")
+
+    def cancel(self, job: dict[str, Any]) -> None:
+        """PUT cancel_url; an already finished or unknown request is not an error."""
+        url = self._job_url(job, "cancel_url", "/cancel")
+        try:
+            self._call("PUT", url, f"cancel request {job.get('request_id')}", cancellable=False)
+        except ProviderError as exc:
+            if exc.status not in (400, 404, 409):  # ALREADY_COMPLETED / NOT_FOUND
+                raise
+
+    def cancel_soon(self, job: dict[str, Any], foreground_s: float = CANCEL_FOREGROUND_S) -> None:
+        """Send the cancel in a helper thread; wait at most `foreground_s` for it, never raise."""
+        settings, key = self.settings, self._key
+
+        def send() -> None:
+            try:
+                with FalClient(settings, key) as client:
+                    client.cancel(job)
+            except Exception as exc:
+                log.warning("could not cancel fal request %s: %s", job.get("request_id"), exc)
+
+        thread = threading.Thread(target=send, name="fal-cancel", daemon=True)
+        thread.start()
+        thread.join(foreground_s)
+
+    def wait(self, job: dict[str, Any],
+             on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Poll the status until COMPLETED; raise the error a completed-with-error status carries."""
+        interval = min(0.25, float(self.settings.poll_interval_s))
+        while True:
+            status = self.status(job)
+            if on_update is not None:
+                on_update(status)
+            state = str(status.get("status", "")).upper()
+            if state == "COMPLETED":
+                if status.get("error"):
+                    raise _status_error(job, status)
+                return status
+            if state in FAILED_ENDS:
+                raise _status_error(job, status)
+            if state not in PENDING:
+                log.info("fal request %s: unknown status %r, still polling", job.get("request_id"), state)
+            sleep_cancellable(interval, self.cancelled)
+            interval = min(float(self.settings.poll_interval_s), interval * 1.5)
+
+    def get_endpoint_schema(self, endpoint: str) -> dict[str, Any]:
+        """The endpoint's input schema from fal's per-endpoint OpenAPI document."""
+        endpoint = parse_endpoint(endpoint)
+        # The document is public; the key is not sent to a host other than the queue.
+        with make_client(self.settings) as client:
+            response = request_idempotent(
+                client, "GET", schema_url(self.settings, endpoint), provider=PROVIDER,
+                what=f"fetch the schema of {endpoint}", policy=self.policy, cancelled=self.cancelled,
+                limiter=self.limiter,
+            )
+        document = _json_object(response, "a schema request")
+        return input_schema_from_openapi(document, endpoint)
+
+
+def input_schema_from_openapi(document: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """{"input": schema, "components": {...}} for the POST that submits to `endpoint`."""
+    components = (document.get("components") or {}).get("schemas") or {}
+    paths = document.get("paths") or {}
+    candidates = [f"/{endpoint}", f"/{endpoint}/"]
+    ordered = [p for p in candidates if p in paths] + [p for p in paths if p not in candidates]
+    for path in ordered:
+        post = (paths.get(path) or {}).get("post") if isinstance(paths.get(path), dict) else None
+        if not isinstance(post, dict):
+            continue
+        content = ((post.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+        schema = content.get("schema")
+        if not isinstance(schema, dict):
+            continue
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            schema = components.get(ref.rsplit("/", 1)[-1])
+        if isinstance(schema, dict):
+            return {"endpoint": endpoint, "input": schema, "components": components}
+    raise ProviderError(f"fal endpoint {endpoint}: its OpenAPI document has no input schema", "bad_response")
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ProviderError(f"fal answered {what} with something that is not a JSON object", "bad_response")
+    return data
+
+
+def _status_error(job: dict[str, Any], status: dict[str, Any]) -> ProviderError:
+    rid = job.get("request_id") or job.get("job_id")
+    error = status.get("error") or status.get("detail") or status.get("status")
+    error_type = status.get("error_type")
+    kind = f" [{error_type}]" if error_type else ""
+    lines = log_messages(status.get("logs"))
+    tail = f" (last log line: {lines[-1][:200]})" if lines and not status.get("error") else ""
+    code = "remote_canceled" if str(status.get("status", "")).upper() in ("CANCELED", "CANCELLED") or \
+        error_type == "client_cancelled" else "remote_failed"
+    return ProviderError(f"fal request {rid} failed{kind}: {error}{tail}", code)
+
+
+def run_request(ctx: Any, key: str, endpoint: str, input: dict[str, Any],
+                on_update: Callable[[dict[str, Any]], None] | None = None,
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Submit (or resume a remembered) request, wait for it and fetch its result: (job, result).
+
+    The request id and its URLs go to `ctx.remember_remote` right after the submit is accepted.
+    """
+    cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
+    previous = getattr(ctx, "previous_remote", None) or None
+    endpoint = parse_endpoint(endpoint)
+    with FalClient(ctx.settings, key, cancelled) as client:
+        if previous and previous.get("job_id"):
+            urls = previous.get("urls") or {}
+            job = {"request_id": previous["job_id"], "endpoint": previous.get("endpoint") or endpoint, **urls}
+            ctx.log(f"resuming fal request {job['request_id']} (no new submit)")
+        else:
+            def late(job: dict[str, Any]) -> None:
+                # Answered after the node was cancelled: take the request off the queue as well.
+                if job.get("request_id"):
+                    client.cancel_soon(job, foreground_s=30.0)
+
+            job = client.submit(endpoint, input, on_abandoned=late)
+            ctx.remember_remote(str(job["request_id"]), {
+                "provider": PROVIDER, "endpoint": endpoint,
+                "urls": {k: job[k] for k in ("status_url", "response_url", "cancel_url") if job.get(k)},
+            })
+        try:
+            status = client.wait(job, on_update)
+            result = client.result(job)
+        except NodeCanceled:
+            client.cancel_soon(job)
+            raise
+        job["final_status"] = status
+        return job, result

@@ -1,0 +1,639 @@
+"""Shared HTTP for provider clients: errors, retries that never repay a create, rate limit, downloads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import json
+import logging
+import mimetypes
+import random
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from artfactory import __version__
+from artfactory.engine.nodetypes import NodeCanceled
+from artfactory.services.secrets import display_name, redact
+
+log = logging.getLogger("artfactory.providers")
+
+USER_AGENT = f"ArtFactory/{__version__}"
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
+# How often a blocking wait looks at the cancel flag: well under the 1 s promise.
+CANCEL_SLICE_S = 0.05
+DOWNLOAD_CHUNK = 64 * 1024
+
+T = TypeVar("T")
+CancelCheck = Callable[[], bool]
+
+
+class ProviderError(Exception):
+    """A provider call failed; `code` is machine-readable, the message is shown to the user as is.
+
+    Codes: auth, not_found, validation, rate_limited, unavailable, network, timeout, uncertain_create,
+    remote_failed, remote_canceled, download, bad_output, bad_response.
+    """
+
+    def __init__(self, message: str, code: str = "remote_failed", *, status: int | None = None) -> None:
+        super().__init__(redact(message))
+        self.code = code
+        self.status = status
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+# --- cancellation ------------------------------------------------------------------------------
+
+
+def cancel_check(source: Any) -> CancelCheck:
+    """A cancel predicate from a RunContext (its `canceled`), a callable, or None (never cancelled)."""
+    if source is None:
+        return lambda: False
+    if callable(source):
+        return source
+    return lambda: bool(source.canceled)
+
+
+def sleep_cancellable(seconds: float, cancelled: CancelCheck) -> None:
+    """Sleep in short slices; NodeCanceled as soon as `cancelled()` turns true."""
+    deadline = time.monotonic() + max(0.0, seconds)
+    while True:
+        if cancelled():
+            raise NodeCanceled("canceled while waiting")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(CANCEL_SLICE_S, left))
+
+
+def run_cancellable(fn: Callable[[], T], cancelled: CancelCheck,
+                    on_abandon: Callable[[T], None] | None = None) -> T:
+    """Run a blocking call in a helper thread so a cancel is noticed within CANCEL_SLICE_S.
+
+    httpx cannot interrupt a request from another thread, so on cancel the call is abandoned: it
+    finishes (bounded by the client's timeout) in the background and `on_abandon` gets its result —
+    that is how a create answered after a cancel still gets its remote cancel call (it receives
+    whatever came back, success or not).
+    """
+    if cancelled():
+        raise NodeCanceled("canceled before a request")
+    done = threading.Event()
+    abandoned = threading.Event()
+    box: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+        with lock:
+            done.set()
+            late = abandoned.is_set()
+        if late and on_abandon is not None and "value" in box:
+            try:
+                on_abandon(box["value"])
+            except Exception as exc:  # background clean-up must never raise into nowhere loudly
+                log.warning("clean-up after a cancelled request failed: %s", redact(str(exc)))
+
+    thread = threading.Thread(target=target, name="artfactory-http", daemon=True)
+    thread.start()
+    while not done.wait(CANCEL_SLICE_S):
+        if cancelled():
+            with lock:
+                if not done.is_set():
+                    abandoned.set()
+                    raise NodeCanceled("canceled during a request")
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+# --- rate limit --------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A thread-safe token bucket: at most `rate` requests per second on average, small bursts allowed."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self._lock = threading.Lock()
+        self.rate = max(0.01, float(rate))
+        self.burst = max(1.0, burst if burst is not None else self.rate)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+
+    def set_rate(self, rate: float) -> None:
+        with self._lock:
+            rate = max(0.01, float(rate))
+            if rate != self.rate:
+                self.rate = rate
+                self.burst = max(1.0, rate)
+                self._tokens = min(self._tokens, self.burst)
+
+    def _take(self) -> float:
+        """Take a token if there is one (0.0) or say how long until there will be."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.rate
+
+    def acquire(self, cancelled: CancelCheck | None = None) -> None:
+        check = cancelled or (lambda: False)
+        while True:
+            wait = self._take()
+            if wait <= 0:
+                return
+            sleep_cancellable(min(wait, 0.25), check)
+
+
+# One bucket for the whole process: politeness is about all our traffic, whichever client sends it.
+GLOBAL_LIMITER = RateLimiter(10.0)
+
+
+def limiter_for(settings: Any) -> RateLimiter:
+    GLOBAL_LIMITER.set_rate(float(getattr(settings, "requests_per_second", 10.0) or 10.0))
+    return GLOBAL_LIMITER
+
+
+# --- retry policy ------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; a server's Retry-After wins, capped at `retry_after_cap_s`."""
+
+    attempts: int = 6
+    base_s: float = 0.5
+    cap_s: float = 10.0
+    retry_after_cap_s: float = 60.0
+
+    @classmethod
+    def for_settings(cls, settings: Any) -> RetryPolicy:
+        # Backoff scales with the poll interval, so tests (tiny intervals) stay fast while the
+        # defaults (1 s) give 0.5 s .. 10 s waits; there is deliberately no separate knob.
+        poll = max(0.005, float(getattr(settings, "poll_interval_s", 1.0) or 1.0))
+        return cls(base_s=poll / 2, cap_s=max(poll * 10, poll / 2))
+
+    def backoff(self, attempt: int) -> float:
+        return random.uniform(0.0, min(self.cap_s, self.base_s * (2 ** max(0, attempt))))
+
+    def delay(self, attempt: int, response: httpx.Response | None = None) -> float:
+        if response is not None:
+            after = parse_retry_after(response.headers.get("retry-after"))
+            if after is not None:
+                return min(after, self.retry_after_cap_s)
+        return self.backoff(attempt)
+
+
+# --- clients and errors ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    # Building a context loads the CA bundle (~50 ms); clients are made per job, so share one.
+    try:
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover - certifi comes with httpx
+        return ssl.create_default_context()
+
+
+def make_client(settings: Any, headers: dict[str, str] | None = None,
+                timeout_s: float | None = None) -> httpx.Client:
+    """An httpx client with our User-Agent and the settings' timeout (connect capped at 10 s)."""
+    total = float(timeout_s if timeout_s is not None else getattr(settings, "request_timeout_s", 60.0))
+    timeout = httpx.Timeout(total, connect=min(10.0, total))
+    return httpx.Client(
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        timeout=timeout,
+        verify=_ssl_context(),
+        # Redirects are followed for downloads (CDNs); httpx drops Authorization on a cross-origin hop.
+        follow_redirects=True,
+    )
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for messages: no query string or fragment (signed URLs carry secrets there), no userinfo."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    if parts.scheme == "data":
+        return f"data:{url[5:].split(',', 1)[0]},…"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _format_fal_validation(items: list[Any]) -> str:
+    parts = []
+    for item in items:
+        if not isinstance(item, dict):
+            parts.append(str(item))
+            continue
+        loc = item.get("loc") or []
+        # FastAPI puts "body" first; the user knows the field by its input name.
+        if isinstance(loc, list):
+            names = [str(p) for p in loc if p not in ("body", "query", "path")]
+        else:
+            names = [str(loc)]
+        field = ".".join(names) or "input"
+        msg = str(item.get("msg") or item.get("message") or item.get("type") or "invalid value")
+        parts.append(f"{field}: {msg}")
+    return "; ".join(parts)
+
+
+def describe_body(response: httpx.Response) -> str:
+    """The provider's own words from an error answer: problem+json, fal `detail`, or a text excerpt."""
+    data = _json_or_none(response)
+    if isinstance(data, dict):
+        detail = data.get("detail")
+        title = data.get("title")
+        pieces: list[str] = []
+        if isinstance(detail, list):
+            pieces.append(_format_fal_validation(detail))
+        elif isinstance(detail, dict):
+            pieces.append(str(detail.get("msg") or detail.get("message") or json.dumps(detail)[:300]))
+        elif detail:
+            detail_text = str(detail).strip()
+            if title and str(title).strip() and str(title).strip().lower() not in detail_text.lower():
+                pieces.append(f"{str(title).strip()}: {detail_text}")
+            else:
+                pieces.append(detail_text)
+        elif title:
+            pieces.append(str(title))
+        invalid = data.get("invalid_fields")
+        if isinstance(invalid, list) and invalid:
+            fields = [
+                f"{f.get('field', '?')}: {f.get('description', '')}".strip(": ")
+                for f in invalid if isinstance(f, dict)
+            ]
+            joined = "; ".join(fields)
+            if joined and joined not in " ".join(pieces):
+                pieces.append(joined)
+        for key in ("error", "message"):
+            if not pieces and data.get(key):
+                pieces.append(str(data[key]))
+        if pieces:
+            return " ".join(p for p in pieces if p)
+    if isinstance(data, str) and data.strip():
+        return data.strip()[:300]
+    ctype = response.headers.get("content-type", "")
+    if "html" in ctype:
+        return "an HTML error page"
+    text = response.text.strip() if response.content else ""
+    return text[:300] if text else ""
+
+
+def error_from_response(response: httpx.Response, provider: str, what: str) -> ProviderError:
+    """A ProviderError for an unsuccessful answer, keeping the provider's message and never the key."""
+    name = display_name(provider)
+    status = response.status_code
+    detail = describe_body(response)
+    suffix = f": {detail}" if detail else ""
+    if status in (401, 403):
+        return ProviderError(
+            f"authentication failed for {name} (HTTP {status}){suffix} — check the key with "
+            f"`artfactory keys set {provider}`",
+            "auth", status=status,
+        )
+    if status == 404:
+        return ProviderError(f"{name}: {what} — not found (HTTP 404){suffix}", "not_found", status=status)
+    if status in (400, 409, 413, 415, 422):
+        return ProviderError(f"{name} rejected {what} (HTTP {status}){suffix}", "validation", status=status)
+    if status == 429:
+        return ProviderError(f"{name} is rate limiting {what} (HTTP 429){suffix}", "rate_limited",
+                             status=status)
+    if status >= 500:
+        return ProviderError(f"{name} failed {what} (HTTP {status}){suffix}", "unavailable", status=status)
+    return ProviderError(f"{name}: {what} failed (HTTP {status}){suffix}", "remote_failed", status=status)
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def request_idempotent(client: httpx.Client, method: str, url: str, *, provider: str, what: str,
+                       policy: RetryPolicy, cancelled: CancelCheck, limiter: RateLimiter | None = None,
+                       retryable: Callable[[httpx.Response], bool] | None = None,
+                       **kwargs: Any) -> httpx.Response:
+    """A call that is safe to repeat (poll, fetch, cancel): retried on 429, 5xx and transport errors.
+
+    `retryable` may veto a retry for an answer the provider marks final (fal's X-Fal-Retryable).
+    Returns the 2xx response; a non-retryable answer or exhausted retries raise ProviderError.
+    """
+    last_error: ProviderError | None = None
+    for attempt in range(max(1, policy.attempts)):
+        if limiter is not None:
+            limiter.acquire(cancelled)
+        response: httpx.Response | None = None
+        try:
+            response = run_cancellable(lambda: client.request(method, url, **kwargs), cancelled)
+        except httpx.TransportError as exc:
+            code = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+            last_error = ProviderError(
+                f"{display_name(provider)}: {what} — {_transport_reason(exc)} ({safe_url(url)})", code
+            )
+        else:
+            if response.is_success:
+                return response
+            if response.status_code not in RETRYABLE_STATUS or (
+                retryable is not None and not retryable(response)
+            ):
+                raise error_from_response(response, provider, what)
+            last_error = error_from_response(response, provider, what)
+        if attempt + 1 >= policy.attempts:
+            break
+        delay = policy.delay(attempt, response)
+        log.info("%s: retrying %s in %.2fs (%s)", provider, what, delay, last_error)
+        sleep_cancellable(delay, cancelled)
+    assert last_error is not None
+    raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", last_error.code,
+                        status=last_error.status)
+
+
+def create_once(settings: Any, headers: dict[str, str], method: str, url: str, *, provider: str, what: str,
+                policy: RetryPolicy, cancelled: CancelCheck,
+                on_abandoned: Callable[[httpx.Response], None] | None = None,
+                limiter: RateLimiter | None = None, timeout_s: float | None = None,
+                **kwargs: Any) -> httpx.Response:
+    """Send a paid create. Repeated ONLY when the server provably did not take it.
+
+    Retried: HTTP 429 (the server refused it), and a connection that could not be opened at all
+    (ConnectError / ConnectTimeout: no byte of the request left this machine). Never retried: a read
+    timeout, a dropped connection or a 5xx after sending — the job may exist and be billed, so we
+    say so instead of paying twice. Each attempt uses its own client, because a create abandoned by a
+    cancel keeps running in the background until its answer arrives and `on_abandoned` sees it.
+    """
+    name = display_name(provider)
+    last_error: ProviderError | None = None
+    for attempt in range(max(1, policy.attempts)):
+        if limiter is not None:
+            limiter.acquire(cancelled)
+
+        def send() -> httpx.Response:
+            with make_client(settings, headers, timeout_s) as client:
+                response = client.request(method, url, **kwargs)
+                response.read()
+                return response
+
+        response: httpx.Response | None = None
+        try:
+            response = run_cancellable(send, cancelled, on_abandon=on_abandoned)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            last_error = ProviderError(
+                f"cannot reach {name} to {what}: {_transport_reason(exc)} ({safe_url(url)})", "network"
+            )
+        except httpx.TimeoutException:
+            raise ProviderError(
+                f"{name} did not answer in time to {what}; the job may have started and may be billed, "
+                "so it was not sent again — check your dashboard before re-running",
+                "uncertain_create",
+            ) from None
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                f"the connection to {name} broke while trying to {what} ({_transport_reason(exc)}); the job "
+                "may have started and may be billed, so it was not sent again — check your dashboard "
+                "before re-running",
+                "uncertain_create",
+            ) from None
+        else:
+            if response.is_success:
+                return response
+            if response.status_code != 429:
+                error = error_from_response(response, provider, what)
+                if response.status_code >= 500:
+                    raise ProviderError(
+                        f"{error}. The job may have been accepted anyway, so it was not sent again",
+                        error.code, status=error.status,
+                    )
+                raise error
+            last_error = error_from_response(response, provider, what)
+        if attempt + 1 >= policy.attempts:
+            break
+        delay = policy.delay(attempt, response)
+        log.info("%s: %s not accepted (%s); retrying in %.2fs", provider, what, last_error, delay)
+        sleep_cancellable(delay, cancelled)
+    assert last_error is not None
+    raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", last_error.code,
+                        status=last_error.status)
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+def _suffix_for(url: str, content_type: str | None) -> str:
+    if content_type:
+        guessed = mimetypes.guess_extension(content_type.split(";")[0].strip())
+        if guessed:
+            return ".jpg" if guessed == ".jpe" else guessed
+    path = urllib.parse.urlsplit(url).path
+    suffix = Path(path).suffix.lower()
+    return suffix if 1 < len(suffix) <= 6 and suffix[1:].isalnum() else ".bin"
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _too_big(where: str, size: int | None, limit: int) -> ProviderError:
+    size_text = f" is {_mb(size)}," if size is not None else " is"
+    return ProviderError(f"the file at {where}{size_text} over the {_mb(limit)} size limit", "download")
+
+
+def _unlink(path: Path | None) -> None:
+    if path is not None:
+        with suppress(OSError):
+            path.unlink()
+
+
+@contextmanager
+def _temp_file(storage: Any, suffix: str) -> Iterator[Path]:
+    """A temp path that is deleted unless the block finishes without error."""
+    path = Path(storage.temp_path(suffix))
+    try:
+        yield path
+    except BaseException:
+        _unlink(path)
+        raise
+
+
+def _verify(storage: Any, path: Path, display: str, where: str, content_type: str = "") -> Path:
+    """Check the bytes are real media (storage.inspect); name the file by its real type."""
+    try:
+        info = storage.inspect(path, display)
+    except Exception as exc:
+        # StorageError is the expected refusal, but any failure to decode means the same to the user:
+        # the provider's bytes are not usable media. The message keeps storage's reason.
+        _unlink(path)
+        hint = ""
+        if "html" in content_type.lower():
+            hint = "the server sent an HTML page instead of an image or video; "
+        raise ProviderError(f"{where}: {hint}{exc}", "bad_output") from None
+    ext = getattr(info, "ext", "") or ""
+    if ext and path.suffix.lower() != f".{ext.lower().lstrip('.')}":
+        target = path.with_suffix(f".{ext.lower().lstrip('.')}")
+        try:
+            path.rename(target)
+            return target
+        except OSError:
+            return path
+    return path
+
+
+def _save_data_uri(uri: str, storage: Any, display: str, max_bytes: int) -> Path:
+    header, sep, payload = uri.partition(",")
+    if not sep:
+        raise ProviderError("a data: URI output has no payload", "bad_output")
+    meta = header[5:]
+    is_base64 = meta.endswith(";base64")
+    mime = (meta[: -len(";base64")] if is_base64 else meta).split(";")[0] or "application/octet-stream"
+    # Base64 inflates by 4/3: refuse before decoding a giant string into memory twice.
+    estimated = len(payload) * 3 // 4 if is_base64 else len(payload)
+    if estimated > max_bytes:
+        raise _too_big(f"data: URI ({mime})", estimated, max_bytes)
+    try:
+        if is_base64:
+            data = base64.b64decode(payload, validate=False)
+        else:
+            data = urllib.parse.unquote_to_bytes(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise ProviderError(f"a data: URI output is not valid base64: {exc}", "bad_output") from None
+    if len(data) > max_bytes:
+        raise _too_big(f"data: URI ({mime})", len(data), max_bytes)
+    with _temp_file(storage, _suffix_for("", mime)) as path:
+        path.write_bytes(data)
+    return _verify(storage, path, display, f"data: URI output ({mime})", mime)
+
+
+def _stream_once(client: httpx.Client, url: str, storage: Any, max_bytes: int,
+                 cancelled: CancelCheck) -> tuple[Path | None, httpx.Response]:
+    """One GET streamed into a fresh temp file; (None, response) when the status is not 2xx."""
+    where = safe_url(url)
+    with client.stream("GET", url) as response:
+        if not response.is_success:
+            response.read()
+            return None, response
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise _too_big(where, int(length), max_bytes)
+        with _temp_file(storage, _suffix_for(url, response.headers.get("content-type"))) as path:
+            written = 0
+            with path.open("wb") as fh:
+                for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                    if cancelled():
+                        raise NodeCanceled("canceled during a download")
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise _too_big(where, None, max_bytes)
+                    fh.write(chunk)
+        return path, response
+
+
+def download(source: str, storage: Any, ctx: Any, display_name: str, *, settings: Any = None,
+             policy: RetryPolicy | None = None, client: httpx.Client | None = None) -> Path:
+    """Fetch an output (https URL or data: URI) into storage's temp/, verified as real media.
+
+    Streams with the size limit enforced as bytes arrive; retries transport errors, 429 and 5xx with
+    a fresh temp file; deletes every temp file on failure. Never sends provider credentials: output
+    URLs point at CDNs, so the client used here carries no Authorization header.
+    """
+    cancelled = cancel_check(ctx)
+    settings = settings if settings is not None else getattr(ctx, "settings", None)
+    max_bytes = int(getattr(storage, "max_bytes", 0) or getattr(settings, "max_file_bytes", 0) or 512 << 20)
+    if source.startswith("data:"):
+        return _save_data_uri(source, storage, display_name, max_bytes)
+    scheme = urllib.parse.urlsplit(source).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ProviderError(f"output {safe_url(source)!r} is not an http(s) URL or data: URI", "bad_output")
+    policy = policy or RetryPolicy.for_settings(settings)
+    limiter = limiter_for(settings) if settings is not None else None
+    where = safe_url(source)
+    own_client = client is None
+    http = client or make_client(settings)
+    last_error: ProviderError | None = None
+    try:
+        for attempt in range(max(1, policy.attempts)):
+            if cancelled():
+                raise NodeCanceled("canceled before a download")
+            if limiter is not None:
+                limiter.acquire(cancelled)
+            response: httpx.Response | None = None
+            try:
+                path, response = _stream_once(http, source, storage, max_bytes, cancelled)
+            except httpx.TransportError as exc:
+                last_error = ProviderError(
+                    f"download of {where} failed: {_transport_reason(exc)}", "download"
+                )
+            else:
+                if path is not None:
+                    return _verify(storage, path, display_name, f"download from {where}",
+                                   response.headers.get("content-type", ""))
+                if response.status_code not in RETRYABLE_STATUS:
+                    raise ProviderError(
+                        f"download of {where} failed (HTTP {response.status_code})", "download",
+                        status=response.status_code,
+                    )
+                last_error = ProviderError(
+                    f"download of {where} failed (HTTP {response.status_code})", "download",
+                    status=response.status_code,
+                )
+            if attempt + 1 >= policy.attempts:
+                break
+            delay = policy.delay(attempt, response)
+            log.info("retrying download of %s in %.2fs (%s)", where, delay, last_error)
+            sleep_cancellable(delay, cancelled)
+    finally:
+        if own_client:
+            http.close()
+    assert last_error is not None
+    raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", "download",
+                        status=last_error.status)

@@ -1,0 +1,224 @@
+"""Provider input schemas: OpenAPI Input → node Param definitions, cached in the database with a TTL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from artfactory.engine.nodetypes import Param
+from artfactory.models.entities import SchemaCacheEntry, utcnow
+from artfactory.providers.http import ProviderError
+
+log = logging.getLogger("artfactory.providers.schemas")
+
+# Errors that mean "cannot reach the provider right now": a stale cached schema is better than none.
+OFFLINE_CODES = frozenset({"network", "timeout", "unavailable", "rate_limited"})
+_DOC_MAX = 240
+
+
+def _ref_name(ref: str) -> str | None:
+    prefix = "#/components/schemas/"
+    return ref[len(prefix):] if ref.startswith(prefix) else None
+
+
+def resolve(schema: dict[str, Any], components: dict[str, Any] | None, _depth: int = 0) -> dict[str, Any]:
+    """A property schema with `$ref`, `allOf` merged and nullable `anyOf`/`oneOf` unwrapped.
+
+    Replicate writes enums as `allOf: [{"$ref": "#/components/schemas/scheduler"}]` next to the
+    property's own title/default/x-order; fal (pydantic) writes optional fields as
+    `anyOf: [{...}, {"type": "null"}]`. The property's own keys win over what the refs bring.
+    """
+    if _depth > 8 or not isinstance(schema, dict):
+        return schema if isinstance(schema, dict) else {}
+    components = components or {}
+    merged: dict[str, Any] = {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = _ref_name(ref)
+        if name and isinstance(components.get(name), dict):
+            merged.update(resolve(components[name], components, _depth + 1))
+    for part in schema.get("allOf") or []:
+        if isinstance(part, dict):
+            merged.update(resolve(part, components, _depth + 1))
+    for key in ("anyOf", "oneOf"):
+        variants = [resolve(v, components, _depth + 1) for v in schema.get(key) or [] if isinstance(v, dict)]
+        variants = [v for v in variants if v.get("type") != "null"]
+        if variants:
+            # Prefer a variant a form can show: an enum, then a plain scalar, then whatever is first.
+            scalar = ("string", "integer", "number", "boolean")
+            best = next((v for v in variants if v.get("enum")), None) or next(
+                (v for v in variants if v.get("type") in scalar), variants[0]
+            )
+            merged.update(best)
+    own = {k: v for k, v in schema.items() if k not in ("$ref", "allOf", "anyOf", "oneOf")}
+    merged.update(own)
+    return merged
+
+
+def _doc(prop: dict[str, Any]) -> str:
+    text = str(prop.get("description") or prop.get("title") or "").strip()
+    text = " ".join(text.split())
+    return text if len(text) <= _DOC_MAX else text[: _DOC_MAX - 1] + "…"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def param_from_property(name: str, prop: dict[str, Any], required: bool) -> Param | None:
+    """One Param from a resolved property schema; None for shapes a form cannot edit (arrays)."""
+    kind_of = {"integer": "int", "number": "float", "boolean": "bool", "object": "object"}
+    json_type = prop.get("type")
+    if isinstance(json_type, list):  # ["string", "null"]
+        json_type = next((t for t in json_type if t != "null"), None)
+    enum = prop.get("enum")
+    default = prop.get("default")
+    doc = _doc(prop)
+    minimum = _number(prop.get("minimum", prop.get("exclusiveMinimum")))
+    maximum = _number(prop.get("maximum", prop.get("exclusiveMaximum")))
+    if isinstance(enum, list) and enum:
+        if all(isinstance(v, str) for v in enum):
+            choice_default = default if isinstance(default, str) and default in enum else None
+            return Param(name, "choice", choice_default, doc, choices=tuple(enum), required=required)
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in enum):
+            # Numeric enums keep their numeric kind (the API wants numbers); `choices` lists them as text.
+            kind = "int" if all(isinstance(v, int) for v in enum) else "float"
+            return Param(name, kind, default, doc, minimum=float(min(enum)), maximum=float(max(enum)),
+                         choices=tuple(str(v) for v in enum), required=required)
+    if json_type in kind_of:
+        kind = kind_of[json_type]
+        if kind == "object" and default is None:
+            default = {}
+        if kind in ("int", "float"):
+            return Param(name, kind, default, doc, minimum=minimum, maximum=maximum, required=required)
+        return Param(name, kind, default, doc, required=required)
+    if json_type == "string" or (json_type is None and isinstance(default, str)):
+        if prop.get("format") == "uri":
+            doc = f"{doc} (URL or data: URI of a file)".strip()
+            return Param(name, "string", default if isinstance(default, str) else "", doc, required=required)
+        long_text = "prompt" in name.lower() or (prop.get("maxLength") or 0) > 200
+        kind = "text" if long_text else "string"
+        return Param(name, kind, default if isinstance(default, str) else "", doc, required=required)
+    return None
+
+
+def params_from_schema(input_schema: dict[str, Any], components: dict[str, Any] | None = None) -> list[Param]:
+    """Param definitions for an OpenAPI Input object schema, in the provider's display order.
+
+    Order: `x-order` (Replicate) or `x-fal-order-properties` (fal), then declaration order. A property
+    is required only when the schema says so and gives no default. Arrays are left out: they stay
+    editable through the node's free-form `input` object.
+    """
+    schema = resolve(input_schema, components)
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    fal_order = schema.get("x-fal-order-properties") or []
+    ranked: list[tuple[float, int, Param]] = []
+    for index, (name, raw) in enumerate(properties.items()):
+        if not isinstance(raw, dict):
+            continue
+        prop = resolve(raw, components)
+        param = param_from_property(name, prop, name in required and "default" not in prop)
+        if param is None:
+            continue
+        order = prop.get("x-order")
+        if not isinstance(order, int | float):
+            order = fal_order.index(name) if name in fal_order else float("inf")
+        ranked.append((float(order), index, param))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [param for _, _, param in ranked]
+
+
+# --- cache -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CachedSchema:
+    payload: dict[str, Any]
+    fetched_at: datetime
+    fresh: bool
+
+
+class SchemaCache:
+    """Schemas in the `schema_cache` table, trusted for `ttl_s`; a stale one stands in when offline."""
+
+    def __init__(self, sessions: Callable[[], Session], ttl_s: float,
+                 now: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
+        self.ttl = timedelta(seconds=float(ttl_s))
+        self.now = now
+
+    def get(self, key: str) -> CachedSchema | None:
+        with self.sessions() as session:
+            entry = session.get(SchemaCacheEntry, key)
+            if entry is None:
+                return None
+            fresh = self.now() - entry.fetched_at < self.ttl
+            return CachedSchema(dict(entry.payload), entry.fetched_at, fresh)
+
+    def put(self, key: str, provider: str, payload: dict[str, Any]) -> None:
+        with self.sessions() as session:
+            entry = session.get(SchemaCacheEntry, key)
+            if entry is None:
+                session.add(SchemaCacheEntry(key=key, provider=provider, payload=payload,
+                                             fetched_at=self.now()))
+            else:
+                entry.provider = provider
+                entry.payload = payload
+                entry.fetched_at = self.now()
+            session.commit()
+
+    def fetch(self, key: str, provider: str, fetcher: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A fresh cached schema, else a newly fetched (and stored) one, else a stale one when offline."""
+        cached = self.get(key)
+        if cached is not None and cached.fresh:
+            return cached.payload
+        try:
+            payload = fetcher()
+        except ProviderError as exc:
+            if cached is not None and exc.code in OFFLINE_CODES:
+                log.info("using a stale schema for %s (%s)", key, exc)
+                return cached.payload
+            raise
+        self.put(key, provider, payload)
+        return payload
+
+
+def cache_key(provider: str, model: str) -> str:
+    return f"{provider}:{model.strip()}"
+
+
+def fetch_schema(provider: str, model: str, *, settings: Any, api_key: str | None,
+                 cache: SchemaCache | None = None) -> dict[str, Any]:
+    """The input schema payload ({"input", "components", ...}) of a Replicate model or fal endpoint."""
+
+    def fetcher() -> dict[str, Any]:
+        if provider == "replicate":
+            from artfactory.providers.replicate import ReplicateClient
+
+            if not api_key:
+                raise ProviderError("Replicate needs an API key to read a model's schema", "auth")
+            with ReplicateClient(settings, api_key) as client:
+                return client.get_model_schema(model)
+        if provider == "fal":
+            from artfactory.providers.fal import FalClient
+
+            with FalClient(settings, api_key or "") as client:
+                return client.get_endpoint_schema(model)
+        raise ProviderError(f"provider {provider!r} has no schemas", "validation")
+
+    if cache is None:
+        return fetcher()
+    return cache.fetch(cache_key(provider, model), provider, fetcher)
+
+
+def schema_params(provider: str, model: str, *, settings: Any, api_key: str | None,
+                  cache: SchemaCache | None = None) -> list[Param]:
+    """Param definitions for a model's inputs, for the canvas to render as a form."""
+    payload = fetch_schema(provider, model, settings=settings, api_key=api_key, cache=cache)
+    return params_from_schema(payload.get("input") or {}, payload.get("components") or {})

@@ -1,0 +1,301 @@
+"""Orders and their items in the database: the single writer behind every run, and cache look-ups."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from artfactory.engine.nodetypes import Media
+from artfactory.engine.plan import Plan
+from artfactory.models import Collection, Order, OrderItem, Product, collection_products, new_id, utcnow
+from artfactory.services.library import Library
+from artfactory.services.storage import StoredFile
+
+FINISHED_ITEM = ("executed", "cached")
+OPEN_ORDER = ("queued", "running")
+
+
+@dataclass
+class ProductDraft:
+    """A stored file waiting for its product row; made in a worker, written by the writer."""
+
+    id: str
+    node_id: str
+    node_type: str
+    batch_index: int
+    stored: StoredFile
+    params: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass
+class CachedResult:
+    item_id: str
+    outputs: dict[str, Any]
+    params: dict[str, Any]
+
+
+def encode_value(value: Any) -> Any:
+    if isinstance(value, Media):
+        return {"product": value.product_id}
+    return value
+
+
+def encode_outputs(outputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    return {port: [encode_value(v) for v in values] for port, values in outputs.items()}
+
+
+def product_ids_in(outputs: Mapping[str, Sequence[Any]] | None) -> list[str]:
+    """Product ids referenced by encoded outputs, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for values in (outputs or {}).values():
+        for value in values:
+            if isinstance(value, dict) and "product" in value:
+                seen[value["product"]] = None
+    return list(seen)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class OrderStore:
+    """Every write an order makes. Call it from one thread (the app's or the CLI's main thread)."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.engine = library.db.engine
+
+    # -- creating ----------------------------------------------------------------------------
+    def create_order(self, plan: Plan, *, project_id: int, parent_order_id: str | None = None,
+                     reroll: bool = False, graph_id: int | None = None) -> str:
+        snapshot = plan.document.dumps()
+        order_id = new_id()
+        now = utcnow()
+        rows = [
+            {
+                "id": new_id(), "order_id": order_id, "position": index, "node_id": node.id,
+                "node_type": node.node_type.type, "type_version": node.node_type.version,
+                "params": node.params, "request_key": node.request_key, "cache_key": node.cache_key,
+                "status": "pending", "progress": 0.0, "progress_message": "",
+            }
+            for index, node in enumerate(plan.nodes[n] for n in plan.order)
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(insert(Order), [{
+                "id": order_id, "project_id": project_id, "graph_id": graph_id,
+                "parent_order_id": parent_order_id, "name": plan.document.name, "snapshot": snapshot,
+                "snapshot_sha256": hashlib.sha256(snapshot.encode("utf-8")).hexdigest(),
+                "status": "queued", "reroll": reroll, "pid": os.getpid(), "created_at": now,
+            }])
+            if rows:
+                conn.execute(insert(OrderItem), rows)
+        return order_id
+
+    def item_ids(self, order_id: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(OrderItem.node_id, OrderItem.id).where(OrderItem.order_id == order_id))
+            return {node_id: item_id for node_id, item_id in rows}
+
+    def items(self, order_id: str) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(OrderItem).where(OrderItem.order_id == order_id)).mappings()
+            return {row["node_id"]: dict(row) for row in rows}
+
+    # -- cache ---------------------------------------------------------------------------------
+    def find_cached(self, keys: Iterable[str]) -> dict[str, CachedResult]:
+        """The newest finished result per cache key whose products still exist."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, CachedResult] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                rows = conn.execute(
+                    select(OrderItem.cache_key, OrderItem.id, OrderItem.outputs, OrderItem.params,
+                           OrderItem.source_item_id)
+                    .where(OrderItem.cache_key.in_(chunk), OrderItem.status.in_(FINISHED_ITEM),
+                           OrderItem.outputs.is_not(None))
+                    .order_by(OrderItem.finished_at.desc())
+                )
+                candidates: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+                for key, item_id, outputs, params, source in rows:
+                    candidates.setdefault(key, []).append((source or item_id, outputs, params))
+                for key, options in candidates.items():
+                    for item_id, outputs, params in options:
+                        if self._products_present(conn, product_ids_in(outputs)):
+                            found[key] = CachedResult(item_id, outputs, params)
+                            break
+        return found
+
+    def _products_present(self, conn: Any, product_ids: list[str]) -> bool:
+        if not product_ids:
+            return True
+        rows = conn.execute(select(Product.id, Product.path).where(Product.id.in_(product_ids))).all()
+        if len(rows) != len(product_ids):
+            return False
+        storage = self.library.storage
+        return all(storage.absolute(path).is_file() for _, path in rows)
+
+    def seed_for_request(self, request_key: str, seed_param: str) -> int | None:
+        """The seed a random-seed node got the last time it was asked the same thing."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(OrderItem.params).where(OrderItem.request_key == request_key,
+                                               OrderItem.status.in_(FINISHED_ITEM))
+                .order_by(OrderItem.finished_at.desc()).limit(1)
+            ).first()
+        if row is None:
+            return None
+        seed = (row[0] or {}).get(seed_param)
+        return seed if isinstance(seed, int) and seed >= 0 else None
+
+    # -- status changes (each persisted at once) -------------------------------------------------
+    def start_order(self, order_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(Order).where(Order.id == order_id)
+                         .values(status="running", started_at=utcnow(), pid=os.getpid(), error=None))
+
+    def finish_order(self, order_id: str, status: str, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(Order).where(Order.id == order_id)
+                         .values(status=status, finished_at=utcnow(), error=error))
+
+    def mark_cached(self, item_ids: Mapping[str, str], hits: Mapping[str, CachedResult]) -> None:
+        """Bulk: nodes answered from the cache, in one transaction."""
+        if not hits:
+            return
+        now = utcnow()
+        with self.engine.begin() as conn:
+            for node_id, hit in hits.items():
+                conn.execute(update(OrderItem).where(OrderItem.id == item_ids[node_id]).values(
+                    status="cached", outputs=hit.outputs, params=hit.params, source_item_id=hit.item_id,
+                    progress=100.0, started_at=now, finished_at=now,
+                ))
+
+    def mark_running(self, item_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(OrderItem).where(OrderItem.id == item_id)
+                         .values(status="running", started_at=utcnow(), error=None, error_code=None))
+
+    def set_progress(self, item_id: str, percent: float, message: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(OrderItem).where(OrderItem.id == item_id)
+                         .values(progress=percent, progress_message=message[:2000]))
+
+    def set_remote(self, item_id: str, job_id: str, state: Mapping[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(OrderItem).where(OrderItem.id == item_id)
+                         .values(remote_job_id=job_id, remote_state=dict(state)))
+
+    def mark_items(self, item_ids: Iterable[str], status: str, error: str | None = None,
+                   code: str | None = None) -> None:
+        ids = list(item_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(OrderItem).where(OrderItem.id.in_(ids))
+                         .values(status=status, error=error, error_code=code, finished_at=utcnow()))
+
+    def finish_item(self, item_id: str, *, order_id: str, project_id: int, status: str,
+                    outputs: dict[str, Any] | None = None, error: str | None = None, code: str | None = None,
+                    products: Sequence[ProductDraft] = (), collection_adds: Sequence[Any] = ()) -> None:
+        """A node's end: its products, collection adds and status in one transaction."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if products:
+                conn.execute(insert(Product), [self._product_row(d, order_id, item_id, project_id, now)
+                                               for d in products])
+            for add in collection_adds:
+                self._add_to_collection(conn, project_id, add.name, add.product_ids)
+            conn.execute(update(OrderItem).where(OrderItem.id == item_id).values(
+                status=status, outputs=outputs, error=error, error_code=code, finished_at=now,
+                progress=100.0 if status == "executed" else OrderItem.progress,
+            ))
+
+    @staticmethod
+    def _product_row(d: ProductDraft, order_id: str, item_id: str, project_id: int, now: Any) -> dict[str, Any]:
+        info = d.stored.info
+        meta = d.meta
+        seed = meta.get("seed")
+        return {
+            "id": d.id, "project_id": project_id, "order_id": order_id, "order_item_id": item_id,
+            "node_id": d.node_id, "node_type": d.node_type, "batch_index": d.batch_index,
+            "name": d.name or f"{d.node_id}-{d.batch_index + 1}", "path": d.stored.relative_path,
+            "sha256": d.stored.sha256, "media_type": info.media_type, "mime": info.mime,
+            "width": info.width, "height": info.height, "duration": info.duration,
+            "size_bytes": d.stored.size_bytes, "thumbnails": None,
+            "prompt": str(meta.get("prompt") or ""), "provider": meta.get("provider"), "model": meta.get("model"),
+            "seed": seed if isinstance(seed, int) and -(2**63) <= seed < 2**63 else None,
+            "params": d.params, "metadata": json.loads(json.dumps(meta, default=str)),
+            "rating": 0, "favourite": False, "created_at": now,
+        }
+
+    @staticmethod
+    def _add_to_collection(conn: Any, project_id: int, name: str, product_ids: Sequence[str]) -> None:
+        collection_id = conn.execute(select(Collection.id).where(
+            Collection.project_id == project_id, Collection.name == name)).scalar()
+        if collection_id is None:
+            collection_id = conn.execute(insert(Collection).values(
+                project_id=project_id, name=name, created_at=utcnow())).inserted_primary_key[0]
+        existing = set(conn.execute(select(collection_products.c.product_id).where(
+            collection_products.c.collection_id == collection_id,
+            collection_products.c.product_id.in_(list(product_ids)))).scalars())
+        rows = [{"collection_id": collection_id, "product_id": pid, "added_at": utcnow()}
+                for pid in dict.fromkeys(product_ids) if pid not in existing]
+        if rows:
+            conn.execute(insert(collection_products), rows)
+
+    # -- reading values back -------------------------------------------------------------------
+    def decode_outputs(self, outputs: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:
+        """Encoded outputs back to port values, media as Media with absolute paths."""
+        ids = product_ids_in(outputs)
+        media: dict[str, Media] = {}
+        if ids:
+            with self.engine.connect() as conn:
+                for row in conn.execute(select(Product).where(Product.id.in_(ids))).mappings():
+                    media[row["id"]] = Media(
+                        product_id=row["id"], path=self.library.storage.absolute(row["path"]),
+                        media_type=row["media_type"], width=row["width"], height=row["height"],
+                        prompt=row["prompt"], seed=row["seed"],
+                    )
+        decoded: dict[str, list[Any]] = {}
+        for port, values in (outputs or {}).items():
+            decoded[port] = [media[v["product"]] if isinstance(v, dict) and "product" in v else v for v in values]
+        return decoded
+
+    # -- interrupted orders ----------------------------------------------------------------------
+    def recover_interrupted(self, active: Iterable[str] = ()) -> list[str]:
+        """Orders left open by a process that is gone become `interrupted`; their running items pending."""
+        active_ids = set(active)
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(Order.id, Order.pid).where(Order.status.in_(OPEN_ORDER))).all()
+            dead = [oid for oid, pid in rows
+                    if oid not in active_ids and (pid != os.getpid() and not _pid_alive(pid))]
+            if dead:
+                conn.execute(update(Order).where(Order.id.in_(dead)).values(status="interrupted"))
+                conn.execute(update(OrderItem).where(OrderItem.order_id.in_(dead),
+                                                     OrderItem.status == "running").values(status="pending"))
+        return dead
+
+    def delete_order(self, order_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(Order).where(Order.id == order_id))

@@ -15,14 +15,14 @@ def _run_add(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, An
     if not name:
         raise NodeError("collection.add needs a collection name", "bad_param")
     if len(name) > MAX_NAME:
-        raise NodeError(f"collection.add: the collection name is {len(name)} characters; the limit is {MAX_NAME}",
-                        "bad_param")
+        raise NodeError(f"collection.add: the collection name is {len(name)} characters; "
+                        f"the limit is {MAX_NAME}", "bad_param")
     items = inputs.get("media")
     items = list(items) if isinstance(items, list | tuple) else [] if items is None else [items]
     for item in items:
         if not isinstance(item, Media):
-            raise NodeError(f"collection.add expects stored images or videos but received {type(item).__name__}",
-                            "bad_input")
+            raise NodeError("collection.add expects stored images or videos but received "
+                            f"{type(item).__name__}", "bad_input")
     if items:
         # One add for the whole batch: the writer applies it when the node ends, atomically.
         ctx.add_to_collection(name, items)
@@ -37,5 +37,6 @@ COLLECTION_ADD = NodeType(
     run=_run_add,
     inputs=(Port("media", "media", whole_list=True, doc="the products to file"),),
     outputs=(Port("media", "media", doc="the same products, unchanged"),),
-    params=(Param("collection", "string", "", required=True, doc="Name of the collection; created if absent."),),
+    params=(Param("collection", "string", "", required=True,
+                  doc="Name of the collection; created if absent."),),
 )

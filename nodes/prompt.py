@@ -15,6 +15,8 @@ from pyparsing import ParseBaseException
 
 from artfactory.engine.nodetypes import NodeError, NodeType, Param, Port, RunContext
 
+Outputs = dict[str, list[Any]]
+
 # `{input}` is swapped for this private-use character before expansion and for the input text after it,
 # so braces or `|` typed in the input never reach the wildcard parser.
 _PLACEHOLDER = "\ue000"
@@ -32,15 +34,16 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _run_text(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _run_text(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
     return {"text": [params["text"]]}
 
 
-def _run_lines(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _run_lines(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
     lines = [line.strip() for line in params["text"].splitlines() if line.strip()]
     if not lines:
         # An empty batch would silently make nothing downstream; say so instead.
-        raise NodeError("prompt.lines has no non-empty line to send on; write one prompt per line", "empty_input")
+        raise NodeError("prompt.lines has no non-empty line to send on; write one prompt per line",
+                        "empty_input")
     return {"text": lines}
 
 
@@ -96,14 +99,15 @@ def expand_template(template: str, value: str, limit: int) -> list[str]:
     return [p.replace(_PLACEHOLDER, clean) for p in prompts]
 
 
-def _run_template(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _run_template(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
     prompts = expand_template(params["template"], _text(inputs.get("input")), params["limit"])
     if not prompts:
-        raise NodeError("prompt.template is empty; write a template such as 'a {red|blue} fox'", "empty_input")
+        raise NodeError("prompt.template is empty; write a template such as 'a {red|blue} fox'",
+                        "empty_input")
     return {"text": prompts}
 
 
-def _run_combine(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _run_combine(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
     parts = [p.strip() for p in (_text(inputs.get("a")), _text(inputs.get("b"))) if p.strip()]
     return {"text": [params["separator"].join(parts)]}
 

@@ -39,8 +39,8 @@ def _run_local(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
     try:
         image = render(prompt, seed, style, params["width"], params["height"], init=init)
     except MemoryError:
-        raise NodeError(f"provider.local: not enough memory for a {params['width']}×{params['height']} image",
-                        "too_large") from None
+        size = f"{params['width']}×{params['height']}"
+        raise NodeError(f"provider.local: not enough memory for a {size} image", "too_large") from None
     ctx.progress(100, "done")
     meta = {
         "prompt": prompt,
@@ -70,7 +70,7 @@ PROVIDER_LOCAL = NodeType(
         Param("width", "int", 512, minimum=64, maximum=4096, doc="Image width in pixels."),
         Param("height", "int", 512, minimum=64, maximum=4096, doc="Image height in pixels."),
         Param("style", "choice", "auto", choices=STYLES,
-              doc="Look of the painting; auto follows style words in the prompt (poster, neon, watercolor…)."),
+              doc="Look of the painting; auto follows style words in the prompt (poster, neon…)."),
         Param("latency_ms", "int", 0, minimum=0, maximum=600000,
               doc="Extra wait before painting, to stand in for a remote provider in tests and benchmarks."),
     ),

@@ -15,6 +15,8 @@ from artfactory.providers import fal, replicate
 from artfactory.providers.http import ProviderError, download
 from artfactory.services.secrets import MissingKeyError, SecretsError, get_key
 
+# The remote job fills the progress bar up to here; downloading the outputs fills the rest.
+REMOTE_SHARE = 90.0
 # Inputs larger than this are refused before encoding: a data: URI is a third bigger than its file,
 # and providers reject very large request bodies anyway.
 MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
@@ -92,9 +94,10 @@ def _progress_reporter(ctx: RunContext) -> Callable[[float, str], None]:
     last: list[tuple[float, str]] = []
 
     def report(percent: float, message: str) -> None:
-        if not last or last[0] != (percent, message):
-            last[:] = [(percent, message)]
-            ctx.progress(percent, message)
+        scaled = percent * REMOTE_SHARE / 100.0
+        if not last or last[0] != (scaled, message):
+            last[:] = [(scaled, message)]
+            ctx.progress(scaled, message)
 
     return report
 
@@ -107,7 +110,8 @@ def _download_all(ctx: RunContext, provider: str, refs: Sequence[str], job_id: s
     try:
         for index, ref in enumerate(refs):
             ctx.check_canceled()
-            ctx.progress(100.0 * index / len(refs), f"downloading output {index + 1} of {len(refs)}")
+            percent = REMOTE_SHARE + (100.0 - REMOTE_SHARE) * index / len(refs)
+            ctx.progress(percent, f"downloading output {index + 1} of {len(refs)}")
             paths.append(download(ref, ctx.storage, ctx, f"{provider} output {index + 1} of job {job_id}",
                                   settings=ctx.settings))
     except BaseException:
@@ -127,7 +131,7 @@ def _now_iso() -> str:
 def run_replicate(ctx: RunContext, inputs: Mapping[str, Any],
                   params: Mapping[str, Any]) -> dict[str, list[Any]]:
     model = str(params.get("model") or "").strip()
-    if not model and not (ctx.previous_remote or {}).get("job_id"):
+    if not model:
         raise NodeError("choose a Replicate model (owner/name or owner/name:version)", "bad_input")
     token = _key("replicate")
     body = build_input("replicate", inputs, params)
@@ -154,7 +158,7 @@ def run_replicate(ctx: RunContext, inputs: Mapping[str, Any],
     metrics = prediction.get("metrics") or {}
     meta = {
         "provider": "replicate",
-        "model": model or (ctx.previous_remote or {}).get("model"),
+        "model": model,
         "version": prediction.get("version"),
         "prompt": body.get("prompt", ""),
         "seed": seed,
@@ -175,8 +179,7 @@ def run_replicate(ctx: RunContext, inputs: Mapping[str, Any],
 
 
 def run_fal(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
-    previous = ctx.previous_remote or {}
-    endpoint = str(previous.get("endpoint") or params.get("endpoint") or "").strip()
+    endpoint = str(params.get("endpoint") or "").strip()
     if not endpoint:
         raise NodeError("choose a fal endpoint (for example fal-ai/flux/dev)", "bad_input")
     key = _key("fal")

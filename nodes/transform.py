@@ -6,11 +6,22 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PIL import Image, ImageColor, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageColor,
+    ImageDraw,
+    ImageEnhance,
+    ImageFilter,
+    ImageFont,
+    ImageOps,
+    UnidentifiedImageError,
+)
 
 from artfactory.engine.nodetypes import Media, NewMedia, NodeError, NodeType, Param, Port, RunContext
 
 Operation = Callable[[Image.Image, Mapping[str, Any], Media], Image.Image]
+Outputs = dict[str, list[Any]]
+RunFn = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], Outputs]
 MAX_SIDE = 16384
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 
@@ -20,10 +31,11 @@ POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 def open_image(media: Any, node: str, port: str = "image") -> tuple[Image.Image, str]:
     """The input as an upright (EXIF-rotated), loaded Pillow image in RGB/RGBA/L/LA, and its file format."""
     if not isinstance(media, Media):
-        raise NodeError(f"{node} expects an image on {port!r} but received {type(media).__name__}", "bad_input")
+        raise NodeError(f"{node} expects an image on {port!r} but received {type(media).__name__}",
+                        "bad_input")
     if media.media_type != "image":
-        raise NodeError(f"{node} expects an image but received a {media.media_type} (product {media.product_id})",
-                        "media_type")
+        raise NodeError(f"{node} expects an image but received a {media.media_type} "
+                        f"(product {media.product_id})", "media_type")
     try:
         with Image.open(media.path) as src:
             fmt = (src.format or "png").lower()
@@ -33,7 +45,8 @@ def open_image(media: Any, node: str, port: str = "image") -> tuple[Image.Image,
         raise NodeError(f"{node}: the file of product {media.product_id} is missing ({media.path})",
                         "missing_file") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise NodeError(f"{node}: product {media.product_id} is not a readable image ({exc})", "bad_image") from None
+        raise NodeError(f"{node}: product {media.product_id} is not a readable image ({exc})",
+                        "bad_image") from None
     image = _normalise_mode(image)
     if icc and image.mode in ("RGB", "RGBA"):
         image.info["icc_profile"] = icc  # keep colour-managed photos looking the same after the edit
@@ -41,7 +54,7 @@ def open_image(media: Any, node: str, port: str = "image") -> tuple[Image.Image,
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
-    """RGB, RGBA, L or LA: the modes every operation here handles, keeping transparency where there is some."""
+    """RGB, RGBA, L or LA: the modes every operation here handles, keeping any transparency."""
     mode = image.mode
     if mode in ("RGB", "RGBA", "L", "LA"):
         return image
@@ -62,7 +75,7 @@ def has_alpha(image: Image.Image) -> bool:
 
 
 def premultiplied(image: Image.Image, fn: Callable[[Image.Image], Image.Image]) -> Image.Image:
-    """Apply a filter or resampling with premultiplied alpha, so transparent pixels do not bleed dark fringes."""
+    """Filter or resample with premultiplied alpha, so transparent pixels do not bleed dark fringes."""
     if image.mode == "RGBA":
         return fn(image.convert("RGBa")).convert("RGBA")
     if image.mode == "LA":
@@ -109,21 +122,22 @@ def _with_icc(result: Image.Image, source: Image.Image) -> Image.Image:
     return result
 
 
-def _transform(node: str, op: Operation) -> Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]],
-                                                      dict[str, list[Any]]]:
+def _transform(node: str, op: Operation) -> RunFn:
     """The run function of a one-image-in, one-image-out node around `op`."""
-    def run(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+    def run(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
         media = inputs.get("image")
         image, fmt = open_image(media, node)
         assert isinstance(media, Media)
         ctx.check_canceled()
         result = _with_icc(op(image, params, media), image)
         out_fmt, quality = output_format(fmt, result)
-        return {"image": [NewMedia(image=result, format=out_fmt, quality=quality, meta=lineage([media], params))]}
+        made = NewMedia(image=result, format=out_fmt, quality=quality, meta=lineage([media], params))
+        return {"image": [made]}
     return run
 
 
-def _image_node(type_name: str, title: str, doc: str, op: Operation, params: tuple[Param, ...] = ()) -> NodeType:
+def _image_node(type_name: str, title: str, doc: str, op: Operation,
+                params: tuple[Param, ...] = ()) -> NodeType:
     return NodeType(type=type_name, title=title, doc=doc, version=1, run=_transform(type_name, op),
                     inputs=(Port("image", "image", doc="the image to change"),),
                     outputs=(Port("image", "image", doc="the changed image"),), params=params)
@@ -137,7 +151,7 @@ def _resize(image: Image.Image, params: Mapping[str, Any], media: Media) -> Imag
     if mode == "stretch":
         return premultiplied(image, lambda im: im.resize((box_w, box_h), lanczos))
     if mode == "fill":
-        return premultiplied(image, lambda im: ImageOps.fit(im, (box_w, box_h), lanczos, centering=(0.5, 0.5)))
+        return premultiplied(image, lambda im: ImageOps.fit(im, (box_w, box_h), lanczos))
     scale = min(box_w / image.width, box_h / image.height)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return premultiplied(image, lambda im: im.resize(size, lanczos))
@@ -209,13 +223,13 @@ def _convert(image: Image.Image, params: Mapping[str, Any], media: Media) -> Ima
     if params["format"] == "jpeg" and has_alpha(image):
         # JPEG has no transparency: flatten onto the chosen background instead of turning it black.
         bg = parse_colour(params["background"], "transform.convert", "background")
-        flat = Image.new("RGBA", image.size, bg[:3] + (255,))
+        flat = Image.new("RGBA", image.size, (*bg[:3], 255))
         flat.alpha_composite(image.convert("RGBA"))
         return flat.convert("RGB" if image.mode == "RGBA" else "L")
     return image
 
 
-def _run_convert(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _run_convert(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
     media = inputs.get("image")
     image, _ = open_image(media, "transform.convert")
     assert isinstance(media, Media)
@@ -267,7 +281,7 @@ def _watermark(image: Image.Image, params: Mapping[str, Any], media: Media) -> I
 
 # -- contact sheet -----------------------------------------------------------------------------------
 
-def _run_grid(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _run_grid(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Outputs:
     items = inputs.get("image")
     items = list(items) if isinstance(items, list | tuple) else [] if items is None else [items]
     if not items:
@@ -335,10 +349,11 @@ def _size(name: str, default: int, doc: str) -> Param:
 
 
 TRANSFORM_RESIZE = _image_node(
-    "transform.resize", "Resize", "Scales an image to a box: fit inside it, fill and crop it, or stretch.", _resize,
+    "transform.resize", "Resize", "Scales an image to a box: fit inside it, fill and crop it, or stretch.",
+    _resize,
     (_size("width", 512, "Box width in pixels."), _size("height", 512, "Box height in pixels."),
      Param("mode", "choice", "fit", choices=("fit", "fill", "stretch"),
-           doc="fit: keep the shape inside the box; fill: cover the box and crop the centre; stretch: exact size.")),
+           doc="fit: keep the shape inside the box; fill: cover it, crop the centre; stretch: exact size.")),
 )
 
 TRANSFORM_CROP = _image_node(
@@ -356,8 +371,9 @@ TRANSFORM_ROTATE = _image_node(
 )
 
 TRANSFORM_ADJUST = _image_node(
-    "transform.adjust", "Adjust", "Changes brightness, contrast and saturation (1.0 leaves each as is).", _adjust,
-    (Param("brightness", "float", 1.0, minimum=0, maximum=4, doc="0 is black, 1 unchanged, 2 twice as bright."),
+    "transform.adjust", "Adjust", "Changes brightness, contrast and saturation (1.0 leaves each as is).",
+    _adjust,
+    (Param("brightness", "float", 1.0, minimum=0, maximum=4, doc="0 is black, 1 unchanged, 2 doubled."),
      Param("contrast", "float", 1.0, minimum=0, maximum=4, doc="0 is flat grey, 1 unchanged, 2 doubled."),
      Param("saturation", "float", 1.0, minimum=0, maximum=4, doc="0 is greyscale, 1 unchanged, 2 doubled.")),
 )
@@ -389,7 +405,7 @@ TRANSFORM_CONVERT = NodeType(
     outputs=(Port("image", "image", doc="the image in the new format"),),
     params=(
         Param("format", "choice", "png", choices=("png", "jpeg", "webp"), doc="The file format to write."),
-        Param("quality", "int", 90, minimum=1, maximum=100, doc="JPEG/WebP quality (PNG is always lossless)."),
+        Param("quality", "int", 90, minimum=1, maximum=100, doc="JPEG/WebP quality (PNG is lossless)."),
         Param("background", "string", "#ffffff", doc="Colour under transparent areas when writing JPEG."),
     ),
 )
@@ -399,7 +415,7 @@ TRANSFORM_WATERMARK = _image_node(
     (Param("text", "string", "Art Factory", doc="The text to write."),
      Param("position", "choice", "bottom-right", choices=POSITIONS, doc="Where the text goes."),
      Param("opacity", "float", 0.5, minimum=0, maximum=1, doc="0 invisible, 1 fully opaque."),
-     Param("size", "int", 0, minimum=0, maximum=1000, doc="Text height in pixels; 0 picks one from the image.")),
+     Param("size", "int", 0, minimum=0, maximum=1000, doc="Text height in pixels; 0 picks one to suit.")),
 )
 
 TRANSFORM_GRID = NodeType(
@@ -415,6 +431,7 @@ TRANSFORM_GRID = NodeType(
         Param("labels", "bool", True, doc="Write each image's number and prompt under it."),
         Param("cell_size", "int", 256, minimum=16, maximum=2048, doc="Width of each cell in pixels."),
         Param("padding", "int", 8, minimum=0, maximum=256, doc="Space between and around cells, in pixels."),
-        Param("background", "string", "#1e1e22", doc="Sheet colour: a name or #rrggbb (#rrggbbaa for see-through)."),
+        Param("background", "string", "#1e1e22",
+              doc="Sheet colour: a name or #rrggbb (#rrggbbaa for see-through)."),
     ),
 )

@@ -20,6 +20,8 @@ from artfactory.providers.http import (
     create_once,
     limiter_for,
     make_client,
+    poll_through_outages,
+    remembered_job,
     request_idempotent,
     sleep_cancellable,
 )
@@ -215,8 +217,10 @@ class FalClient:
              on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Poll the status until COMPLETED; raise the error a completed-with-error status carries."""
         interval = min(0.25, float(self.settings.poll_interval_s))
+        name = f"fal request {job.get('request_id')}"
         while True:
-            status = self.status(job)
+            status = poll_through_outages(lambda: self.status(job), settings=self.settings,
+                                          cancelled=self.cancelled, job=name)
             if on_update is not None:
                 on_update(status)
             state = str(status.get("status", "")).upper()
@@ -297,10 +301,10 @@ def run_request(ctx: Any, key: str, endpoint: str, input: dict[str, Any],
     The request id and its URLs go to `ctx.remember_remote` right after the submit is accepted.
     """
     cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
-    previous = getattr(ctx, "previous_remote", None) or None
+    previous = remembered_job(ctx)
     endpoint = parse_endpoint(endpoint)
     with FalClient(ctx.settings, key, cancelled) as client:
-        if previous and previous.get("job_id"):
+        if previous is not None:
             urls = previous.get("urls") or {}
             job = {"request_id": previous["job_id"], "endpoint": previous.get("endpoint") or endpoint, **urls}
             ctx.log(f"resuming fal request {job['request_id']} (no new submit)")
@@ -314,10 +318,12 @@ def run_request(ctx: Any, key: str, endpoint: str, input: dict[str, Any],
             ctx.remember_remote(str(job["request_id"]), {
                 "provider": PROVIDER, "endpoint": endpoint,
                 "urls": {k: job[k] for k in ("status_url", "response_url", "cancel_url") if job.get(k)},
+                "item_index": getattr(ctx, "item_index", 0),
             })
         try:
             status = client.wait(job, on_update)
-            result = client.result(job)
+            result = poll_through_outages(lambda: client.result(job), settings=ctx.settings,
+                                          cancelled=cancelled, job=f"fal request {job['request_id']}")
         except NodeCanceled:
             client.cancel_soon(job)
             raise

@@ -34,6 +34,11 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 
 CANCEL_SLICE_S = 0.05
 DOWNLOAD_CHUNK = 64 * 1024
 
+# Error codes that say "cannot reach the provider right now", not "the provider said no".
+TRANSIENT_CODES = frozenset({"network", "timeout", "unavailable", "rate_limited"})
+# How long polling rides out an outage, in poll intervals (default 1 s → 5 minutes).
+OUTAGE_POLL_INTERVALS = 300
+
 T = TypeVar("T")
 CancelCheck = Callable[[], bool]
 
@@ -121,6 +126,20 @@ def run_cancellable(fn: Callable[[], T], cancelled: CancelCheck,
         raise box["error"]
     value: T = box["value"]
     return value
+
+
+def remembered_job(ctx: Any) -> dict[str, Any] | None:
+    """The remote job this batch item already started (ctx.previous_remote), if any.
+
+    The state carries the batch item's index: a context reused across items must not make item 2
+    poll item 1's job (it would silently return the wrong picture and never create its own).
+    """
+    previous = getattr(ctx, "previous_remote", None)
+    if not isinstance(previous, dict) or not previous.get("job_id"):
+        return None
+    if previous.get("item_index", getattr(ctx, "item_index", 0)) != getattr(ctx, "item_index", 0):
+        return None
+    return previous
 
 
 # --- rate limit --------------------------------------------------------------------------------
@@ -300,7 +319,7 @@ def describe_body(response: httpx.Response) -> str:
         elif isinstance(detail, dict):
             pieces.append(str(detail.get("msg") or detail.get("message") or json.dumps(detail)[:300]))
         elif detail:
-            detail_text = str(detail).strip()
+            detail_text = " ".join(str(detail).split())
             if title and str(title).strip() and str(title).strip().lower() not in detail_text.lower():
                 pieces.append(f"{str(title).strip()}: {detail_text}")
             else:
@@ -343,15 +362,16 @@ def error_from_response(response: httpx.Response, provider: str, what: str) -> P
             "auth", status=status,
         )
     if status == 404:
-        return ProviderError(f"{name}: {what} — not found (HTTP 404){suffix}", "not_found", status=status)
-    if status in (400, 409, 413, 415, 422):
-        return ProviderError(f"{name} rejected {what} (HTTP {status}){suffix}", "validation", status=status)
-    if status == 429:
-        return ProviderError(f"{name} is rate limiting {what} (HTTP 429){suffix}", "rate_limited",
+        return ProviderError(f"{name} could not {what}: not found (HTTP 404){suffix}", "not_found",
                              status=status)
+    if status in (400, 409, 413, 415, 422):
+        return ProviderError(f"{name} refused to {what} (HTTP {status}){suffix}", "validation", status=status)
+    if status == 429:
+        return ProviderError(f"{name} asked us to slow down while trying to {what} (HTTP 429){suffix}",
+                             "rate_limited", status=status)
     if status >= 500:
-        return ProviderError(f"{name} failed {what} (HTTP {status}){suffix}", "unavailable", status=status)
-    return ProviderError(f"{name}: {what} failed (HTTP {status}){suffix}", "remote_failed", status=status)
+        return ProviderError(f"{name} could not {what} (HTTP {status}){suffix}", "unavailable", status=status)
+    return ProviderError(f"{name} could not {what} (HTTP {status}){suffix}", "remote_failed", status=status)
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:
@@ -380,7 +400,7 @@ def request_idempotent(client: httpx.Client, method: str, url: str, *, provider:
         except httpx.TransportError as exc:
             code = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
             last_error = ProviderError(
-                f"{display_name(provider)}: {what} — {_transport_reason(exc)} ({safe_url(url)})", code
+                f"{display_name(provider)} could not {what}: {_transport_reason(exc)} ({safe_url(url)})", code
             )
         else:
             if response.is_success:
@@ -398,6 +418,29 @@ def request_idempotent(client: httpx.Client, method: str, url: str, *, provider:
     assert last_error is not None
     raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", last_error.code,
                         status=last_error.status)
+
+
+def poll_through_outages(fetch: Callable[[], T], *, settings: Any, cancelled: CancelCheck,
+                         job: str) -> T:
+    """One poll that rides out a provider outage instead of failing the node.
+
+    Once a job is accepted it is paid for: giving up on the first burst of 5xx or dropped connections
+    would lose it (a re-run would pay again). Transient errors are retried (each attempt already has
+    its own backoff) for up to OUTAGE_POLL_INTERVALS poll intervals; then the error names the job.
+    """
+    poll = max(0.005, float(getattr(settings, "poll_interval_s", 1.0) or 1.0))
+    deadline = time.monotonic() + OUTAGE_POLL_INTERVALS * poll
+    while True:
+        try:
+            return fetch()
+        except ProviderError as exc:
+            if exc.code not in TRANSIENT_CODES or time.monotonic() >= deadline:
+                if exc.code in TRANSIENT_CODES:
+                    raise ProviderError(f"{exc}; {job} may still be running", exc.code,
+                                        status=exc.status) from None
+                raise
+            log.warning("still retrying %s: %s", job, exc)
+            sleep_cancellable(poll, cancelled)
 
 
 def create_once(settings: Any, headers: dict[str, str], method: str, url: str, *, provider: str, what: str,

@@ -20,6 +20,15 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
 RGB = tuple[int, int, int]
 Point = tuple[float, float]
 
+
+def _vocab(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _hex(code: str) -> RGB:
+    return (int(code[0:2], 16), int(code[2:4], 16), int(code[4:6], 16))
+
+
 STYLES: tuple[str, ...] = ("auto", "illustration", "poster", "watercolor", "neon", "geometric", "pastel")
 
 COLOURS: dict[str, RGB] = {
@@ -37,53 +46,53 @@ COLOURS: dict[str, RGB] = {
 }
 
 # Moods set the whole light of a picture: sky top, sky middle, horizon, deep shadow, accent.
-MOODS: dict[str, tuple[RGB, RGB, RGB, RGB, RGB]] = {}
-for _mood_words, _colours in (
-    ("sunset evening", ((46, 28, 86), (214, 86, 98), (255, 186, 112), (54, 26, 62), (255, 214, 130))),
-    ("sunrise dawn morning", ((92, 118, 188), (246, 160, 170), (255, 222, 180), (70, 58, 98), (255, 236, 170))),
-    ("dusk twilight", ((24, 26, 72), (98, 70, 146), (232, 136, 150), (22, 18, 46), (255, 200, 160))),
-    ("night midnight moonlight moonlit", ((8, 12, 34), (24, 42, 92), (64, 88, 150), (6, 10, 24), (236, 236, 214))),
-    ("ocean sea marine underwater", ((26, 88, 160), (86, 168, 218), (196, 232, 244), (10, 40, 92), (255, 238, 196))),
-    ("forest woods jungle woodland", ((104, 160, 150), (170, 208, 170), (226, 236, 200), (14, 46, 32), (250, 226, 150))),
-    ("desert dune dunes sahara", ((90, 150, 210), (240, 196, 140), (252, 228, 182), (120, 62, 36), (255, 244, 210))),
-    ("autumn fall", ((120, 150, 180), (236, 168, 96), (252, 222, 170), (84, 34, 22), (250, 200, 80))),
-    ("winter snow snowy ice frozen arctic", ((120, 150, 196), (196, 214, 236), (240, 246, 252), (48, 64, 96), (255, 250, 236))),
-    ("spring blossom", ((120, 180, 226), (200, 226, 240), (250, 234, 236), (52, 104, 60), (255, 170, 196))),
-    ("summer tropical", ((30, 120, 220), (90, 190, 240), (230, 248, 250), (20, 96, 90), (255, 220, 80))),
-    ("neon cyberpunk synthwave vaporwave", ((12, 4, 32), (72, 12, 116), (255, 54, 160), (6, 0, 22), (0, 236, 255))),
-    ("fire lava volcano inferno", ((38, 8, 10), (170, 30, 18), (255, 150, 40), (24, 6, 6), (255, 220, 90))),
-    ("storm stormy fog foggy mist misty rain rainy", ((70, 78, 92), (130, 140, 152), (196, 202, 206), (34, 38, 46), (232, 230, 214))),
-    ("candy dream dreamy fairy", ((178, 150, 232), (246, 178, 214), (255, 230, 236), (96, 70, 140), (255, 246, 190))),
-    ("vintage retro sepia", ((96, 120, 128), (212, 170, 120), (240, 222, 184), (70, 48, 36), (226, 96, 64))),
-    ("noir monochrome", ((18, 18, 20), (88, 88, 92), (200, 200, 196), (10, 10, 12), (240, 240, 236))),
-):
-    for _word in _mood_words.split():
-        MOODS[_word] = _colours
+_MOOD_TABLE = (
+    ("sunset evening", "2e1c56 d65662 ffba70 361a3e ffd682"),
+    ("sunrise dawn morning", "5c76bc f6a0aa ffdeb4 463a62 ffecaa"),
+    ("dusk twilight", "181a48 624692 e88896 16122e ffc8a0"),
+    ("night midnight moonlight moonlit", "080c22 182a5c 405896 060a18 ececd6"),
+    ("ocean sea marine underwater", "1a58a0 56a8da c4e8f4 0a285c ffeec4"),
+    ("forest woods jungle woodland", "68a096 aad0aa e2ecc8 0e2e20 fae296"),
+    ("desert dune dunes sahara", "5a96d2 f0c48c fce4b6 783e24 fff4d2"),
+    ("autumn fall", "7896b4 eca860 fcdeaa 542216 fac850"),
+    ("winter snow snowy ice frozen arctic", "7896c4 c4d6ec f0f6fc 304060 fffaec"),
+    ("spring blossom", "78b4e2 c8e2f0 faeaec 34683c ffaac4"),
+    ("summer tropical", "1e78dc 5abef0 e6f8fa 14605a ffdc50"),
+    ("neon cyberpunk synthwave vaporwave", "0c0420 480c74 ff36a0 060016 00ecff"),
+    ("fire lava volcano inferno", "26080a aa1e12 ff9628 180606 ffdc5a"),
+    ("storm stormy fog foggy mist misty rain rainy", "464e5c 828c98 c4cace 22262e e8e6d6"),
+    ("candy dream dreamy fairy", "b296e8 f6b2d6 ffe6ec 60468c fff6be"),
+    ("vintage retro sepia", "607880 d4aa78 f0deb8 463024 e26040"),
+    ("noir monochrome", "121214 58585c c8c8c4 0a0a0c f0f0ec"),
+)
+MOODS: dict[str, tuple[RGB, ...]] = {
+    word: tuple(_hex(c) for c in colours.split()) for words, colours in _MOOD_TABLE for word in words.split()
+}
 
-LIGHT_MOODS = frozenset(
-    "sunset evening sunrise dawn morning dusk twilight night midnight moonlight moonlit neon cyberpunk synthwave "
-    "vaporwave fire lava inferno storm stormy fog foggy mist misty".split())
+LIGHT_MOODS = _vocab(
+    "sunset evening sunrise dawn morning dusk twilight night midnight moonlight moonlit "
+    "neon cyberpunk synthwave vaporwave fire lava inferno storm stormy fog foggy mist misty")
 
 MOTIF_WORDS: dict[str, frozenset[str]] = {
-    "space": frozenset("space star stars galaxy galaxies planet planets cosmos cosmic nebula universe "
-                       "astronaut orbit saturn jupiter mars comet".split()),
-    "city": frozenset("city cities building buildings skyline town street urban tower towers skyscraper "
-                      "skyscrapers metropolis downtown cyberpunk".split()),
-    "ocean": frozenset("ocean sea seas wave waves beach surf lake harbor harbour coast shore island "
-                       "sail sailing boat".split()),
-    "flower": frozenset("flower flowers garden blossom blossoms bloom petal petals tulip tulips lotus daisy "
-                        "daisies sunflower mandala bouquet".split()),
-    "forest": frozenset("forest forests tree trees woods pine pines woodland jungle grove".split()),
-    "landscape": frozenset("mountain mountains landscape hill hills valley peak peaks alps canyon desert dune "
-                           "dunes volcano cliff cliffs".split()),
+    "space": _vocab("space star stars galaxy galaxies planet planets cosmos cosmic nebula universe "
+                       "astronaut orbit saturn jupiter mars comet"),
+    "city": _vocab("city cities building buildings skyline town street urban tower towers skyscraper "
+                      "skyscrapers metropolis downtown cyberpunk"),
+    "ocean": _vocab("ocean sea seas wave waves beach surf lake harbor harbour coast shore island "
+                       "sail sailing boat"),
+    "flower": _vocab("flower flowers garden blossom blossoms bloom petal petals tulip tulips lotus daisy "
+                        "daisies sunflower mandala bouquet"),
+    "forest": _vocab("forest forests tree trees woods pine pines woodland jungle grove"),
+    "landscape": _vocab("mountain mountains landscape hill hills valley peak peaks alps canyon desert dune "
+                           "dunes volcano cliff cliffs"),
 }
 
 STYLE_WORDS: dict[str, frozenset[str]] = {
-    "poster": frozenset("poster posters print typography flyer".split()),
-    "watercolor": frozenset("watercolor watercolour watercolors aquarelle painting painted ink".split()),
-    "neon": frozenset("neon cyberpunk synthwave vaporwave glow glowing".split()),
-    "geometric": frozenset("geometric lowpoly low-poly polygon polygonal faceted cubist origami".split()),
-    "pastel": frozenset("pastel soft cute kawaii dreamy".split()),
+    "poster": _vocab("poster posters print typography flyer"),
+    "watercolor": _vocab("watercolor watercolour watercolors aquarelle painting painted ink"),
+    "neon": _vocab("neon cyberpunk synthwave vaporwave glow glowing"),
+    "geometric": _vocab("geometric lowpoly low-poly polygon polygonal faceted cubist origami"),
+    "pastel": _vocab("pastel soft cute kawaii dreamy"),
 }
 
 
@@ -130,7 +139,7 @@ for _names, _spec in (
     for _word in _names.split():
         ANIMALS[_word] = _spec
 
-NIGHT_WORDS = frozenset("night midnight moon moonlight moonlit stars starry dark".split())
+NIGHT_WORDS = _vocab("night midnight moon moonlight moonlit stars starry dark")
 
 
 # -- colour helpers -----------------------------------------------------------------------------------
@@ -140,7 +149,8 @@ def _clamp(v: float) -> int:
 
 
 def _mix(a: RGB, b: RGB, t: float) -> RGB:
-    return (_clamp(a[0] + (b[0] - a[0]) * t), _clamp(a[1] + (b[1] - a[1]) * t), _clamp(a[2] + (b[2] - a[2]) * t))
+    return (_clamp(a[0] + (b[0] - a[0]) * t), _clamp(a[1] + (b[1] - a[1]) * t),
+            _clamp(a[2] + (b[2] - a[2]) * t))
 
 
 def _hls(h: float, lightness: float, s: float) -> RGB:
@@ -161,6 +171,16 @@ def _vivid(c: RGB) -> RGB:
     """The same hue at full saturation and mid lightness: the colour of a lit tube."""
     h, _, _ = _to_hls(c)
     return _hls(h, 0.56, 1.0)
+
+
+def _px(v: float) -> int:
+    """A line width in pixels: never zero, so thin details survive small renders."""
+    return max(1, int(v))
+
+
+def _box(x: float, y: float, r: float, ry: float | None = None) -> tuple[float, float, float, float]:
+    """The bounding box of a circle (or an ellipse with `ry`) centred on x, y."""
+    return (x - r, y - (r if ry is None else ry), x + r, y + (r if ry is None else ry))
 
 
 def _rgba(c: RGB, alpha: float = 1.0) -> tuple[int, int, int, int]:
@@ -200,7 +220,7 @@ def _palette(words: Sequence[str], seed: int, animal: Animal | None) -> Palette:
         h, _, s = _to_hls(chromatic[0])
         h += tone.uniform(-0.015, 0.015)
     else:
-        # No hue in the words: a stable hue per prompt (seed nudges it), muted when the words are grey/black/white.
+        # No hue in the words: a stable hue per prompt (the seed nudges it), muted for grey/black/white.
         h = word_hue + tone.uniform(-0.04, 0.04)
         s = 0.22 if colours else tone.uniform(0.5, 0.7)
     drift = tone.choice((0.05, 0.08, -0.05))
@@ -211,7 +231,7 @@ def _palette(words: Sequence[str], seed: int, animal: Animal | None) -> Palette:
         mid = _hls(h + drift * 0.5, 0.52, s * 0.85)
         horizon = _hls(h + drift, 0.82, s * 0.7)
         deep = _hls(h, 0.1, s * 0.6)
-        # A named colour keeps the picture in its family (a lighter neighbour hue); without one, any harmony goes.
+        # A named colour keeps the picture in its family (a lighter neighbour hue); else any harmony goes.
         shifts = (0.08, 0.12, -0.08, -0.12) if chromatic else (0.14, 0.5, 0.42, 0.58, -0.33)
         accent = chromatic[1] if len(chromatic) > 1 else _hls(h + tone.choice(shifts), 0.7, 0.85)
     if chromatic:
@@ -435,27 +455,34 @@ class Scene:
         mask = Image.new("L", size)
         ImageDraw.Draw(mask).polygon([(x - bx0, y - by0) for x, y in pts], fill=_clamp(255 * alpha))
         span = max(1.0, by1 - by0)
-        grad = _vgrad(size, [((top - by0) / span, _shade(colour, 1 + lift)), ((bottom - by0) / span, _shade(colour, 0.8))])
+        grad = _vgrad(size, [((top - by0) / span, _shade(colour, 1 + lift)),
+                             ((bottom - by0) / span, _shade(colour, 0.8))])
         self.img.paste(grad, (bx0, by0), mask)
 
     def haze(self, y0: float, y1: float, strength: float) -> None:
         """Atmospheric mist: horizon colour fading in toward y1, so far layers read as distant."""
         if self.flat:
             return
-        self.img.paste(self.pal.sky[2], (0, 0), _vmask(self.img.size, y0, y1, 0.0, strength))
+        # Only a band: below it the nearer layers cover this one, and blending the whole canvas costs.
+        top, bottom = max(0, int(y0)), min(self.h, int(y1 + (y1 - y0)))
+        if bottom <= top:
+            return
+        band = _vmask((self.w, bottom - top), y0 - top, y1 - top, 0.0, strength)
+        self.img.paste(self.pal.sky[2], (0, top, self.w, bottom), band)
 
     def celestial(self, x: float, y: float, r: float) -> None:
         p, d = self.pal, self.draw
         if self.night:
             _glow(self.img, x, y, r * 5, p.light, 0.35)
-            d.ellipse((x - r, y - r, x + r, y + r), fill=_rgba(_mix(p.light, (255, 255, 255), 0.5)))
+            d.ellipse(_box(x, y, r), fill=_rgba(_mix(p.light, (255, 255, 255), 0.5)))
             for _ in range(3):  # a few soft craters
-                a, dist, cr = self.rng.uniform(0, 6.28), self.rng.uniform(0, r * 0.55), r * self.rng.uniform(0.1, 0.22)
+                a, dist = self.rng.uniform(0, 6.28), self.rng.uniform(0, r * 0.55)
+                cr = r * self.rng.uniform(0.1, 0.22)
                 cx, cy = x + math.cos(a) * dist, y + math.sin(a) * dist
-                d.ellipse((cx - cr, cy - cr, cx + cr, cy + cr), fill=_rgba(_shade(p.light, 0.85), 0.5))
+                d.ellipse(_box(cx, cy, cr), fill=_rgba(_shade(p.light, 0.85), 0.5))
             return
         _glow(self.img, x, y, min(r * 7, self.u * 1.1), _mix(p.accent, (255, 255, 255), 0.15), 0.5, core=0.55)
-        d.ellipse((x - r, y - r, x + r, y + r), fill=_rgba(_mix(p.accent, (255, 250, 230), 0.45)))
+        d.ellipse(_box(x, y, r), fill=_rgba(_mix(p.accent, (255, 250, 230), 0.45)))
         if self.style == "poster" and self.rng.random() < 0.6:
             # Retro sun: horizontal cuts through its lower half in the sky's colour.
             for i in range(5):
@@ -469,7 +496,7 @@ class Scene:
         for _ in range(count):
             x, y = rng.uniform(0, self.w), rng.uniform(0, y_max) * rng.uniform(0.3, 1) ** 0.5
             r = self.u * rng.choice((0.0012, 0.0016, 0.002, 0.003))
-            d.ellipse((x - r, y - r, x + r, y + r), fill=_rgba(self.pal.light, rng.uniform(0.35, 1)))
+            d.ellipse(_box(x, y, r), fill=_rgba(self.pal.light, rng.uniform(0.35, 1)))
         for _ in range(glints):
             x, y, r = rng.uniform(0, self.w), rng.uniform(0, y_max * 0.8), self.u * rng.uniform(0.01, 0.025)
             _glow(self.img, x, y, r * 2.5, self.pal.light, 0.45)
@@ -486,13 +513,14 @@ class Scene:
 
 # -- motifs -------------------------------------------------------------------------------------------
 
-def _landscape(sc: Scene, trees: bool) -> tuple[float, float]:
+def _landscape(sc: Scene, trees: bool = False) -> tuple[float, float]:
     rng, h, w = sc.rng, sc.h, sc.w
     horizon = h * rng.uniform(0.55, 0.68)
     sc.sky(horizon)
     if sc.night:
         sc.stars(rng.randint(80, 160), horizon, glints=rng.randint(1, 3))
-    sc.celestial(w * rng.uniform(0.2, 0.8), horizon - h * rng.uniform(0.14, 0.34), sc.u * rng.uniform(0.06, 0.1))
+    sun_x, sun_y = w * rng.uniform(0.2, 0.8), horizon - h * rng.uniform(0.14, 0.34)
+    sc.celestial(sun_x, sun_y, sc.u * rng.uniform(0.06, 0.1))
     layers = rng.randint(3, 5)
     snow = bool(sc.words & {"snow", "snowy", "winter", "alps", "ice", "frozen", "arctic"})
     for i in range(layers):
@@ -515,6 +543,10 @@ def _landscape(sc: Scene, trees: bool) -> tuple[float, float]:
         if i < layers - 1:
             sc.haze(top - h * 0.02, base + amp * 0.8, 0.28)
     return w * 0.5, h * 0.62
+
+
+def _forest(sc: Scene) -> tuple[float, float]:
+    return _landscape(sc, trees=True)
 
 
 def _trees(sc: Scene, ridge: Sequence[Point], colour: RGB, size: float, count: int) -> None:
@@ -541,7 +573,8 @@ def _ocean(sc: Scene) -> tuple[float, float]:
         iw = w * rng.uniform(0.2, 0.4)
         ix = rng.uniform(0, w - iw)
         prof = _ridge(rng, 33, 0.5)
-        pts = [(ix + iw * i / 32, horizon - h * 0.035 * (1 - abs(i / 16 - 1)) * (1.2 + v)) for i, v in enumerate(prof)]
+        pts = [(ix + iw * i / 32, horizon - h * 0.035 * (1 - abs(i / 16 - 1)) * (1.2 + v))
+               for i, v in enumerate(prof)]
         d.polygon([(ix, horizon), *pts, (ix + iw, horizon)], fill=_mix(p.far, p.sky[2], 0.3))
     sea = [(0.0, _mix(p.sky[2], p.far, 0.5)), (1.0, p.near)]
     sea_img = _vgrad((w, h - int(horizon)), sea)
@@ -552,7 +585,7 @@ def _ocean(sc: Scene) -> tuple[float, float]:
         spread = r * (0.6 + 2.2 * (y - horizon) / (h - horizon))
         x = sx + rng.gauss(0, spread * 0.5)
         ln = spread * rng.uniform(0.2, 0.8)
-        d.line((x - ln, y, x + ln, y), fill=_rgba(p.light, rng.uniform(0.25, 0.7)), width=max(1, int(sc.u * 0.004)))
+        d.line((x - ln, y, x + ln, y), fill=_rgba(p.light, rng.uniform(0.25, 0.7)), width=_px(sc.u * 0.004))
     bands = rng.randint(6, 9)
     water = _mix(p.sky[2], p.far, 0.6)
     for i in range(bands):
@@ -567,10 +600,10 @@ def _ocean(sc: Scene) -> tuple[float, float]:
         # Each band is lit at its crest and darkens into its trough: that contrast is what reads as waves.
         sc.fill([(0, h), *crest, (w, h)], _mix(water, p.near, t), y - amp, y + spacing * 1.6, lift=0.2)
         if sc.flat:
-            sc.draw.line(crest, fill=_rgba(_mix(water, (255, 255, 255), 0.3)), width=max(1, int(sc.u * 0.006)))
+            sc.draw.line(crest, fill=_rgba(_mix(water, (255, 255, 255), 0.3)), width=_px(sc.u * 0.006))
         else:
             d.line(crest, fill=_rgba(_mix(p.light, (255, 255, 255), 0.5), 0.15 + 0.25 * t),
-                   width=max(1, int(sc.u * 0.0025 * (1 + t))))
+                   width=_px(sc.u * 0.0025 * (1 + t)))
     return w * 0.5, horizon + (h - horizon) * 0.35
 
 
@@ -595,7 +628,8 @@ def _city(sc: Scene) -> tuple[float, float]:
                 d.polygon([(x, top), (x + bw / 2, top - bw * 0.5), (x + bw, top)], fill=colour)
             elif roof < 0.5:
                 d.rectangle((x + bw * 0.25, top - bh * 0.08, x + bw * 0.75, top), fill=colour)
-                d.line((x + bw / 2, top - bh * 0.08, x + bw / 2, top - bh * 0.2), fill=colour, width=max(1, int(bw * 0.04)))
+                mast = (x + bw / 2, top - bh * 0.08, x + bw / 2, top - bh * 0.2)
+                d.line(mast, fill=colour, width=_px(bw * 0.04))
             if row > 0:
                 _windows(sc, x, top, bw, ground - top, colour, 0.25 + 0.25 * t)
             x += bw + w * rng.uniform(0.0, 0.02)
@@ -611,7 +645,8 @@ def _city(sc: Scene) -> tuple[float, float]:
         for _ in range(40):
             y = rng.uniform(ground, h)
             x = rng.uniform(0, w)
-            d.line((x, y, x + w * rng.uniform(0.03, 0.12), y), fill=_rgba(p.sky[2], 0.25), width=max(1, int(sc.u * 0.002)))
+            ripple = (x, y, x + w * rng.uniform(0.03, 0.12), y)
+            d.line(ripple, fill=_rgba(p.sky[2], 0.25), width=_px(sc.u * 0.002))
     return w * 0.5, ground - h * 0.15
 
 
@@ -666,28 +701,31 @@ def _flower(sc: Scene, x: float, y: float, r: float, petals: int) -> None:
             pts = _ellipse_pts(cx, cy, r * length * 0.5, r * length * min(0.3, 2.2 / petals), a, 20)
             d.polygon(pts, fill=_rgba(_shade(colour, 1.0 + 0.08 * math.sin(a - 0.8)), alpha))
             d.line((x, y, x + math.cos(a) * r * length * 0.85, y + math.sin(a) * r * length * 0.85),
-                   fill=_rgba(_shade(colour, 1.25), 0.35), width=max(1, int(r * 0.015)))
+                   fill=_rgba(_shade(colour, 1.25), 0.35), width=_px(r * 0.015))
     core = r * 0.24
-    d.ellipse((x - core, y - core, x + core, y + core), fill=_rgba(_shade(p.accent, 0.55)))
+    d.ellipse(_box(x, y, core), fill=_rgba(_shade(p.accent, 0.55)))
     # Seeds in a sunflower spiral (the golden angle), the one detail that makes it read as a flower.
     n = int(40 + core / 2)
     for i in range(n):
         a, rr = i * 2.39996, core * 0.92 * math.sqrt(i / n)
         dot = core * 0.08
         sx, sy = x + math.cos(a) * rr, y + math.sin(a) * rr
-        d.ellipse((sx - dot, sy - dot, sx + dot, sy + dot), fill=_rgba(_shade(p.accent, 1.2)))
+        d.ellipse(_box(sx, sy, dot), fill=_rgba(_shade(p.accent, 1.2)))
 
 
 def _space(sc: Scene) -> tuple[float, float]:
     rng, h, w, p, d = sc.rng, sc.h, sc.w, sc.pal, sc.draw
     top, bottom = _shade(p.sky[0], 0.35), _shade(_mix(p.deep, p.sky[1], 0.3), 0.6)
-    sc.img.paste(_vgrad(sc.img.size, [(0, top), (1, bottom)]))
+    # The backdrop is all soft light, so it is built at half size and enlarged: a quarter of the work.
+    half = (max(1, w // 2), max(1, h // 2))
+    backdrop = _vgrad(half, [(0, top), (1, bottom)])
     if sc.style != "poster":
         # Nebula: seeded value noise as the mask of two colours of light.
-        for colour, strength in ((p.accent, 0.45), (p.subject, 0.35)):
-            mask = _clouds(rng, sc.img.size, ((3, 1.0), (7, 0.45), (16, 0.25)))
+        for colour, strength in ((_mix(p.sky[1], p.accent, 0.3), 0.45), (p.subject, 0.35)):
+            mask = _clouds(rng, half, ((3, 1.0), (7, 0.45), (16, 0.25)))
             mask = mask.point([_clamp(strength * 255 * max(0.0, (v - 110) / 145) ** 1.6) for v in range(256)])
-            sc.img.paste(colour, (0, 0), mask)
+            backdrop.paste(colour, (0, 0), mask)
+    sc.img.paste(backdrop.resize(sc.img.size, Image.Resampling.BILINEAR))
     sc.stars(rng.randint(220, 420), h, glints=rng.randint(4, 9))
     px, py, pr = w * rng.uniform(0.3, 0.7), h * rng.uniform(0.35, 0.65), sc.u * rng.uniform(0.14, 0.26)
     tilt = rng.uniform(-0.5, 0.5)
@@ -698,26 +736,26 @@ def _space(sc: Scene) -> tuple[float, float]:
         d.line([pt for i, pt in enumerate(ring) if i >= 48] + [ring[0]], fill=ring_col, width=lw)
     _glow(sc.img, px, py, pr * 2.8, p.accent, 0.3)
     planet = Image.new("L", sc.img.size)
-    ImageDraw.Draw(planet).ellipse((px - pr, py - pr, px + pr, py + pr), fill=255)
-    body = _vgrad(sc.img.size, [((py - pr) / h, _shade(p.subject, 1.25)), ((py + pr) / h, _shade(p.subject, 0.75))])
+    ImageDraw.Draw(planet).ellipse(_box(px, py, pr), fill=255)
+    body = _vgrad(sc.img.size, [((py - pr) / h, _shade(p.subject, 1.25)),
+                                ((py + pr) / h, _shade(p.subject, 0.75))])
     bd = ImageDraw.Draw(body)
     for _ in range(rng.randint(3, 6)):  # gas-giant bands
         by, bh = rng.uniform(py - pr, py + pr), pr * rng.uniform(0.04, 0.16)
         bd.rectangle((0, by, w, by + bh), fill=_shade(p.subject, rng.uniform(0.8, 1.2)))
-    # Terminator shading: a dark radial falloff centred away from the light.
-    lx, ly = px + pr * 0.55, py + pr * 0.45
-    shade = _radial_base().resize((int(pr * 3.2),) * 2, Image.Resampling.BILINEAR)
-    dark = Image.new("L", sc.img.size, 255)
-    dark.paste(shade, (int(lx - pr * 1.6 - pr * 1.1), int(ly - pr * 1.6 - pr * 1.1)))
-    body = ImageChops.multiply(body, Image.merge("RGB", [dark.point(lambda v: 60 + v * 195 // 255)] * 3))
+    # Sphere shading: brightest toward the upper-left light, falling into shadow at the far limb.
+    hx, hy, hr = px - pr * 0.45, py - pr * 0.45, pr * 2.1
+    lit = Image.new("L", sc.img.size, 255)
+    lit.paste(_radial_base().resize((int(2 * hr),) * 2, Image.Resampling.BILINEAR), (int(hx - hr), int(hy - hr)))
+    body = ImageChops.multiply(body, Image.merge("RGB", [lit.point(lambda v: 255 - v * 190 // 255)] * 3))
     sc.img.paste(body, (0, 0), planet)
     if ringed:  # front half
         d.line(ring[:49], fill=ring_col, width=lw)
     if rng.random() < 0.7:
         mr = pr * rng.uniform(0.12, 0.22)
         mx, my = px + rng.choice((-1, 1)) * pr * rng.uniform(1.7, 2.4), py - pr * rng.uniform(0.6, 1.3)
-        d.ellipse((mx - mr, my - mr, mx + mr, my + mr), fill=_rgba(_mix(p.light, p.far, 0.4)))
-        d.pieslice((mx - mr, my - mr, mx + mr, my + mr), 300, 120, fill=_rgba(p.deep, 0.5))
+        d.ellipse(_box(mx, my, mr), fill=_rgba(_mix(p.light, p.far, 0.4)))
+        d.pieslice(_box(mx, my, mr), 300, 120, fill=_rgba(p.deep, 0.5))
     return px, py
 
 
@@ -736,18 +774,18 @@ def _abstract(sc: Scene) -> tuple[float, float]:
         colour = rng.choice(colours)
         if not sc.flat:
             _glow(sc.img, x, y, r * 2.2, colour, 0.35)
-        d.ellipse((x - r, y - r, x + r, y + r), fill=_rgba(colour, rng.uniform(0.75, 0.95)))
+        d.ellipse(_box(x, y, r), fill=_rgba(colour, rng.uniform(0.75, 0.95)))
     for _ in range(rng.randint(2, 4)):  # thick arcs tie the circles together
         r = u * rng.uniform(0.15, 0.45)
         a0 = rng.uniform(0, 360)
-        d.arc((cx - r, cy - r, cx + r, cy + r), a0, a0 + rng.uniform(60, 200),
+        d.arc(_box(cx, cy, r), a0, a0 + rng.uniform(60, 200),
               fill=_rgba(rng.choice(colours), 0.9), width=max(2, int(u * rng.uniform(0.01, 0.035))))
     step = u * 0.035
     gx, gy = rng.uniform(0.05, 0.6) * w, rng.uniform(0.05, 0.6) * h
     for i in range(6):  # a small dot grid adds a printed texture detail
         for j in range(6):
             x, y, r = gx + i * step, gy + j * step, u * 0.004
-            d.ellipse((x - r, y - r, x + r, y + r), fill=_rgba(p.light, 0.7))
+            d.ellipse(_box(x, y, r), fill=_rgba(p.light, 0.7))
     return cx, cy
 
 
@@ -771,17 +809,18 @@ def _emblem_stage(sc: Scene) -> tuple[float, float]:
     elif backdrop == "rings":
         for i in range(rng.randint(3, 6), 0, -1):
             r = u * 0.15 * i
-            d.ellipse((cx - r, cy - r, cx + r, cy + r), outline=_rgba(p.sky[2], 0.25), width=max(1, int(u * 0.004)))
+            d.ellipse(_box(cx, cy, r), outline=_rgba(p.sky[2], 0.25), width=_px(u * 0.004))
     else:
         for _ in range(rng.randint(25, 60)):
             x, y, r = rng.uniform(0, w), rng.uniform(0, horizon), u * rng.uniform(0.004, 0.014)
             colour = rng.choice((p.accent, p.light, p.sky[2]))
-            d.ellipse((x - r, y - r, x + r, y + r), fill=_rgba(colour, rng.uniform(0.4, 0.9)))
+            d.ellipse(_box(x, y, r), fill=_rgba(colour, rng.uniform(0.4, 0.9)))
     if rng.random() < 0.65:  # the sun as a halo right behind the creature
         sc.celestial(cx, cy - u * 0.02, u * rng.uniform(0.2, 0.27))
     else:  # or a smaller one off to a side, leaving the creature against the sky
         side = rng.choice((-1, 1))
-        sc.celestial(cx + side * w * rng.uniform(0.22, 0.32), h * rng.uniform(0.15, 0.25), u * rng.uniform(0.07, 0.1))
+        sun_x, sun_y = cx + side * w * rng.uniform(0.22, 0.32), h * rng.uniform(0.15, 0.25)
+        sc.celestial(sun_x, sun_y, u * rng.uniform(0.07, 0.1))
     layers = rng.randint(1, 3)
     for i in range(layers):
         t = (i + 1) / layers
@@ -829,32 +868,36 @@ def _creature(sc: Scene, animal: Animal, x: float, y: float, s: float) -> None:
         for side in (-1, 1):
             if animal.ears == "round":
                 ex_, ey_ = at(side * 0.58, -0.62)
-                d.ellipse((ex_ - s * 0.26, ey_ - s * 0.26, ex_ + s * 0.26, ey_ + s * 0.26), fill=dark)
-                d.ellipse((ex_ - s * 0.13, ey_ - s * 0.13, ex_ + s * 0.13, ey_ + s * 0.13), fill=_shade(body, 1.2))
+                d.ellipse(_box(ex_, ey_, s * 0.26), fill=dark)
+                d.ellipse(_box(ex_, ey_, s * 0.13), fill=_shade(body, 1.2))
             elif animal.ears == "long":
                 cx_, cy_ = at(side * 0.35, -1.15)
                 d.polygon(_ellipse_pts(cx_, cy_, s * 0.2, s * 0.62, side * 0.18, 20), fill=body)
-                d.polygon(_ellipse_pts(cx_, cy_ + s * 0.05, s * 0.09, s * 0.45, side * 0.18, 16), fill=_mix(body, (240, 160, 170), 0.6))
+                inner_ear = _ellipse_pts(cx_, cy_ + s * 0.05, s * 0.09, s * 0.45, side * 0.18, 16)
+                d.polygon(inner_ear, fill=_mix(body, (240, 160, 170), 0.6))
             else:
                 big = 1.0 if animal.ears == "pointy" else 0.55
-                outer = [(side * 0.25, -0.6), (side * 0.75, -0.35), (side * (0.62 + 0.1 * big), -0.6 - 0.6 * big)]
+                outer = [(side * 0.25, -0.6), (side * 0.75, -0.35),
+                         (side * (0.62 + 0.1 * big), -0.6 - 0.6 * big)]
                 d.polygon(pts(outer), fill=dark)
                 cxe, cye = sum(q[0] for q in outer) / 3, sum(q[1] for q in outer) / 3
-                d.polygon(pts([(cxe + (qx - cxe) * 0.55, cye + (qy - cye) * 0.55 + 0.05) for qx, qy in outer]),
-                          fill=light if "cheeks" in ex else _shade(body, 1.25))
+                inner = [(cxe + (qx - cxe) * 0.55, cye + (qy - cye) * 0.55 + 0.05) for qx, qy in outer]
+                d.polygon(pts(inner), fill=light if "cheeks" in ex else _shade(body, 1.25))
         if "antlers" in ex:
-            lw = max(2, int(s * 0.07))
+            lw, antler = max(2, int(s * 0.07)), _mix(body, (240, 226, 200), 0.6)
             for side in (-1, 1):
                 path = pts([(side * 0.3, -0.6), (side * 0.6, -1.2), (side * 0.95, -1.6)])
-                d.line(path, fill=_mix(body, (240, 226, 200), 0.6), width=lw, joint="curve")
+                d.line(path, fill=antler, width=lw, joint="curve")
                 for t0, dx, dy in ((0.3, 0.05, -0.5), (0.6, 0.35, -0.35), (0.8, -0.05, -0.45)):
                     bx, by = side * (0.3 + 0.65 * t0), -0.6 - 1.0 * t0
-                    d.line(pts([(bx, by), (bx + side * dx, by + dy)]), fill=_mix(body, (240, 226, 200), 0.6), width=lw)
+                    d.line(pts([(bx, by), (bx + side * dx, by + dy)]), fill=antler, width=lw)
         if "horns" in ex:
             for side in (-1, 1):
-                d.polygon(pts([(side * 0.2, -0.55), (side * 0.45, -0.5), (side * 0.7, -1.35)]), fill=_shade(p.accent, 0.9))
+                horn = [(side * 0.2, -0.55), (side * 0.45, -0.5), (side * 0.7, -1.35)]
+                d.polygon(pts(horn), fill=_shade(p.accent, 0.9))
         if "horn" in ex:
-            d.polygon(pts([(-0.1, -0.55), (0.1, -0.55), (0.0, -1.55)]), fill=_mix(p.accent, (255, 230, 150), 0.5))
+            horn = [(-0.1, -0.55), (0.1, -0.55), (0.0, -1.55)]
+            d.polygon(pts(horn), fill=_mix(p.accent, (255, 230, 150), 0.5))
         tip = 0.42 + animal.snout * 0.48
         jaw = animal.jaw
         face = [(0, -0.64), (0.45, -0.58), (0.85, -0.2), (0.8, 0.12), (jaw, 0.5), (0.12, tip), (-0.12, tip),
@@ -868,7 +911,8 @@ def _creature(sc: Scene, animal: Animal, x: float, y: float, s: float) -> None:
             for side in (-1, 1):
                 for k in range(3):
                     yy = -0.35 + k * 0.22
-                    d.polygon(pts([(side * 0.85, yy), (side * 0.85, yy + 0.09), (side * 0.5, yy + 0.06)]), fill=ink)
+                    stripe = [(side * 0.85, yy), (side * 0.85, yy + 0.09), (side * 0.5, yy + 0.06)]
+                    d.polygon(pts(stripe), fill=ink)
             d.polygon(pts([(-0.06, -0.62), (0.06, -0.62), (0, -0.3)]), fill=ink)
         for side in (-1, 1):
             if "patches" in ex:
@@ -876,7 +920,7 @@ def _creature(sc: Scene, animal: Animal, x: float, y: float, s: float) -> None:
             eye = _ellipse_pts(*at(side * 0.32, 0.0), s * 0.12, s * 0.06, side * 0.35, 14)
             d.polygon(eye, fill=ink if "patches" not in ex else (240, 240, 236))
             gx, gy = at(side * 0.32 - 0.03, -0.015)
-            d.ellipse((gx - s * 0.025, gy - s * 0.025, gx + s * 0.025, gy + s * 0.025), fill=(250, 250, 246))
+            d.ellipse(_box(gx, gy, s * 0.025), fill=(250, 250, 246))
         d.polygon(pts([(-0.1, tip - 0.12), (0.1, tip - 0.12), (0, tip - 0.01)]), fill=ink)
     elif fam == "bird" or fam == "owl":
         d.line(pts([(-1.3, 0.98), (1.3, 0.9)]), fill=_shade(p.near, 0.9), width=max(2, int(s * 0.07)))
@@ -887,14 +931,14 @@ def _creature(sc: Scene, animal: Animal, x: float, y: float, s: float) -> None:
                 d.polygon(_ellipse_pts(*at(side * 0.55, 0.3), s * 0.2, s * 0.55, side * -0.25, 16), fill=dark)
                 ex_, ey_ = at(side * 0.27, -0.25)
                 for rad, col in ((0.27, light), (0.17, p.accent), (0.09, ink)):
-                    d.ellipse((ex_ - s * rad, ey_ - s * rad, ex_ + s * rad, ey_ + s * rad), fill=col)
-                d.ellipse((ex_ - s * 0.05, ey_ - s * 0.06, ex_ - s * 0.01, ey_ - s * 0.02), fill=(255, 255, 255))
+                    d.ellipse(_box(ex_, ey_, s * rad), fill=col)
+                d.ellipse(_box(ex_ - s * 0.03, ey_ - s * 0.04, s * 0.02), fill=(255, 255, 255))
             d.polygon(pts([(-0.08, -0.12), (0.08, -0.12), (0, 0.06)]), fill=p.accent)
             for row in range(3):
                 for k in range(3 - row % 2):
                     cx_, cy_ = at((k - (2 - row % 2) / 2) * 0.2, 0.25 + row * 0.16)
                     d.arc((cx_ - s * 0.07, cy_ - s * 0.05, cx_ + s * 0.07, cy_ + s * 0.05), 20, 160,
-                          fill=dark, width=max(1, int(s * 0.025)))
+                          fill=dark, width=_px(s * 0.025))
         else:
             d.polygon(pts([(-0.45, 0.2), (-1.15, 0.45), (-1.05, 0.15)]), fill=dark)
             d.polygon(pts([(-0.45, 0.15), (-1.1, 0.1), (-1.15, -0.1)]), fill=_shade(body, 0.75))
@@ -904,40 +948,42 @@ def _creature(sc: Scene, animal: Animal, x: float, y: float, s: float) -> None:
             d.polygon(pts([(0.72, -0.42), (1.05, -0.3), (0.74, -0.24)]), fill=p.accent)
             d.polygon(pts([(-0.5, 0.0), (0.25, -0.05), (0.1, 0.3), (-0.3, 0.4), (-0.75, 0.3)]), fill=dark)
             ex_, ey_ = at(0.56, -0.38)
-            d.ellipse((ex_ - s * 0.05, ey_ - s * 0.05, ex_ + s * 0.05, ey_ + s * 0.05), fill=ink)
+            d.ellipse(_box(ex_, ey_, s * 0.05), fill=ink)
             for fx in (-0.1, 0.12):
-                d.line(pts([(fx, 0.55), (fx + 0.04, 0.95)]), fill=ink, width=max(1, int(s * 0.03)))
+                d.line(pts([(fx, 0.55), (fx + 0.04, 0.95)]), fill=ink, width=_px(s * 0.03))
     elif fam == "fish":
         d.polygon(pts([(-0.62, -0.08), (-1.15, -0.5), (-0.95, 0.0), (-1.15, 0.5), (-0.62, 0.08)]), fill=dark)
         d.polygon(pts([(-0.05, -0.38), (0.25, -0.78), (0.38, -0.4)]), fill=dark)
-        outline = [(0.95, 0.05), (0.6, -0.42), (0.0, -0.4), (-0.6, -0.18), (-0.7, 0.02), (-0.3, 0.32), (0.3, 0.38),
-                   (0.8, 0.22)]
+        outline = [(0.95, 0.05), (0.6, -0.42), (0.0, -0.4), (-0.6, -0.18), (-0.7, 0.02), (-0.3, 0.32),
+                   (0.3, 0.38), (0.8, 0.22)]
         _facets(sc, pts(outline), at(0.1, 0.0), body)
-        d.polygon(pts([(0.85, 0.12), (0.3, 0.26), (-0.3, 0.2), (-0.2, 0.3), (0.3, 0.38), (0.8, 0.22)]), fill=light)
-        d.arc((x + s * 0.32, y - s * 0.3, x + s * 0.62, y + s * 0.3), 110, 250, fill=dark, width=max(1, int(s * 0.035)))
+        belly = [(0.85, 0.12), (0.3, 0.26), (-0.3, 0.2), (-0.2, 0.3), (0.3, 0.38), (0.8, 0.22)]
+        d.polygon(pts(belly), fill=light)
+        d.arc(_box(x + s * 0.47, y, s * 0.15, s * 0.3), 110, 250, fill=dark, width=_px(s * 0.035))
         ex_, ey_ = at(0.66, -0.06)
-        d.ellipse((ex_ - s * 0.06, ey_ - s * 0.06, ex_ + s * 0.06, ey_ + s * 0.06), fill=ink)
+        d.ellipse(_box(ex_, ey_, s * 0.06), fill=ink)
     elif fam == "whale":
         # Blunt head, long mouth line, a flipper, a raised fluke: the shapes that say "whale", not "fish".
-        d.polygon(pts([(-0.9, -0.12), (-1.3, -0.55), (-1.12, -0.2), (-1.35, 0.05), (-0.92, -0.02)]), fill=dark)
+        fluke = [(-0.9, -0.12), (-1.3, -0.55), (-1.12, -0.2), (-1.35, 0.05), (-0.92, -0.02)]
+        d.polygon(pts(fluke), fill=dark)
         outline = [(1.05, 0.02), (1.0, -0.22), (0.75, -0.38), (0.2, -0.44), (-0.3, -0.34), (-0.7, -0.18),
                    (-0.95, -0.1), (-0.95, 0.0), (-0.6, 0.14), (-0.1, 0.34), (0.5, 0.4), (0.9, 0.28)]
         d.polygon(pts([(-0.2, -0.38), (-0.05, -0.52), (0.05, -0.4)]), fill=dark)
         _facets(sc, pts(outline), at(0.15, -0.02), body)
-        d.polygon(pts([(1.0, 0.12), (0.5, 0.2), (-0.1, 0.22), (-0.5, 0.13), (-0.1, 0.34), (0.5, 0.4), (0.9, 0.28)]),
-                  fill=light)
+        belly = [(1.0, 0.12), (0.5, 0.2), (-0.1, 0.22), (-0.5, 0.13), (-0.1, 0.34), (0.5, 0.4), (0.9, 0.28)]
+        d.polygon(pts(belly), fill=light)
         for k in range(4):  # throat grooves
             d.line(pts([(0.85, 0.2 + k * 0.045), (0.0, 0.25 + k * 0.03)]), fill=_shade(light, 0.85),
-                   width=max(1, int(s * 0.015)))
-        d.line(pts([(1.03, 0.08), (0.7, 0.1), (0.5, 0.06)]), fill=ink, width=max(1, int(s * 0.03)))
+                   width=_px(s * 0.015))
+        d.line(pts([(1.03, 0.08), (0.7, 0.1), (0.5, 0.06)]), fill=ink, width=_px(s * 0.03))
         d.polygon(pts([(0.35, 0.22), (0.05, 0.62), (0.18, 0.24)]), fill=dark)
         for k in range(7):  # spout
             a = -math.pi / 2 + (k - 3) * 0.25
             bx, by = at(0.55, -0.45)
             d.line((bx, by, bx + math.cos(a) * s * 0.45, by + math.sin(a) * s * 0.45),
-                   fill=_rgba(p.light, 0.7), width=max(1, int(s * 0.03)))
+                   fill=_rgba(p.light, 0.7), width=_px(s * 0.03))
         ex_, ey_ = at(0.52, -0.02)
-        d.ellipse((ex_ - s * 0.05, ey_ - s * 0.05, ex_ + s * 0.05, ey_ + s * 0.05), fill=ink)
+        d.ellipse(_box(ex_, ey_, s * 0.05), fill=ink)
     elif fam == "butterfly":
         for side in (-1, 1):
             upper = _ellipse_pts(*at(side * 0.55, -0.35), s * 0.62, s * 0.42, side * -0.55, 18)
@@ -946,8 +992,8 @@ def _creature(sc: Scene, animal: Animal, x: float, y: float, s: float) -> None:
             _facets(sc, upper, at(side * 0.1, -0.05), body)
             for sx, sy, sr in ((0.75, -0.45, 0.12), (0.5, -0.2, 0.07), (0.5, 0.5, 0.09)):
                 cx_, cy_ = at(side * sx, sy)
-                d.ellipse((cx_ - s * sr, cy_ - s * sr, cx_ + s * sr, cy_ + s * sr), fill=light)
-            d.line(pts([(0, -0.5), (side * 0.3, -1.05)]), fill=ink, width=max(1, int(s * 0.025)))
+                d.ellipse(_box(cx_, cy_, s * sr), fill=light)
+            d.line(pts([(0, -0.5), (side * 0.3, -1.05)]), fill=ink, width=_px(s * 0.025))
         d.polygon(_ellipse_pts(*at(0, 0.05), s * 0.07, s * 0.6, 0, 12), fill=ink)
 
 
@@ -959,7 +1005,7 @@ def _neon(img: Image.Image, pal: Palette) -> Image.Image:
     u = min(w, h)
     # A hard threshold keeps only real shape edges; soft sky gradients must not light up.
     edges = img.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: 255 if v > 22 else 0)
-    ImageDraw.Draw(edges).rectangle((0, 0, w - 1, h - 1), outline=0, width=2)  # the canvas border is no contour
+    ImageDraw.Draw(edges).rectangle((0, 0, w - 1, h - 1), outline=0, width=2)  # the border is no contour
     line = _soften(edges, max(0.8, u / 600)).point(lambda v: min(255, v * 2))
     hot = _vivid(_mix(pal.accent, (255, 40, 170), 0.4))
     cool = _vivid(_mix(pal.subject, (20, 220, 255), 0.4))
@@ -1028,7 +1074,8 @@ def _watercolor(img: Image.Image, rng: random.Random) -> Image.Image:
     m = u * 0.05
     ImageDraw.Draw(frame).rectangle((m, m, w - m, h - m), fill=255)
     ragged = _clouds(rng, img.size, ((9, 1.0), (30, 0.5))).point(lambda v: v * 3 // 5)
-    frame = ImageChops.add(_soften(frame, u / 40), ragged, 1.0, -77).point(lambda v: max(0, min(255, (v - 128) * 6 + 128)))
+    frame = ImageChops.add(_soften(frame, u / 40), ragged, 1.0, -77)
+    frame = frame.point(lambda v: max(0, min(255, (v - 128) * 6 + 128)))
     return Image.composite(wash, Image.new("RGB", img.size, paper), frame)
 
 
@@ -1070,7 +1117,8 @@ def _title(paper: Image.Image, box: tuple[int, int, int, int], prompt: str, seed
     cap = _font(max(6, int(band * 0.12)))
     cy = y0 + band * 0.8
     d.rectangle((x0, cy - band * 0.07, x0 + width * 0.12, cy - band * 0.05), fill=accent)
-    d.text((x0, cy), f"ART FACTORY  ·  N° {seed % 10000:04d}", font=cap, fill=_mix(ink, (255, 255, 255), 0.35))
+    caption = f"ART FACTORY  ·  N° {seed % 10000:04d}"
+    d.text((x0, cy), caption, font=cap, fill=_mix(ink, (255, 255, 255), 0.35))
 
 
 # -- the entry point ----------------------------------------------------------------------------------
@@ -1109,7 +1157,7 @@ def render(prompt: str, seed: int, style: str = "auto", width: int = 512, height
     style = resolve_style(style, prompt)
     words = _words(prompt)
     wordset = frozenset(words)
-    # Composition depends on prompt, seed and style only (not on size), so a larger render is the same picture.
+    # Composition depends on prompt, seed and style, not on size: a larger render is the same picture.
     digest = hashlib.sha256(f"{prompt}\x00{seed}\x00{style}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     texture_rng = random.Random(int.from_bytes(digest[8:16], "big"))
@@ -1126,12 +1174,12 @@ def render(prompt: str, seed: int, style: str = "auto", width: int = 512, height
     band = int(height * 0.17) if poster else 0
     art_w, art_h = max(8, width - 2 * margin), max(8, height - 2 * margin - band)
     # Draw at twice the size and shrink: Pillow's shapes are not anti-aliased, supersampling smooths them.
-    ss = 2 if art_w * art_h <= 1400 * 1400 else 1
+    # Watercolor and geometric redraw every edge themselves, so for them it would be wasted work.
+    ss = 2 if art_w * art_h <= 1400 * 1400 and style not in ("watercolor", "geometric") else 1
     sc = Scene((art_w * ss, art_h * ss), rng, pal, wordset, style)
-    painters = {"landscape": lambda: _landscape(sc, trees=False), "forest": lambda: _landscape(sc, trees=True),
-                "ocean": lambda: _ocean(sc), "city": lambda: _city(sc), "flower": lambda: _flowers(sc),
-                "space": lambda: _space(sc), "abstract": lambda: _abstract(sc), "emblem": lambda: _emblem_stage(sc)}
-    focus = painters[motif]()
+    painters = {"landscape": _landscape, "forest": _forest, "ocean": _ocean, "city": _city,
+                "flower": _flowers, "space": _space, "abstract": _abstract, "emblem": _emblem_stage}
+    focus = painters[motif](sc)
     if animal is not None:
         size = sc.u * (rng.uniform(0.17, 0.23) if motif == "emblem" else rng.uniform(0.13, 0.17))
         fx = focus[0] if motif == "emblem" else sc.w * rng.uniform(0.35, 0.65)
@@ -1157,8 +1205,8 @@ def render(prompt: str, seed: int, style: str = "auto", width: int = 512, height
         out = Image.new("RGB", (width, height), paper_colour)
         out.paste(art, (margin, margin))
         ink = _shade(pal.near, 0.55) if _to_hls(pal.near)[1] < 0.5 else (30, 28, 34)
-        _title(out, (margin, margin + art_h + margin // 2, width - margin, height - margin // 2), prompt, seed,
-               ink, pal.accent)
+        band_box = (margin, margin + art_h + margin // 2, width - margin, height - margin // 2)
+        _title(out, band_box, prompt, seed, ink, pal.accent)
         art = out
     if init is not None:
         art = _img2img(art, init, pal)
@@ -1168,6 +1216,7 @@ def render(prompt: str, seed: int, style: str = "auto", width: int = 512, height
 def _img2img(art: Image.Image, init: Image.Image, pal: Palette) -> Image.Image:
     """Blend the painting with an init image: its light in the prompt's colours, the painting on top."""
     src = ImageOps.fit(ImageOps.exif_transpose(init).convert("RGB"), art.size, Image.Resampling.LANCZOS)
-    toned = ImageOps.colorize(ImageOps.autocontrast(src.convert("L"), cutoff=1), pal.deep, pal.light, mid=pal.subject)
+    light = ImageOps.autocontrast(src.convert("L"), cutoff=1)
+    toned = ImageOps.colorize(light, pal.deep, pal.light, mid=pal.subject)
     mixed = Image.blend(art, toned, 0.55)
     return Image.blend(mixed, src, 0.2)

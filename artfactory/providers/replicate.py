@@ -8,6 +8,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +22,8 @@ from artfactory.providers.http import (
     create_once,
     limiter_for,
     make_client,
+    poll_through_outages,
+    remembered_job,
     request_idempotent,
     sleep_cancellable,
 )
@@ -251,7 +254,9 @@ class ReplicateClient:
             if prediction.get("status") in TERMINAL:
                 return prediction
             sleep_cancellable(interval, self.cancelled)
-            prediction = self.get(prediction)
+            prediction = poll_through_outages(partial(self.get, prediction), settings=self.settings,
+                                              cancelled=self.cancelled,
+                                              job=f"Replicate prediction {prediction.get('id')}")
             interval = min(float(self.settings.poll_interval_s), interval * 1.5)
 
     # --- models ---
@@ -320,9 +325,9 @@ def run_prediction(ctx: Any, token: str, model: str, input: dict[str, Any], *, w
     Returns the succeeded prediction; any other end raises ProviderError.
     """
     cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
-    previous = getattr(ctx, "previous_remote", None) or None
+    previous = remembered_job(ctx)
     with ReplicateClient(ctx.settings, token, cancelled) as client:
-        if previous and previous.get("job_id"):
+        if previous is not None:
             resumed = {"id": previous["job_id"], "urls": previous.get("urls") or {}}
             ctx.log(f"resuming Replicate prediction {resumed['id']} (no new create)")
             try:
@@ -339,6 +344,7 @@ def run_prediction(ctx: Any, token: str, model: str, input: dict[str, Any], *, w
             prediction = client.create(model, input, wait_s=wait_s, on_abandoned=late)
             ctx.remember_remote(str(prediction["id"]), {
                 "provider": PROVIDER, "model": model, "urls": prediction.get("urls") or {},
+                "item_index": getattr(ctx, "item_index", 0),
             })
         try:
             prediction = client.wait(prediction, on_update)

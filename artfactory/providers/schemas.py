@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from artfactory.engine.nodetypes import Param
 from artfactory.models.entities import SchemaCacheEntry, utcnow
-from artfactory.providers.http import ProviderError
+from artfactory.providers.http import TRANSIENT_CODES, ProviderError
 
 log = logging.getLogger("artfactory.providers.schemas")
 
 # Errors that mean "cannot reach the provider right now": a stale cached schema is better than none.
-OFFLINE_CODES = frozenset({"network", "timeout", "unavailable", "rate_limited"})
+OFFLINE_CODES = TRANSIENT_CODES
 _DOC_MAX = 240
 
 

@@ -93,14 +93,14 @@ def list_products(library: Library, session: Session, *, project_id: int | None 
     return list(session.scalars(query))
 
 
-def search_clause(session: Session, text: str) -> Any:
+def search_clause(session: Session, words_text: str) -> Any:
     """FTS5 over prompts and names on SQLite (each word a prefix match); LIKE elsewhere."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
+    words = [w for w in "".join(c if c.isalnum() else " " for c in words_text).split() if w]
     if session.get_bind().dialect.name == "sqlite" and words:
         match = " ".join(f'"{w}"*' for w in words)
         return text("products.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH :match)").bindparams(
             match=match)
-    like = f"%{text}%"
+    like = f"%{words_text}%"
     return or_(Product.prompt.ilike(like), Product.name.ilike(like))
 
 

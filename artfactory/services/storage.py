@@ -160,7 +160,7 @@ class LibraryStorage:
         size = self._check_file(path, name)
         try:
             with open(path, "rb") as fh:
-                head = fh.read(64)
+                head = fh.read(512)
                 video = _sniff_video(fh, head, size, name)
                 if video is not None:
                     return video
@@ -210,7 +210,7 @@ class LibraryStorage:
         by an atomic rename of a complete, fsynced file."""
         source = Path(source)
         name = display_name or source.name
-        size = self._check_file(source, name)
+        self._check_file(source, name)  # fail fast, before copying anything
         staged = self.temp_path(".stage")
         renamed = False
         target = "temp/"
@@ -229,16 +229,18 @@ class LibraryStorage:
             else:
                 digest = _copy_hashing(source, staged)
 
+            size = staged.stat().st_size
             info = self.inspect(staged, display_name=name)
             digest = digest or sha256_file(staged)
             existing = self._find_duplicate(digest, size, find_existing)
-            if existing is None:
+            if existing is not None:
+                final, written = existing, False
+            else:
                 folder = self.products_dir / str(int(project_id)) / f"{created or datetime.now():%Y/%m}"
                 final, same_bytes = self._free_name(folder, sanitize_name(product_id), digest, info.ext, size)
                 target = self._relative(final)
-                if same_bytes:  # this very product was stored before: nothing to write
-                    existing = final
-                else:
+                written = not same_bytes  # same bytes: this very product was stored before
+                if written:
                     folder.mkdir(parents=True, exist_ok=True)
                     os.replace(staged, final)
                     _fsync_dir(folder)
@@ -248,11 +250,11 @@ class LibraryStorage:
                 raise _io_error(name, target, exc) from None
             raise
 
-        if existing is not None:
+        if not written:
             staged.unlink(missing_ok=True)
         if move and not renamed:
             source.unlink(missing_ok=True)
-        return StoredFile(self._relative(existing or final), digest, size, info, existing is not None)
+        return StoredFile(self._relative(final), digest, size, info, deduplicated=not written)
 
     def _unstage(self, staged: Path, restore_to: Path | None) -> None:
         """Undo staging after a failure: give a moved source back, or drop the partial copy."""
@@ -407,24 +409,27 @@ def _io_error(name: str, target: str, exc: OSError) -> StorageError:
     return StorageError(f"{name}: could not write {target} ({exc.strerror or exc})")
 
 
+class _HashingReader:
+    """A file wrapper that hashes what is read through it, so a copy reads the source only once."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.fh.read(n)
+        self.digest.update(chunk)
+        return chunk
+
+
 def _copy_hashing(source: Path, destination: Path) -> str:
-    """Copy and fsync, hashing on the way so the source is read only once."""
-    digest = hashlib.sha256()
-
-    class _Hashing:
-        def __init__(self, fh: BinaryIO) -> None:
-            self.fh = fh
-
-        def read(self, n: int = -1) -> bytes:
-            chunk = self.fh.read(n)
-            digest.update(chunk)
-            return chunk
-
+    """Copy, fsync, and return the sha256 of what was copied."""
     with open(source, "rb") as src, open(destination, "wb") as dst:
-        shutil.copyfileobj(_Hashing(src), dst, _CHUNK)
+        reader = _HashingReader(src)
+        shutil.copyfileobj(reader, dst, _CHUNK)
         dst.flush()
         os.fsync(dst.fileno())
-    return digest.hexdigest()
+    return reader.digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -502,11 +507,8 @@ def _describe(head: bytes) -> str:
                 "M4A": "M4A audio"}.get(brand, f"'{brand}' media file")
     if text.startswith((b"{", b"[")):
         return "JSON text"
-    try:
-        head.decode("utf-8")
-        return "text file"
-    except UnicodeDecodeError:
-        return "unrecognised data"
+    printable = sum(32 <= b < 127 or b in b"\t\r\n" or b >= 0x80 for b in head)
+    return "text file" if printable >= 0.95 * len(head) else "unrecognised data"
 
 
 # ISO base media brands of MP4 video and QuickTime; audio-only and still-image brands are refused.

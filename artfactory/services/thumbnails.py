@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 THUMBNAIL_SIZES = {"large": 800, "medium": 400, "small": 150}  # longest edge in pixels
 
@@ -145,7 +145,7 @@ def make_thumbnails(source: Path, destinations: Mapping[str, Path]) -> dict[str,
     return made
 
 
-def _decode_reduced(img: Image.ImageFile.ImageFile, edge: int) -> Image.Image:
+def _decode_reduced(img: ImageFile.ImageFile, edge: int) -> Image.Image:
     """The first frame, decoded small but still at least the thumbnail size (never upscaled)."""
     target = _fit(img.width, img.height, edge)
     box = None

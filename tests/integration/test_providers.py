@@ -27,6 +27,7 @@ from tests.fixtures.fake_server import png_bytes
 from tests.fixtures.providers import RecordingContext, provider_settings
 
 MakeCtx = Callable[..., RecordingContext]
+Answer = tuple[int, dict[str, str], Any]
 
 
 def run_replicate(ctx: RecordingContext, prompt: str = "a red fox, poster", **params: Any) -> list[NewMedia]:
@@ -168,8 +169,8 @@ def test_prompt_port_wins_and_image_goes_as_data_uri(fake_replicate_server: Fake
 # --- Replicate: errors keep the provider's words -----------------------------------------------
 
 
-def test_replicate_401_names_the_provider_not_the_key(fake_replicate_server: FakeReplicate, replicate_key: str,
-                                                      make_ctx: MakeCtx) -> None:
+def test_replicate_401_names_the_provider_not_the_key(
+        fake_replicate_server: FakeReplicate, replicate_key: str, make_ctx: MakeCtx) -> None:
     fake_replicate_server.token = "r8_SomeOtherTokenTheServerExpects0000"
     with pytest.raises(NodeError) as info:
         run_replicate(make_ctx(provider_settings(fake_replicate_server)))
@@ -217,8 +218,8 @@ def test_replicate_unsuccessful_predictions(fake_replicate_server: FakeReplicate
 def test_replicate_429_on_create_is_retried_with_one_accepted_create(
         fake_replicate_server: FakeReplicate, replicate_key: str, make_ctx: MakeCtx) -> None:
     fake = fake_replicate_server
-    throttle = (429, {"Retry-After": "1"}, {"title": "Too Many Requests", "status": 429,
-                                             "detail": "Request was throttled. Expected available in 1 second."})
+    detail = "Request was throttled. Expected available in 1 second."
+    throttle = (429, {"Retry-After": "1"}, {"title": "Too Many Requests", "status": 429, "detail": detail})
     fake.create_script.answers = [throttle, throttle]
     started = time.monotonic()
     media = run_replicate(make_ctx(provider_settings(fake)))
@@ -254,12 +255,13 @@ def test_replicate_503_and_429_on_polls_are_retried(fake_replicate_server: FakeR
                                                     make_ctx: MakeCtx) -> None:
     fake = fake_replicate_server
     fake.run_s = 0.1
-    unavailable = (503, {}, {"title": "Service Unavailable", "status": 503, "detail": "try again"})
-    fake.poll_script.answers = [unavailable, (429, {"Retry-After": "0"}, {"status": 429}), unavailable]
+    unavailable: Answer = (503, {}, {"title": "Service Unavailable", "status": 503, "detail": "try again"})
+    # Longer than one request's own retries: an accepted job is not given up on a burst of errors.
+    fake.poll_script.answers = [unavailable, (429, {"Retry-After": "0"}, {"status": 429})] + [unavailable] * 8
     media = run_replicate(make_ctx(provider_settings(fake)))
     assert len(media) == 2
     assert fake.accepted_creates == 1
-    assert len(fake.requests_to("GET", "/v1/predictions/")) >= 4
+    assert len(fake.requests_to("GET", "/v1/predictions/")) >= 11
 
 
 def test_replicate_resume_polls_the_remembered_job(fake_replicate_server: FakeReplicate, replicate_key: str,
@@ -289,6 +291,30 @@ def test_replicate_resume_polls_the_remembered_job(fake_replicate_server: FakeRe
     assert len(fake.create_requests()) == 1
 
 
+def test_resume_of_a_vanished_job_fails_without_creating(fake_replicate_server: FakeReplicate,
+                                                          replicate_key: str, make_ctx: MakeCtx) -> None:
+    previous = {"job_id": "gone123", "urls": {}}
+    ctx = make_ctx(provider_settings(fake_replicate_server), previous_remote=previous)
+    with pytest.raises(NodeError) as info:
+        run_replicate(ctx)
+    assert info.value.code == "not_found" and "gone123" in str(info.value)
+    assert fake_replicate_server.create_requests() == []
+
+
+def test_remembered_job_of_another_batch_item_is_not_resumed(
+        fake_replicate_server: FakeReplicate, replicate_key: str, make_ctx: MakeCtx) -> None:
+    fake = fake_replicate_server
+    first = make_ctx(provider_settings(fake))
+    run_replicate(first)
+    job_id, state = first.remembered[0]
+    assert state["item_index"] == 0
+    second = make_ctx(provider_settings(fake), previous_remote={"job_id": job_id, **state})
+    second.item_index = 1
+    media = run_replicate(second)
+    assert media[0].meta["prediction_id"] != job_id
+    assert fake.accepted_creates == 2
+
+
 def test_replicate_cancel_sends_one_cancel_and_stops_fast(fake_replicate_server: FakeReplicate,
                                                           replicate_key: str, make_ctx: MakeCtx) -> None:
     fake = fake_replicate_server
@@ -310,6 +336,23 @@ def test_replicate_cancel_sends_one_cancel_and_stops_fast(fake_replicate_server:
     assert prediction.canceled_at is not None
 
 
+def test_replicate_cancel_during_a_prefer_wait_create_still_cancels_the_job(
+        fake_replicate_server: FakeReplicate, replicate_key: str, make_ctx: MakeCtx) -> None:
+    fake = fake_replicate_server
+    fake.run_s = 30.0
+    ctx = make_ctx(provider_settings(fake))
+    threading.Timer(0.3, ctx.cancel_event.set).start()
+    started = time.monotonic()
+    with pytest.raises(NodeCanceled):
+        run_replicate(ctx, wait=1)
+    assert time.monotonic() - started < 1.3  # did not sit out the server's 1 s hold
+    # The create answers after the node gave up; its prediction still gets the cancel call.
+    deadline = time.monotonic() + 5
+    while not fake.cancel_requests() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(fake.cancel_requests()) == 1 and fake.accepted_creates == 1
+
+
 def test_replicate_missing_key_fails_before_any_request(fake_replicate_server: FakeReplicate,
                                                         make_ctx: MakeCtx) -> None:
     with pytest.raises(NodeError) as info:
@@ -328,10 +371,9 @@ def test_env_key_overrides_keychain(fake_replicate_server: FakeReplicate, make_c
     assert len(run_replicate(make_ctx(provider_settings(fake_replicate_server)))) == 2
 
 
-def test_keys_never_reach_logs_errors_or_metadata(fake_replicate_server: FakeReplicate, fake_fal_server: FakeFal,
-                                                  replicate_key: str, fal_key: str, make_ctx: MakeCtx,
-                                                  caplog: pytest.LogCaptureFixture,
-                                                  request: pytest.FixtureRequest) -> None:
+def test_keys_never_reach_logs_errors_or_metadata(
+        fake_replicate_server: FakeReplicate, fake_fal_server: FakeFal, replicate_key: str, fal_key: str,
+        make_ctx: MakeCtx, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> None:
     caplog.set_level(logging.DEBUG)
     install_redaction()
     request.addfinalizer(remove_redaction)
@@ -363,8 +405,8 @@ def test_keys_never_reach_logs_errors_or_metadata(fake_replicate_server: FakeRep
 # --- downloads ---------------------------------------------------------------------------------
 
 
-def test_dropped_download_is_retried_with_a_fresh_file(fake_replicate_server: FakeReplicate, replicate_key: str,
-                                                       make_ctx: MakeCtx) -> None:
+def test_dropped_download_is_retried_with_a_fresh_file(
+        fake_replicate_server: FakeReplicate, replicate_key: str, make_ctx: MakeCtx) -> None:
     fake = fake_replicate_server
     fake.output, fake.file_mode, fake.file_fail_times = "url", "drop", 2
     ctx = make_ctx(provider_settings(fake))
@@ -458,7 +500,8 @@ def test_fal_image_field_and_seed(fake_fal_server: FakeFal, fal_key: str, make_c
     run_fal(make_ctx(provider_settings(fal=fake_fal_server)), inputs={"image": image}, seed=99)
     body = fake_fal_server.submit_requests()[0].json()
     assert body["seed"] == 99 and body["image_url"].startswith("data:image/png;base64,")
-    run_fal(make_ctx(provider_settings(fal=fake_fal_server)), inputs={"image": image}, image_field="init_image")
+    run_fal(make_ctx(provider_settings(fal=fake_fal_server)), inputs={"image": image},
+            image_field="init_image")
     assert "init_image" in fake_fal_server.submit_requests()[1].json()
 
 
@@ -505,7 +548,7 @@ def test_fal_429_submit_retried_once_accepted(fake_fal_server: FakeFal, fal_key:
 
 
 def test_fal_503_on_status_polls_retried(fake_fal_server: FakeFal, fal_key: str, make_ctx: MakeCtx) -> None:
-    down = (503, {}, {"detail": "No runner available", "error_type": "runner_scheduling_failure"})
+    down: Answer = (503, {}, {"detail": "No runner available", "error_type": "runner_scheduling_failure"})
     fake_fal_server.status_script.answers = [down, down, down]
     assert len(run_fal(make_ctx(provider_settings(fal=fake_fal_server)))) == 1
     assert len(fake_fal_server.requests_to("GET", "/status")) >= 4

@@ -45,7 +45,8 @@ def test_mood_words_set_the_light() -> None:
 
 
 def test_different_motifs_make_different_pictures() -> None:
-    pictures = [render(p, 9, "illustration", 128, 128) for p in ("mountains", "ocean", "city", "flower", "galaxy")]
+    motifs = ("mountains", "ocean", "city", "flower", "galaxy")
+    pictures = [render(p, 9, "illustration", 128, 128) for p in motifs]
     for i, a in enumerate(pictures):
         for b in pictures[i + 1:]:
             assert _difference(a, b) > 5
@@ -96,7 +97,8 @@ def test_unknown_style_is_refused() -> None:
 
 def test_512_render_is_fast() -> None:
     render("warm up", 0, "auto", 64, 64)
-    best = min(_timed(lambda: render("a red fox in a snowy forest at sunset", 7, "auto", 512, 512)) for _ in range(3))
+    prompt = "a red fox in a snowy forest at sunset"
+    best = min(_timed(lambda: render(prompt, 7, "auto", 512, 512)) for _ in range(3))
     assert best < 0.3, f"512×512 took {best * 1000:.0f} ms"
 
 

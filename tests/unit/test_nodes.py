@@ -31,7 +31,7 @@ def _run(node: NodeType, ctx: NodeContext, inputs_: Mapping[str, Any] | None = N
     for p in node.params:
         value = full[p.name]
         coerced[p.name] = p.coerce(value) if not (p.required and value == "") else value
-    return dict(node.run(ctx, dict(inputs_ or {}), coerced))
+    return {port: list(values) for port, values in node.run(ctx, dict(inputs_ or {}), coerced).items()}
 
 
 def _media(tmp_path: Path, name: str, size: tuple[int, int] = (64, 48), colour: Any = (90, 120, 200),
@@ -42,6 +42,12 @@ def _media(tmp_path: Path, name: str, size: tuple[int, int] = (64, 48), colour: 
     w, h = (image.size if image else size)
     return Media(product_id=f"p-{name}", path=path, media_type=media_type, width=w, height=h,
                  prompt=prompt_, seed=seed)
+
+
+def _pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple)
+    return value
 
 
 def _image(result: Mapping[str, list[Any]], port: str = "image") -> Image.Image:
@@ -55,10 +61,10 @@ def _image(result: Mapping[str, list[Any]], port: str = "image") -> Image.Image:
 def test_every_builtin_node_is_documented_and_typed() -> None:
     registry = NodeRegistry()
     _load_builtin(registry)
-    expected = {"prompt.text", "prompt.lines", "prompt.template", "prompt.combine", "input.image", "provider.local",
-                "transform.resize", "transform.crop", "transform.rotate", "transform.adjust", "transform.grayscale",
-                "transform.blur", "transform.sharpen", "transform.convert", "transform.watermark", "transform.grid",
-                "collection.add"}
+    expected = {"prompt.text", "prompt.lines", "prompt.template", "prompt.combine", "input.image",
+                "provider.local", "transform.resize", "transform.crop", "transform.rotate",
+                "transform.adjust", "transform.grayscale", "transform.blur", "transform.sharpen",
+                "transform.convert", "transform.watermark", "transform.grid", "collection.add"}
     assert expected <= {t.type for t in registry}
     for node in registry:
         if node.type not in expected:
@@ -96,7 +102,8 @@ def test_template_input_braces_stay_literal(tmp_path: Path) -> None:
 
 
 def test_template_without_input_and_wildcard_lookalikes(tmp_path: Path) -> None:
-    out = _run(prompt.PROMPT_TEMPLATE, _ctx(tmp_path), {"input": None}, template="__init__ {x|y}{input}")["text"]
+    out = _run(prompt.PROMPT_TEMPLATE, _ctx(tmp_path), {"input": None},
+               template="__init__ {x|y}{input}")["text"]
     assert out == ["__init__ x", "__init__ y"]
 
 
@@ -115,7 +122,8 @@ def test_template_syntax_error_is_clear(tmp_path: Path) -> None:
 
 def test_combine_skips_empty_parts(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
-    assert _run(prompt.PROMPT_COMBINE, ctx, {"a": "a red fox ", "b": "poster"}) == {"text": ["a red fox, poster"]}
+    both = _run(prompt.PROMPT_COMBINE, ctx, {"a": "a red fox ", "b": "poster"})
+    assert both == {"text": ["a red fox, poster"]}
     assert _run(prompt.PROMPT_COMBINE, ctx, {"a": "a red fox", "b": "  "}) == {"text": ["a red fox"]}
     assert _run(prompt.PROMPT_COMBINE, ctx, {"a": "x", "b": "y"}, separator=" | ") == {"text": ["x | y"]}
 
@@ -124,7 +132,8 @@ def test_combine_skips_empty_parts(tmp_path: Path) -> None:
 
 def test_local_provider_paints_with_lineage(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, seed=7)
-    result = _run(provider.PROVIDER_LOCAL, ctx, {"prompt": "a red fox", "image": None}, seed=7, width=128, height=96)
+    result = _run(provider.PROVIDER_LOCAL, ctx, {"prompt": "a red fox", "image": None}, seed=7,
+                  width=128, height=96)
     (item,) = result["image"]
     assert item.image.size == (128, 96)
     assert item.meta["prompt"] == "a red fox" and item.meta["seed"] == 7
@@ -140,7 +149,8 @@ def test_local_provider_paints_with_lineage(tmp_path: Path) -> None:
 
 def test_local_provider_uses_the_init_image(tmp_path: Path) -> None:
     init = _media(tmp_path, "init.png", (80, 80), (250, 250, 250))
-    plain = _image(_run(provider.PROVIDER_LOCAL, _ctx(tmp_path, seed=3), {"prompt": "owl"}, width=96, height=96))
+    plain = _image(_run(provider.PROVIDER_LOCAL, _ctx(tmp_path, seed=3), {"prompt": "owl"},
+                        width=96, height=96))
     result = _run(provider.PROVIDER_LOCAL, _ctx(tmp_path, seed=3), {"prompt": "owl", "image": init},
                   width=96, height=96)
     blended = _image(result)
@@ -178,10 +188,12 @@ def test_local_provider_latency_waits(tmp_path: Path) -> None:
 
 # -- transforms -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("mode", "size"), [("fit", (256, 128)), ("fill", (256, 256)), ("stretch", (256, 256))])
+@pytest.mark.parametrize(("mode", "size"),
+                         [("fit", (256, 128)), ("fill", (256, 256)), ("stretch", (256, 256))])
 def test_resize_modes(tmp_path: Path, mode: str, size: tuple[int, int]) -> None:
     src = _media(tmp_path, "wide.png", (400, 200))
-    result = _run(transform.TRANSFORM_RESIZE, _ctx(tmp_path), {"image": src}, width=256, height=256, mode=mode)
+    result = _run(transform.TRANSFORM_RESIZE, _ctx(tmp_path), {"image": src}, width=256, height=256,
+                  mode=mode)
     assert _image(result).size == size
     meta = result["image"][0].meta
     assert meta["prompt"] == "a test" and meta["seed"] == 1 and meta["source_product_ids"] == [src.product_id]
@@ -191,15 +203,17 @@ def test_resize_fill_crops_the_centre(tmp_path: Path) -> None:
     stripes = Image.new("RGB", (300, 100), "red")
     stripes.paste((0, 0, 255), (100, 0, 200, 100))  # blue middle third
     src = _media(tmp_path, "stripes.png", image=stripes)
-    out = _image(_run(transform.TRANSFORM_RESIZE, _ctx(tmp_path), {"image": src}, width=50, height=50, mode="fill"))
+    out = _image(_run(transform.TRANSFORM_RESIZE, _ctx(tmp_path), {"image": src}, width=50, height=50,
+                      mode="fill"))
     for x in (2, 47):  # both sides of the square are the blue middle, not the red ends
-        r, _, b = out.getpixel((x, 25))
+        r, _, b = _pixel(out, (x, 25))
         assert r < 10 and b > 245
 
 
 def test_crop_inside_and_outside(tmp_path: Path) -> None:
     src = _media(tmp_path, "src.png", (100, 80))
-    out = _image(_run(transform.TRANSFORM_CROP, _ctx(tmp_path), {"image": src}, left=10, top=20, width=50, height=40))
+    out = _image(_run(transform.TRANSFORM_CROP, _ctx(tmp_path), {"image": src}, left=10, top=20,
+                      width=50, height=40))
     assert out.size == (50, 40)
     with pytest.raises(NodeError) as err:
         _run(transform.TRANSFORM_CROP, _ctx(tmp_path), {"image": src}, left=60, top=0, width=50, height=40)
@@ -213,23 +227,23 @@ def test_rotate_clockwise_with_expand_and_transparent_corners(tmp_path: Path) ->
     src = _media(tmp_path, "marked.png", image=marked)
     out = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=90.0))
     assert out.size == (20, 40)
-    assert out.convert("RGB").getpixel((19, 20))[1] < 50  # the red edge is now on the right
+    assert _pixel(out.convert("RGB"), (19, 20))[1] < 50  # the red edge is now on the right
     tilted = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=30.0))
-    assert tilted.mode == "RGBA" and tilted.getpixel((0, 0))[3] == 0
+    assert tilted.mode == "RGBA" and _pixel(tilted, (0, 0))[3] == 0
     kept = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=30.0, expand=False,
                        fill="black"))
-    assert kept.size == (40, 20) and kept.mode == "RGB" and kept.getpixel((0, 0)) == (0, 0, 0)
+    assert kept.size == (40, 20) and kept.mode == "RGB" and _pixel(kept, (0, 0)) == (0, 0, 0)
 
 
 def test_adjust_and_grayscale_keep_alpha(tmp_path: Path) -> None:
     src = _media(tmp_path, "rgba.png", (32, 32), (200, 40, 40, 128), mode="RGBA")
     grey = _image(_run(transform.TRANSFORM_ADJUST, _ctx(tmp_path), {"image": src}, saturation=0.0))
-    r, g, b, a = grey.getpixel((5, 5))
+    r, g, b, a = _pixel(grey, (5, 5))
     assert r == g == b and a == 128
     dark = _image(_run(transform.TRANSFORM_ADJUST, _ctx(tmp_path), {"image": src}, brightness=0.0))
-    assert dark.getpixel((5, 5)) == (0, 0, 0, 128)
+    assert _pixel(dark, (5, 5)) == (0, 0, 0, 128)
     gray = _image(_run(transform.TRANSFORM_GRAYSCALE, _ctx(tmp_path), {"image": src}))
-    assert gray.mode == "LA" and gray.getpixel((5, 5))[1] == 128
+    assert gray.mode == "LA" and _pixel(gray, (5, 5))[1] == 128
 
 
 def test_blur_has_no_dark_fringe_and_sharpen_adds_contrast(tmp_path: Path) -> None:
@@ -237,7 +251,7 @@ def test_blur_has_no_dark_fringe_and_sharpen_adds_contrast(tmp_path: Path) -> No
     dot.paste((255, 255, 255, 255), (15, 15, 25, 25))
     src = _media(tmp_path, "dot.png", image=dot)
     blurred = _image(_run(transform.TRANSFORM_BLUR, _ctx(tmp_path), {"image": src}, radius=3.0))
-    edge = blurred.getpixel((12, 20))
+    edge = _pixel(blurred, (12, 20))
     assert 0 < edge[3] < 255 and edge[0] > 240  # premultiplied: soft edge stays white, not grey
     soft = Image.new("L", (40, 40), 100)
     soft.paste(150, (20, 0, 40, 40))
@@ -248,9 +262,10 @@ def test_blur_has_no_dark_fringe_and_sharpen_adds_contrast(tmp_path: Path) -> No
 
 def test_convert_sets_format_and_flattens_for_jpeg(tmp_path: Path) -> None:
     src = _media(tmp_path, "clear.png", (20, 20), (0, 0, 0, 0), mode="RGBA")
-    (item,) = _run(transform.TRANSFORM_CONVERT, _ctx(tmp_path), {"image": src}, format="jpeg", quality=70)["image"]
+    (item,) = _run(transform.TRANSFORM_CONVERT, _ctx(tmp_path), {"image": src}, format="jpeg",
+                   quality=70)["image"]
     assert item.format == "jpeg" and item.quality == 70 and item.image.mode == "RGB"
-    assert item.image.getpixel((3, 3)) == (255, 255, 255)
+    assert _pixel(item.image, (3, 3)) == (255, 255, 255)
     buf = io.BytesIO()
     item.image.save(buf, format=item.format.upper(), quality=item.quality)
     assert Image.open(io.BytesIO(buf.getvalue())).format == "JPEG"
@@ -282,17 +297,19 @@ def test_watermark_changes_only_its_corner(tmp_path: Path, position: str) -> Non
 
 
 def test_grid_makes_one_sheet_of_the_batch(tmp_path: Path) -> None:
-    items = [_media(tmp_path, f"g{i}.png", (512, 512), (40 * i, 90, 160), prompt_=f"prompt {i}") for i in range(5)]
+    items = [_media(tmp_path, f"g{i}.png", (512, 512), (40 * i, 90, 160), prompt_=f"prompt {i}")
+             for i in range(5)]
     result = _run(transform.TRANSFORM_GRID, _ctx(tmp_path), {"image": items}, columns=0, labels=False,
                   cell_size=256, padding=8)
     sheet = _image(result)
     assert sheet.size == (3 * 256 + 4 * 8, 2 * 256 + 3 * 8)
-    assert sheet.getpixel((8 + 128, 8 + 128)) == (0, 90, 160)
+    assert _pixel(sheet, (8 + 128, 8 + 128)) == (0, 90, 160)
     assert result["image"][0].meta["source_product_ids"] == [m.product_id for m in items]
-    labelled = _image(_run(transform.TRANSFORM_GRID, _ctx(tmp_path), {"image": items}, cell_size=256, padding=8))
+    labelled = _image(_run(transform.TRANSFORM_GRID, _ctx(tmp_path), {"image": items}, cell_size=256,
+                           padding=8))
     assert labelled.width == sheet.width and labelled.height > sheet.height
-    two_cols = _image(_run(transform.TRANSFORM_GRID, _ctx(tmp_path), {"image": items}, columns=2, labels=False,
-                           cell_size=100, padding=0))
+    two_cols = _image(_run(transform.TRANSFORM_GRID, _ctx(tmp_path), {"image": items}, columns=2,
+                           labels=False, cell_size=100, padding=0))
     assert two_cols.size == (200, 300)
 
 

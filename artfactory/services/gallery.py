@@ -1,0 +1,485 @@
+"""Gallery queries and actions: combinable filters, keyset paging, facets, deletes, collections, compare."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, new_id, utcnow
+from artfactory.services import lineage
+from artfactory.services.library import Library
+from artfactory.services.thumbnails import delete_thumbnails
+
+PROMPT_SNIPPET = 160
+_CHUNK = 500  # stays under every database's bound-parameter limit
+
+P = Product.__table__.c
+CP = collection_products.c
+
+
+class GalleryError(Exception):
+    """An action the user asked for that cannot be done; the message says why."""
+
+
+class SortKey(StrEnum):
+    DATE = "date"
+    NAME = "name"
+    SIZE = "size"
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+_SORT_COLUMNS = {SortKey.DATE: P.created_at, SortKey.NAME: P.name, SortKey.SIZE: P.size_bytes}
+
+
+@dataclass(frozen=True)
+class GalleryQuery:
+    """What the gallery shows: every filter set here applies together (AND)."""
+
+    project_id: int | None = None
+    collection_id: int | None = None
+    order_id: str | None = None
+    node_type: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    media_type: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None  # exclusive
+    min_rating: int = 0
+    favourites_only: bool = False
+    search: str = ""
+    sort: SortKey = SortKey.DATE
+    descending: bool = True
+
+    def with_(self, **changes: Any) -> GalleryQuery:
+        return replace(self, **changes)
+
+
+class GalleryRow(NamedTuple):
+    """One gallery cell's worth of product data: small enough to hold a few thousand at once."""
+
+    id: str
+    name: str
+    path: str
+    media_type: str
+    width: int | None
+    height: int | None
+    prompt: str
+    created_at: datetime
+    rating: int
+    favourite: bool
+    size_bytes: int
+
+
+_ROW_COLUMNS = (P.id, P.name, P.path, P.media_type, P.width, P.height, func.substr(P.prompt, 1, PROMPT_SNIPPET),
+                P.created_at, P.rating, P.favourite, P.size_bytes)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the sort value and id of its last row (keyset paging)."""
+
+    value: Any
+    id: str
+
+    @classmethod
+    def after(cls, row: GalleryRow, sort: SortKey) -> Cursor:
+        value = {SortKey.DATE: row.created_at, SortKey.NAME: row.name, SortKey.SIZE: row.size_bytes}[sort]
+        return cls(value, row.id)
+
+
+class CollectionInfo(NamedTuple):
+    id: int
+    name: str
+    project_id: int
+    count: int
+
+
+class Facet(NamedTuple):
+    value: str
+    count: int
+
+
+class ProviderFacet(NamedTuple):
+    provider: str
+    model: str | None
+    count: int
+
+
+class OrderRow(NamedTuple):
+    id: str
+    name: str
+    status: str
+    project_id: int
+    parent_order_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    node_counts: dict[str, int]
+    products: int
+
+    @property
+    def nodes(self) -> int:
+        return sum(self.node_counts.values())
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    key: str
+    kind: ChangeKind
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    node_id: str
+    kind: ChangeKind
+    node_type: str
+    params: list[ValueChange] = field(default_factory=list)
+
+
+@dataclass
+class ProductDiff:
+    """What differs between two products: their own fields, their params, and the graphs that made them."""
+
+    a: dict[str, Any]
+    b: dict[str, Any]
+    fields: list[ValueChange]
+    params: list[ValueChange]
+    nodes: list[NodeChange]
+    edges_added: list[str]
+    edges_removed: list[str]
+
+    @property
+    def same_graph(self) -> bool:
+        return not (self.nodes or self.edges_added or self.edges_removed)
+
+
+class Gallery:
+    """The gallery's window on a library. Read methods are safe from any thread (one session each)."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.db = library.db
+
+    # -- browsing ------------------------------------------------------------------------------
+    def _conditions(self, session: Session, query: GalleryQuery) -> list[Any]:
+        where: list[Any] = []
+        if query.project_id is not None:
+            where.append(P.project_id == query.project_id)
+        if query.collection_id is not None:
+            where.append(P.id.in_(select(CP.product_id).where(CP.collection_id == query.collection_id)))
+        if query.order_id:
+            # An order's products include those it reused from the cache (made by an earlier order).
+            where.append(P.id.in_(lineage.order_product_ids(session, query.order_id)))
+        if query.node_type:
+            where.append(P.node_type == query.node_type)
+        if query.provider:
+            where.append(P.provider == query.provider)
+        if query.model:
+            where.append(P.model == query.model)
+        if query.media_type:
+            where.append(P.media_type == query.media_type)
+        if query.created_from is not None:
+            where.append(P.created_at >= query.created_from)
+        if query.created_to is not None:
+            where.append(P.created_at < query.created_to)
+        if query.min_rating > 0:
+            where.append(P.rating >= query.min_rating)
+        if query.favourites_only:
+            where.append(P.favourite.is_(True))
+        if query.search.strip():
+            where.append(lineage.search_clause(session, query.search))
+        return where
+
+    def count(self, query: GalleryQuery) -> int:
+        with self.db.session() as session:
+            stmt = select(func.count()).select_from(Product.__table__).where(*self._conditions(session, query))
+            return int(session.execute(stmt).scalar() or 0)
+
+    def page(self, query: GalleryQuery, offset: int = 0, limit: int = 200,
+             after: Cursor | None = None) -> list[GalleryRow]:
+        """Rows in the query's order. Pass `after` (the previous page's last row) for keyset paging,
+        which costs the same at row 99,000 as at row 0; `offset` is for random access."""
+        column = _SORT_COLUMNS[query.sort]
+        with self.db.session() as session:
+            stmt = select(*_ROW_COLUMNS).where(*self._conditions(session, query))
+            if after is not None:
+                key, mark = tuple_(column, P.id), tuple_(after.value, after.id)
+                stmt = stmt.where(key < mark if query.descending else key > mark)
+            if query.descending:
+                stmt = stmt.order_by(column.desc(), P.id.desc())
+            else:
+                stmt = stmt.order_by(column.asc(), P.id.asc())
+            stmt = stmt.limit(limit)
+            if after is None and offset:
+                stmt = stmt.offset(offset)
+            return [GalleryRow(*row) for row in session.execute(stmt)]
+
+    def newer_than(self, query: GalleryQuery, newest: GalleryRow | None, limit: int = 500) -> list[GalleryRow]:
+        """Rows made after `newest` that match the query, newest first: live updates during a run."""
+        fresh = query.with_(sort=SortKey.DATE, descending=False)
+        rows = self.page(fresh, limit=limit, after=Cursor.after(newest, SortKey.DATE) if newest else None)
+        return rows[::-1]
+
+    def row(self, product_id: str) -> GalleryRow | None:
+        with self.db.session() as session:
+            found = session.execute(select(*_ROW_COLUMNS).where(P.id == product_id)).first()
+            return GalleryRow(*found) if found else None
+
+    # -- facets --------------------------------------------------------------------------------
+    def projects(self) -> list[tuple[int, str]]:
+        with self.db.session() as session:
+            return [(pid, name) for pid, name in session.execute(select(Project.id, Project.name).order_by(Project.name))]
+
+    def collections(self, project_id: int | None = None) -> list[CollectionInfo]:
+        counts = (select(CP.collection_id, func.count().label("n")).group_by(CP.collection_id).subquery())
+        stmt = (select(Collection.id, Collection.name, Collection.project_id, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.collection_id == Collection.id).order_by(func.lower(Collection.name)))
+        if project_id is not None:
+            stmt = stmt.where(Collection.project_id == project_id)
+        with self.db.session() as session:
+            return [CollectionInfo(*row) for row in session.execute(stmt)]
+
+    def providers(self, project_id: int | None = None) -> list[ProviderFacet]:
+        stmt = select(P.provider, P.model, func.count()).where(P.provider.is_not(None))
+        if project_id is not None:
+            stmt = stmt.where(P.project_id == project_id)
+        stmt = stmt.group_by(P.provider, P.model).order_by(P.provider, P.model)
+        with self.db.session() as session:
+            return [ProviderFacet(*row) for row in session.execute(stmt)]
+
+    def node_types(self, project_id: int | None = None) -> list[Facet]:
+        stmt = select(P.node_type, func.count()).where(P.node_type.is_not(None))
+        if project_id is not None:
+            stmt = stmt.where(P.project_id == project_id)
+        stmt = stmt.group_by(P.node_type).order_by(P.node_type)
+        with self.db.session() as session:
+            return [Facet(*row) for row in session.execute(stmt)]
+
+    # -- product actions -----------------------------------------------------------------------
+    def rate(self, product_ids: Sequence[str], rating: int) -> None:
+        if not 0 <= rating <= 5:
+            raise GalleryError(f"a rating is 0 to 5 stars, not {rating}")
+        self._update(product_ids, rating=rating)
+
+    def set_favourite(self, product_ids: Sequence[str], favourite: bool) -> None:
+        self._update(product_ids, favourite=favourite)
+
+    def _update(self, product_ids: Sequence[str], **values: Any) -> None:
+        with self.db.engine.begin() as conn:
+            for chunk in _chunks(product_ids):
+                conn.execute(update(Product.__table__).where(P.id.in_(chunk)).values(**values))
+
+    def delete_products(self, product_ids: Sequence[str]) -> int:
+        """Delete products with their thumbnails and files, together: a file that identical products
+        share (dedupe) goes only with the last of them. Files are parked in temp/ until the rows are
+        gone, so a failure part-way restores them and leaves the library as it was."""
+        storage = self.library.storage
+        parked: list[tuple[Path, Path]] = []
+        try:
+            with self.db.engine.begin() as conn:
+                rows = []
+                for chunk in _chunks(product_ids):
+                    rows += conn.execute(select(P.id, P.path).where(P.id.in_(chunk))).all()
+                    conn.execute(delete(Product.__table__).where(P.id.in_(chunk)))
+                paths = {path for _, path in rows}
+                kept: set[str] = set()
+                for chunk in _chunks(sorted(paths)):
+                    kept.update(conn.execute(select(P.path).where(P.path.in_(chunk))).scalars())
+                for rel in sorted(paths - kept):
+                    source = storage.absolute(rel)
+                    if source.is_file():
+                        target = storage.temp_path(".deleted")
+                        os.replace(source, target)
+                        parked.append((source, target))
+        except BaseException:
+            for source, target in parked:
+                os.replace(target, source)
+            raise
+        for _, target in parked:
+            target.unlink(missing_ok=True)
+        for product_id, _ in rows:
+            delete_thumbnails(self.library.home, product_id)
+        return len(rows)
+
+    # -- collections ---------------------------------------------------------------------------
+    def create_collection(self, project_id: int, name: str) -> int:
+        name = _collection_name(name)
+        try:
+            with self.db.engine.begin() as conn:
+                result = conn.execute(insert(Collection.__table__).values(
+                    project_id=project_id, name=name, created_at=utcnow()))
+                return int(result.inserted_primary_key[0])
+        except IntegrityError:
+            raise GalleryError(f"a collection named {name!r} already exists") from None
+
+    def rename_collection(self, collection_id: int, name: str) -> None:
+        name = _collection_name(name)
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(update(Collection.__table__).where(Collection.id == collection_id).values(name=name))
+        except IntegrityError:
+            raise GalleryError(f"a collection named {name!r} already exists") from None
+
+    def delete_collection(self, collection_id: int) -> None:
+        """The collection goes; its products stay in the library."""
+        with self.db.engine.begin() as conn:
+            conn.execute(delete(collection_products).where(CP.collection_id == collection_id))
+            conn.execute(delete(Collection.__table__).where(Collection.id == collection_id))
+
+    def add_to_collection(self, collection_id: int, product_ids: Sequence[str]) -> int:
+        """Adds the products not yet in it; returns how many were added."""
+        wanted = list(dict.fromkeys(product_ids))
+        added = 0
+        with self.db.engine.begin() as conn:
+            if conn.execute(select(Collection.id).where(Collection.id == collection_id)).first() is None:
+                raise GalleryError("that collection no longer exists")
+            for chunk in _chunks(wanted):
+                present = set(conn.execute(select(P.id).where(P.id.in_(chunk))).scalars())
+                existing = set(conn.execute(select(CP.product_id).where(
+                    CP.collection_id == collection_id, CP.product_id.in_(chunk))).scalars())
+                rows = [{"collection_id": collection_id, "product_id": pid, "added_at": utcnow()}
+                        for pid in chunk if pid in present and pid not in existing]
+                if rows:
+                    conn.execute(insert(collection_products), rows)
+                    added += len(rows)
+        return added
+
+    def remove_from_collection(self, collection_id: int, product_ids: Sequence[str]) -> None:
+        with self.db.engine.begin() as conn:
+            for chunk in _chunks(product_ids):
+                conn.execute(delete(collection_products).where(
+                    CP.collection_id == collection_id, CP.product_id.in_(chunk)))
+
+    # -- orders --------------------------------------------------------------------------------
+    def order_history(self, project_id: int | None = None, limit: int = 300) -> list[OrderRow]:
+        """Newest orders first with node counts per status and how many products each made."""
+        stmt = select(Order.id, Order.name, Order.status, Order.project_id, Order.parent_order_id,
+                      Order.created_at, Order.started_at, Order.finished_at)
+        if project_id is not None:
+            stmt = stmt.where(Order.project_id == project_id)
+        stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+        with self.db.session() as session:
+            orders = session.execute(stmt).all()
+            ids = [row.id for row in orders]
+            counts: dict[str, dict[str, int]] = {}
+            made: dict[str, int] = {}
+            for chunk in _chunks(ids):
+                for oid, status, n in session.execute(select(OrderItem.order_id, OrderItem.status, func.count())
+                                                      .where(OrderItem.order_id.in_(chunk))
+                                                      .group_by(OrderItem.order_id, OrderItem.status)):
+                    counts.setdefault(oid, {})[status] = n
+                made.update(session.execute(select(P.order_id, func.count()).where(P.order_id.in_(chunk))
+                                            .group_by(P.order_id)).tuples())
+        return [OrderRow(*row, node_counts=counts.get(row.id, {}), products=made.get(row.id, 0)) for row in orders]
+
+    # -- compare -------------------------------------------------------------------------------
+    def diff_products(self, a_id: str, b_id: str) -> ProductDiff:
+        with self.db.session() as session:
+            try:
+                a = lineage.product_detail(self.library, session, a_id)
+                b = lineage.product_detail(self.library, session, b_id)
+            except lineage.NotFound as exc:
+                raise GalleryError(str(exc)) from None
+        fields = [change for key in _COMPARED_FIELDS for change in _diff_values(key, a.get(key), b.get(key))]
+        params = _diff_dicts(a.get("params") or {}, b.get("params") or {})
+        nodes, added, removed = diff_graphs(a.get("graph"), b.get("graph"))
+        return ProductDiff(a, b, fields, params, nodes, added, removed)
+
+
+_COMPARED_FIELDS = ("prompt", "seed", "provider", "model", "node_id", "node_type", "media_type", "width", "height",
+                    "size_bytes", "order_id", "created_at")
+
+
+def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> tuple[list[NodeChange], list[str], list[str]]:
+    """Nodes added, removed or changed (type or params) and edges added or removed, matched by node id."""
+    a_nodes = {n["id"]: n for n in (a or {}).get("nodes", [])}
+    b_nodes = {n["id"]: n for n in (b or {}).get("nodes", [])}
+    changes: list[NodeChange] = []
+    for node_id in sorted(a_nodes.keys() | b_nodes.keys()):
+        old, new = a_nodes.get(node_id), b_nodes.get(node_id)
+        if old is None and new is not None:
+            changes.append(NodeChange(node_id, ChangeKind.ADDED, new.get("type", ""),
+                                      _diff_dicts({}, new.get("params") or {})))
+        elif new is None and old is not None:
+            changes.append(NodeChange(node_id, ChangeKind.REMOVED, old.get("type", ""),
+                                      _diff_dicts(old.get("params") or {}, {})))
+        elif old is not None and new is not None:
+            params = _diff_dicts(old.get("params") or {}, new.get("params") or {})
+            if old.get("type") != new.get("type"):
+                params.insert(0, ValueChange("type", ChangeKind.CHANGED, old.get("type"), new.get("type")))
+            if params:
+                changes.append(NodeChange(node_id, ChangeKind.CHANGED, new.get("type", ""), params))
+    a_edges, b_edges = _edges(a), _edges(b)
+    return changes, sorted(b_edges - a_edges), sorted(a_edges - b_edges)
+
+
+def _edges(graph: dict[str, Any] | None) -> set[str]:
+    out = set()
+    for edge in (graph or {}).get("edges", []):
+        (src, src_port), (dst, dst_port) = edge["from"], edge["to"]
+        out.add(f"{src}.{src_port} → {dst}.{dst_port}")
+    return out
+
+
+def _diff_values(key: str, before: Any, after: Any) -> list[ValueChange]:
+    if before == after:
+        return []
+    if before is None:
+        return [ValueChange(key, ChangeKind.ADDED, None, after)]
+    if after is None:
+        return [ValueChange(key, ChangeKind.REMOVED, before, None)]
+    return [ValueChange(key, ChangeKind.CHANGED, before, after)]
+
+
+def _diff_dicts(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[ValueChange]:
+    """Changes between two param dicts; nested objects (a provider's `input`) give dotted keys."""
+    changes: list[ValueChange] = []
+    for key in sorted(a.keys() | b.keys(), key=str):
+        name = f"{prefix}{key}"
+        old, new = a.get(key), b.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += _diff_dicts(old, new, f"{name}.")
+        elif key not in b:
+            changes.append(ValueChange(name, ChangeKind.REMOVED, old, None))
+        elif key not in a:
+            changes.append(ValueChange(name, ChangeKind.ADDED, None, new))
+        elif json.dumps(old, sort_keys=True, default=str) != json.dumps(new, sort_keys=True, default=str):
+            changes.append(ValueChange(name, ChangeKind.CHANGED, old, new))
+    return changes
+
+
+def _collection_name(name: str) -> str:
+    name = " ".join(str(name).split())
+    if not name:
+        raise GalleryError("a collection needs a name")
+    if len(name) > 200:
+        raise GalleryError("a collection name is at most 200 characters")
+    return name
+
+
+def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
+    items = list(items)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+def new_product_id() -> str:
+    """Ids for synthetic products (benchmarks, tests) made the same way as real ones."""
+    return new_id()

@@ -43,7 +43,7 @@ class Settings:
     concurrency_replicate: int = _setting(4, "Parallel Replicate predictions.", env="ARTFACTORY_CONCURRENCY_REPLICATE")
     concurrency_fal: int = _setting(4, "Parallel fal requests.", env="ARTFACTORY_CONCURRENCY_FAL")
     worker_threads: int = _setting(
-        0, "Size of the worker pool for node execution; 0 = max(8, 2 x cores).", env="ARTFACTORY_WORKER_THREADS"
+        0, "Size of the worker pool for node execution; 0 = max(16, 4 x cores).", env="ARTFACTORY_WORKER_THREADS"
     )
     max_file_bytes: int = _setting(
         512 * 1024 * 1024, "Largest media file accepted by import or download, in bytes.",
@@ -68,7 +68,7 @@ class Settings:
         return self.concurrency_local or (os.cpu_count() or 2)
 
     def pool_size(self) -> int:
-        return self.worker_threads or max(8, 2 * (os.cpu_count() or 2))
+        return self.worker_threads or max(16, 4 * (os.cpu_count() or 2))
 
     def provider_limits(self) -> dict[str, int]:
         """Concurrency limit per provider group, as the scheduler uses them."""

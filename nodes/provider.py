@@ -14,12 +14,11 @@ from nodes.transform import open_image
 LATENCY_STEP_S = 0.1
 
 
-def _wait(ctx: RunContext, latency_ms: int) -> None:
-    """Stand in for a remote provider's wait: cancellable, with progress."""
+def _wait(ctx: RunContext, latency_ms: int, start: float) -> None:
+    """Stand in for a remote provider's wait until `latency_ms` after `start`: cancellable, with progress."""
     total = latency_ms / 1000
-    start = time.monotonic()
     while (elapsed := time.monotonic() - start) < total:
-        ctx.progress(90 * elapsed / total, f"waiting {elapsed:.1f} of {total:.1f} s (simulated latency)")
+        ctx.progress(10 + 85 * elapsed / total, f"waiting {elapsed:.1f} of {total:.1f} s (simulated latency)")
         ctx.sleep(min(LATENCY_STEP_S, total - elapsed))
 
 
@@ -27,20 +26,23 @@ def _run_local(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
     prompt = inputs.get("prompt")
     prompt = prompt if isinstance(prompt, str) else ""
     seed = ctx.seed_for()
-    if params["latency_ms"]:
-        _wait(ctx, params["latency_ms"])
+    # Like a remote service, the latency is the time until the result is ready: painting happens
+    # inside it, so a wave of parallel nodes costs the latency, not latency plus painting.
+    started = time.monotonic()
     init_media = inputs.get("image")
     init = None
     if init_media is not None:
         init, _ = open_image(init_media, "provider.local")
     ctx.check_canceled()
-    ctx.progress(90, "painting")
+    ctx.progress(5, "painting")
     style = resolve_style(params["style"], prompt)
     try:
         image = render(prompt, seed, style, params["width"], params["height"], init=init)
     except MemoryError:
         size = f"{params['width']}×{params['height']}"
         raise NodeError(f"provider.local: not enough memory for a {size} image", "too_large") from None
+    if params["latency_ms"]:
+        _wait(ctx, params["latency_ms"], started)
     ctx.progress(100, "done")
     meta = {
         "prompt": prompt,

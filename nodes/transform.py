@@ -23,6 +23,9 @@ Operation = Callable[[Image.Image, Mapping[str, Any], Media], Image.Image]
 Outputs = dict[str, list[Any]]
 RunFn = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], Outputs]
 MAX_SIDE = 16384
+# Clockwise quarter turns as Pillow transposes (whose names count counter-clockwise).
+CLOCKWISE_QUARTERS = {90.0: Image.Transpose.ROTATE_270, 180.0: Image.Transpose.ROTATE_180,
+                      270.0: Image.Transpose.ROTATE_90}
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 
 
@@ -169,6 +172,13 @@ def _crop(image: Image.Image, params: Mapping[str, Any], media: Media) -> Image.
 
 
 def _rotate(image: Image.Image, params: Mapping[str, Any], media: Media) -> Image.Image:
+    degrees, expand = params["degrees"], params["expand"]
+    turn = degrees % 360
+    if turn == 0:
+        return image.copy()
+    if turn in CLOCKWISE_QUARTERS and (expand or turn == 180.0 or image.width == image.height):
+        # Quarter turns are exact pixel moves: no resampling blur and no uncovered corners to fill.
+        return image.transpose(CLOCKWISE_QUARTERS[turn])
     fill = params["fill"].strip().lower()
     if fill in ("", "transparent", "none"):
         if not has_alpha(image):
@@ -179,7 +189,6 @@ def _rotate(image: Image.Image, params: Mapping[str, Any], media: Media) -> Imag
         colour = rgba if image.mode == "RGBA" else rgba[:3] if image.mode == "RGB" else rgba[0]
         if image.mode == "LA":
             colour = (rgba[0], rgba[3])
-    degrees, expand = params["degrees"], params["expand"]
     # Pillow rotates counter-clockwise; people (and every photo app) mean clockwise for positive degrees.
     return premultiplied(image, lambda im: im.rotate(-degrees, Image.Resampling.BICUBIC, expand=expand,
                                                      fillcolor=colour))

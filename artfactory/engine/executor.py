@@ -30,6 +30,7 @@ class _Bridge(QObject):
     done = pyqtSignal(object)  # NodeOutcome
     progress = pyqtSignal(str, float, str)  # node_id, percent, message
     remote = pyqtSignal(str, str, object, object)  # node_id, job_id, state, threading.Event
+    thumbnails = pyqtSignal(object)  # list of product ids whose thumbnails are on disk
 
 
 class _NodeTask(QRunnable):
@@ -49,12 +50,15 @@ class _NodeTask(QRunnable):
                 self.node.node_type, self.node.id, self.ctx, self.inputs, self.node.params,
                 self.library.storage, project_id=self.project_id, find_existing=self._find_existing,
             )
-            if outcome.status == "executed":
-                self._thumbnails(outcome)
         except BaseException as exc:  # the owner must always hear back, or the order would hang
             log.exception("worker for %s crashed", self.node.id)
             outcome = NodeOutcome(self.node.id, "failed", error=f"internal error: {exc!r}", code="internal")
         self.runner_bridge.done.emit(outcome)
+        # Thumbnails come after the report, off the order's critical path; views that find one missing
+        # make it themselves (ensure_thumbnails is idempotent) or listen for thumbnails_ready.
+        if outcome.status == "executed" and outcome.products:
+            self._thumbnails(outcome)
+            self.runner_bridge.thumbnails.emit([d.id for d in outcome.products])
 
     def _find_existing(self, sha256: str) -> str | None:
         # Read-only query from the worker; WAL lets it run beside the writer.
@@ -93,6 +97,7 @@ class OrderRunner(QObject):
         self.bridge.done.connect(self._on_done)
         self.bridge.progress.connect(self._on_progress)
         self.bridge.remote.connect(self._on_remote)
+        self.bridge.thumbnails.connect(lambda ids: [self.signals.thumbnails_ready.emit(i) for i in ids])
         self.item_ids = self.store.item_ids(order_id)
         self._resumed = dict(finished_items or {})
         self.status: dict[str, str] = {node_id: "pending" for node_id in plan.order}
@@ -177,13 +182,24 @@ class OrderRunner(QObject):
             self._maybe_finish()
             return
         still_waiting: list[str] = []
+        launching: list[tuple[str, NodeContext, dict[str, Any]]] = []
         for node_id in self._ready:
             group = self.plan.nodes[node_id].node_type.provider
-            if self.executor.acquire(group):
-                self._launch(node_id, group)
-            else:
+            if not self.executor.acquire(group):
                 still_waiting.append(node_id)
+                continue
+            prepared = self._prepare(node_id, group)
+            if prepared is not None:
+                launching.append(prepared)
         self._ready = still_waiting
+        if launching:
+            # One transaction marks every node of this wave running, before any of them starts.
+            self.store.mark_running(self.item_ids[node_id] for node_id, _, _ in launching)
+            for node_id, ctx, inputs in launching:
+                self._running[node_id] = ctx
+                self.status[node_id] = "running"
+                self.signals.node_started.emit(self.order_id, node_id)
+                self.executor.pool.start(_NodeTask(self, node_id, ctx, inputs))
         self._maybe_finish()
 
     def _inputs_for(self, node_id: str) -> dict[str, Any]:
@@ -197,9 +213,8 @@ class OrderRunner(QObject):
             inputs[link.port] = list(values.get(link.source_port, []))
         return inputs
 
-    def _launch(self, node_id: str, group: str | None) -> None:
+    def _prepare(self, node_id: str, group: str | None) -> tuple[str, NodeContext, dict[str, Any]] | None:
         node = self.plan.nodes[node_id]
-        item_id = self.item_ids[node_id]
         resumed = self._resumed.get(node_id) or {}
         previous = None
         if resumed.get("remote_job_id"):
@@ -217,12 +232,8 @@ class OrderRunner(QObject):
             self.executor.release(group)
             self._set_final(node_id, "failed", f"inputs could not be loaded: {exc}", "inputs")
             self._skip_dependents(node_id)
-            return
-        self._running[node_id] = ctx
-        self.status[node_id] = "running"
-        self.store.mark_running(item_id)
-        self.signals.node_started.emit(self.order_id, node_id)
-        self.executor.pool.start(_NodeTask(self, node_id, ctx, inputs))
+            return None
+        return node_id, ctx, inputs
 
     def _remote_from_worker(self, node_id: str, job_id: str, state: dict[str, Any]) -> None:
         # Runs in the worker: wait until the writer has persisted the job id, so a crash right after

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +26,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
+_id_lock = threading.Lock()
+_id_counter = secrets.randbits(32)
+
+
 def new_id() -> str:
-    """A 16-hex-digit id that sorts by creation time (48-bit ms clock + 16 random bits)."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(16):04x}"
+    """A 20-hex-digit id that sorts by creation time: 48-bit ms clock + a 32-bit counter from a random start.
+
+    The counter keeps ids made in the same millisecond apart within a process; its random start
+    keeps two processes apart."""
+    global _id_counter
+    with _id_lock:
+        _id_counter = (_id_counter + 1) & 0xFFFFFFFF
+        counter = _id_counter
+    return f"{time.time_ns() // 1_000_000:012x}{counter:08x}"
 
 
 def utcnow() -> datetime:
@@ -80,7 +92,7 @@ class Order(Base):
 
     __tablename__ = "orders"
 
-    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    id: Mapped[str] = mapped_column(String(20), primary_key=True, default=new_id)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     graph_id: Mapped[int | None] = mapped_column(ForeignKey("graphs.id", ondelete="SET NULL"))
     parent_order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
@@ -111,7 +123,7 @@ class OrderItem(Base):
 
     __tablename__ = "order_items"
 
-    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    id: Mapped[str] = mapped_column(String(20), primary_key=True, default=new_id)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     node_id: Mapped[str] = mapped_column(String(200))
@@ -124,7 +136,7 @@ class OrderItem(Base):
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(50))
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    source_item_id: Mapped[str | None] = mapped_column(String(16))
+    source_item_id: Mapped[str | None] = mapped_column(String(20))
     remote_job_id: Mapped[str | None] = mapped_column(String(200))
     remote_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
@@ -147,7 +159,7 @@ class Product(Base):
 
     __tablename__ = "products"
 
-    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    id: Mapped[str] = mapped_column(String(20), primary_key=True, default=new_id)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     order_item_id: Mapped[str | None] = mapped_column(ForeignKey("order_items.id", ondelete="SET NULL"))
@@ -183,6 +195,15 @@ class Product(Base):
         Index("ix_products_provider", "provider", "model"),
         Index("ix_products_media_type", "media_type"),
         Index("ix_products_rating", "project_id", "favourite", "rating"),
+        # 0003: gallery sort orders and facets (see that migration).
+        Index("ix_products_created", "created_at", "id"),
+        Index("ix_products_name", "name", "id"),
+        Index("ix_products_size", "size_bytes", "id"),
+        Index("ix_products_project_name", "project_id", "name", "id"),
+        Index("ix_products_project_size", "project_id", "size_bytes", "id"),
+        Index("ix_products_project_media", "project_id", "media_type", "created_at"),
+        Index("ix_products_project_node_type", "project_id", "node_type"),
+        Index("ix_products_project_provider", "project_id", "provider", "model"),
     )
 
 

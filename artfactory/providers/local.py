@@ -746,7 +746,8 @@ def _space(sc: Scene) -> tuple[float, float]:
     # Sphere shading: brightest toward the upper-left light, falling into shadow at the far limb.
     hx, hy, hr = px - pr * 0.45, py - pr * 0.45, pr * 2.1
     lit = Image.new("L", sc.img.size, 255)
-    lit.paste(_radial_base().resize((int(2 * hr),) * 2, Image.Resampling.BILINEAR), (int(hx - hr), int(hy - hr)))
+    falloff = _radial_base().resize((int(2 * hr),) * 2, Image.Resampling.BILINEAR)
+    lit.paste(falloff, (int(hx - hr), int(hy - hr)))
     body = ImageChops.multiply(body, Image.merge("RGB", [lit.point(lambda v: 255 - v * 190 // 255)] * 3))
     sc.img.paste(body, (0, 0), planet)
     if ringed:  # front half

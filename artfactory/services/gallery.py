@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, new_id, utcnow
+from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, utcnow
 from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.services.thumbnails import delete_thumbnails
@@ -23,7 +23,9 @@ from artfactory.services.thumbnails import delete_thumbnails
 PROMPT_SNIPPET = 160
 _CHUNK = 500  # stays under every database's bound-parameter limit
 
-P = Product.__table__.c
+PRODUCTS = cast(Table, Product.__table__)
+COLLECTIONS = cast(Table, Collection.__table__)
+P = PRODUCTS.c
 CP = collection_products.c
 
 
@@ -85,8 +87,8 @@ class GalleryRow(NamedTuple):
     size_bytes: int
 
 
-_ROW_COLUMNS = (P.id, P.name, P.path, P.media_type, P.width, P.height, func.substr(P.prompt, 1, PROMPT_SNIPPET),
-                P.created_at, P.rating, P.favourite, P.size_bytes)
+_ROW_COLUMNS = (P.id, P.name, P.path, P.media_type, P.width, P.height,
+                func.substr(P.prompt, 1, PROMPT_SNIPPET), P.created_at, P.rating, P.favourite, P.size_bytes)
 
 
 @dataclass(frozen=True)
@@ -106,18 +108,18 @@ class CollectionInfo(NamedTuple):
     id: int
     name: str
     project_id: int
-    count: int
+    total: int
 
 
 class Facet(NamedTuple):
     value: str
-    count: int
+    total: int
 
 
 class ProviderFacet(NamedTuple):
     provider: str
     model: str | None
-    count: int
+    total: int
 
 
 class OrderRow(NamedTuple):
@@ -209,7 +211,7 @@ class Gallery:
 
     def count(self, query: GalleryQuery) -> int:
         with self.db.session() as session:
-            stmt = select(func.count()).select_from(Product.__table__).where(*self._conditions(session, query))
+            stmt = select(func.count()).select_from(PRODUCTS).where(*self._conditions(session, query))
             return int(session.execute(stmt).scalar() or 0)
 
     def page(self, query: GalleryQuery, offset: int = 0, limit: int = 200,
@@ -231,7 +233,8 @@ class Gallery:
                 stmt = stmt.offset(offset)
             return [GalleryRow(*row) for row in session.execute(stmt)]
 
-    def newer_than(self, query: GalleryQuery, newest: GalleryRow | None, limit: int = 500) -> list[GalleryRow]:
+    def newer_than(self, query: GalleryQuery, newest: GalleryRow | None,
+                   limit: int = 500) -> list[GalleryRow]:
         """Rows made after `newest` that match the query, newest first: live updates during a run."""
         fresh = query.with_(sort=SortKey.DATE, descending=False)
         rows = self.page(fresh, limit=limit, after=Cursor.after(newest, SortKey.DATE) if newest else None)
@@ -245,12 +248,14 @@ class Gallery:
     # -- facets --------------------------------------------------------------------------------
     def projects(self) -> list[tuple[int, str]]:
         with self.db.session() as session:
-            return [(pid, name) for pid, name in session.execute(select(Project.id, Project.name).order_by(Project.name))]
+            rows = session.execute(select(Project.id, Project.name).order_by(Project.name))
+            return [(pid, name) for pid, name in rows]
 
     def collections(self, project_id: int | None = None) -> list[CollectionInfo]:
-        counts = (select(CP.collection_id, func.count().label("n")).group_by(CP.collection_id).subquery())
+        counts = select(CP.collection_id, func.count().label("n")).group_by(CP.collection_id).subquery()
         stmt = (select(Collection.id, Collection.name, Collection.project_id, func.coalesce(counts.c.n, 0))
-                .outerjoin(counts, counts.c.collection_id == Collection.id).order_by(func.lower(Collection.name)))
+                .outerjoin(counts, counts.c.collection_id == Collection.id)
+                .order_by(func.lower(Collection.name)))
         if project_id is not None:
             stmt = stmt.where(Collection.project_id == project_id)
         with self.db.session() as session:
@@ -284,7 +289,7 @@ class Gallery:
     def _update(self, product_ids: Sequence[str], **values: Any) -> None:
         with self.db.engine.begin() as conn:
             for chunk in _chunks(product_ids):
-                conn.execute(update(Product.__table__).where(P.id.in_(chunk)).values(**values))
+                conn.execute(update(PRODUCTS).where(P.id.in_(chunk)).values(**values))
 
     def delete_products(self, product_ids: Sequence[str]) -> int:
         """Delete products with their thumbnails and files, together: a file that identical products
@@ -294,10 +299,10 @@ class Gallery:
         parked: list[tuple[Path, Path]] = []
         try:
             with self.db.engine.begin() as conn:
-                rows = []
+                rows: list[Any] = []
                 for chunk in _chunks(product_ids):
                     rows += conn.execute(select(P.id, P.path).where(P.id.in_(chunk))).all()
-                    conn.execute(delete(Product.__table__).where(P.id.in_(chunk)))
+                    conn.execute(delete(PRODUCTS).where(P.id.in_(chunk)))
                 paths = {path for _, path in rows}
                 kept: set[str] = set()
                 for chunk in _chunks(sorted(paths)):
@@ -323,9 +328,11 @@ class Gallery:
         name = _collection_name(name)
         try:
             with self.db.engine.begin() as conn:
-                result = conn.execute(insert(Collection.__table__).values(
+                result = conn.execute(insert(COLLECTIONS).values(
                     project_id=project_id, name=name, created_at=utcnow()))
-                return int(result.inserted_primary_key[0])
+                key = result.inserted_primary_key
+                assert key is not None
+                return int(key[0])
         except IntegrityError:
             raise GalleryError(f"a collection named {name!r} already exists") from None
 
@@ -333,7 +340,7 @@ class Gallery:
         name = _collection_name(name)
         try:
             with self.db.engine.begin() as conn:
-                conn.execute(update(Collection.__table__).where(Collection.id == collection_id).values(name=name))
+                conn.execute(update(COLLECTIONS).where(COLLECTIONS.c.id == collection_id).values(name=name))
         except IntegrityError:
             raise GalleryError(f"a collection named {name!r} already exists") from None
 
@@ -341,7 +348,7 @@ class Gallery:
         """The collection goes; its products stay in the library."""
         with self.db.engine.begin() as conn:
             conn.execute(delete(collection_products).where(CP.collection_id == collection_id))
-            conn.execute(delete(Collection.__table__).where(Collection.id == collection_id))
+            conn.execute(delete(COLLECTIONS).where(Collection.id == collection_id))
 
     def add_to_collection(self, collection_id: int, product_ids: Sequence[str]) -> int:
         """Adds the products not yet in it; returns how many were added."""
@@ -381,13 +388,15 @@ class Gallery:
             counts: dict[str, dict[str, int]] = {}
             made: dict[str, int] = {}
             for chunk in _chunks(ids):
-                for oid, status, n in session.execute(select(OrderItem.order_id, OrderItem.status, func.count())
-                                                      .where(OrderItem.order_id.in_(chunk))
-                                                      .group_by(OrderItem.order_id, OrderItem.status)):
+                statuses = (select(OrderItem.order_id, OrderItem.status, func.count())
+                            .where(OrderItem.order_id.in_(chunk))
+                            .group_by(OrderItem.order_id, OrderItem.status))
+                for oid, status, n in session.execute(statuses):
                     counts.setdefault(oid, {})[status] = n
                 made.update(session.execute(select(P.order_id, func.count()).where(P.order_id.in_(chunk))
                                             .group_by(P.order_id)).tuples())
-        return [OrderRow(*row, node_counts=counts.get(row.id, {}), products=made.get(row.id, 0)) for row in orders]
+        return [OrderRow(*row, node_counts=counts.get(row.id, {}), products=made.get(row.id, 0))
+                for row in orders]
 
     # -- compare -------------------------------------------------------------------------------
     def diff_products(self, a_id: str, b_id: str) -> ProductDiff:
@@ -403,11 +412,12 @@ class Gallery:
         return ProductDiff(a, b, fields, params, nodes, added, removed)
 
 
-_COMPARED_FIELDS = ("prompt", "seed", "provider", "model", "node_id", "node_type", "media_type", "width", "height",
-                    "size_bytes", "order_id", "created_at")
+_COMPARED_FIELDS = ("prompt", "seed", "provider", "model", "node_id", "node_type", "media_type", "width",
+                    "height", "size_bytes", "order_id", "created_at")
 
 
-def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> tuple[list[NodeChange], list[str], list[str]]:
+def diff_graphs(a: dict[str, Any] | None,
+                b: dict[str, Any] | None) -> tuple[list[NodeChange], list[str], list[str]]:
     """Nodes added, removed or changed (type or params) and edges added or removed, matched by node id."""
     a_nodes = {n["id"]: n for n in (a or {}).get("nodes", [])}
     b_nodes = {n["id"]: n for n in (b or {}).get("nodes", [])}
@@ -478,8 +488,3 @@ def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
     items = list(items)
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
-
-
-def new_product_id() -> str:
-    """Ids for synthetic products (benchmarks, tests) made the same way as real ones."""
-    return new_id()

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from artfactory.engine.nodetypes import Media
 from artfactory.engine.plan import Plan
@@ -84,6 +84,26 @@ class OrderStore:
     def __init__(self, library: Library) -> None:
         self.library = library
         self.engine = library.db.engine
+        # Hot-path statements are built once on the table (not the ORM entity) so each execution reuses
+        # SQLAlchemy's compiled form: per-node persistence must stay well under a millisecond.
+        items = OrderItem.__table__
+        self._set_item = {
+            columns: items.update().where(items.c.id == bindparam("_id")).values(
+                {c: bindparam(c) for c in columns})
+            for columns in (
+                ("status", "started_at", "error", "error_code"),
+                ("progress", "progress_message"),
+                ("remote_job_id", "remote_state"),
+                ("status", "error", "error_code", "finished_at"),
+                ("status", "outputs", "error", "error_code", "finished_at", "progress"),
+                ("status", "outputs", "params", "source_item_id", "progress", "started_at", "finished_at"),
+            )
+        }
+
+    def _update_items(self, conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            columns = tuple(k for k in rows[0] if k != "_id")
+            conn.execute(self._set_item[columns], list(rows))
 
     # -- creating ----------------------------------------------------------------------------
     def create_order(self, plan: Plan, *, project_id: int, parent_order_id: str | None = None,
@@ -101,14 +121,14 @@ class OrderStore:
             for index, node in enumerate(plan.nodes[n] for n in plan.order)
         ]
         with self.engine.begin() as conn:
-            conn.execute(insert(Order), [{
+            conn.execute(Order.__table__.insert(), [{
                 "id": order_id, "project_id": project_id, "graph_id": graph_id,
                 "parent_order_id": parent_order_id, "name": plan.document.name, "snapshot": snapshot,
                 "snapshot_sha256": hashlib.sha256(snapshot.encode("utf-8")).hexdigest(),
                 "status": "queued", "reroll": reroll, "pid": os.getpid(), "created_at": now,
             }])
             if rows:
-                conn.execute(insert(OrderItem), rows)
+                conn.execute(OrderItem.__table__.insert(), rows)
         return order_id
 
     def item_ids(self, order_id: str) -> dict[str, str]:
@@ -184,36 +204,35 @@ class OrderStore:
         if not hits:
             return
         now = utcnow()
+        rows = [{"_id": item_ids[node_id], "status": "cached", "outputs": hit.outputs, "params": hit.params,
+                 "source_item_id": hit.item_id, "progress": 100.0, "started_at": now, "finished_at": now}
+                for node_id, hit in hits.items()]
         with self.engine.begin() as conn:
-            for node_id, hit in hits.items():
-                conn.execute(update(OrderItem).where(OrderItem.id == item_ids[node_id]).values(
-                    status="cached", outputs=hit.outputs, params=hit.params, source_item_id=hit.item_id,
-                    progress=100.0, started_at=now, finished_at=now,
-                ))
+            self._update_items(conn, rows)
 
-    def mark_running(self, item_id: str) -> None:
+    def mark_running(self, item_ids: Iterable[str]) -> None:
+        now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(update(OrderItem).where(OrderItem.id == item_id)
-                         .values(status="running", started_at=utcnow(), error=None, error_code=None))
+            self._update_items(conn, [{"_id": item_id, "status": "running", "started_at": now, "error": None,
+                                       "error_code": None} for item_id in item_ids])
 
     def set_progress(self, item_id: str, percent: float, message: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(OrderItem).where(OrderItem.id == item_id)
-                         .values(progress=percent, progress_message=message[:2000]))
+            self._update_items(conn, [{"_id": item_id, "progress": percent, "progress_message": message[:2000]}])
 
     def set_remote(self, item_id: str, job_id: str, state: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(OrderItem).where(OrderItem.id == item_id)
-                         .values(remote_job_id=job_id, remote_state=dict(state)))
+            self._update_items(conn, [{"_id": item_id, "remote_job_id": job_id, "remote_state": dict(state)}])
 
     def mark_items(self, item_ids: Iterable[str], status: str, error: str | None = None,
                    code: str | None = None) -> None:
         ids = list(item_ids)
         if not ids:
             return
+        now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(update(OrderItem).where(OrderItem.id.in_(ids))
-                         .values(status=status, error=error, error_code=code, finished_at=utcnow()))
+            self._update_items(conn, [{"_id": i, "status": status, "error": error, "error_code": code,
+                                       "finished_at": now} for i in ids])
 
     def finish_item(self, item_id: str, *, order_id: str, project_id: int, status: str,
                     outputs: dict[str, Any] | None = None, error: str | None = None, code: str | None = None,
@@ -226,10 +245,9 @@ class OrderStore:
                                                for d in products])
             for add in collection_adds:
                 self._add_to_collection(conn, project_id, add.name, add.product_ids)
-            conn.execute(update(OrderItem).where(OrderItem.id == item_id).values(
-                status=status, outputs=outputs, error=error, error_code=code, finished_at=now,
-                progress=100.0 if status == "executed" else OrderItem.progress,
-            ))
+            self._update_items(conn, [{"_id": item_id, "status": status, "outputs": outputs, "error": error,
+                                       "error_code": code, "finished_at": now,
+                                       "progress": 100.0 if status == "executed" else 0.0}])
 
     @staticmethod
     def _product_row(d: ProductDraft, order_id: str, item_id: str, project_id: int, now: Any) -> dict[str, Any]:

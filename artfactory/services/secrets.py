@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import keyring
-from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+from keyring.errors import NoKeyringError, PasswordDeleteError
 
 SERVICE = "artfactory"
 # provider -> (display name, environment variable that overrides the keychain)
@@ -51,8 +51,8 @@ def display_name(provider: str) -> str:
 
 
 def _keychain_error(action: str, exc: BaseException) -> SecretsError:
-    # The backend's own text explains the cause (no backend, locked, denied); it never holds the key.
-    reason = str(exc) or type(exc).__name__
+    # The backend's own words explain the cause (no backend, locked, denied); scrubbed in case it echoes.
+    reason = redact(str(exc)) or type(exc).__name__
     if isinstance(exc, NoKeyringError):
         reason = "no system keychain backend is available"
     return SecretsError(f"cannot {action} the system keychain: {reason}")
@@ -71,7 +71,7 @@ def get_key(provider: str) -> str | None:
         return value
     try:
         stored = keyring.get_password(SERVICE, provider)
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise SecretsError(f"{_keychain_error('read', exc)}; set {env} instead") from None
     if stored:
         stored = stored.strip()
@@ -99,7 +99,7 @@ def set_key(provider: str, value: str) -> None:
     remember_secret(value)
     try:
         keyring.set_password(SERVICE, provider, value)
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise _keychain_error("write to", exc) from None
 
 
@@ -113,7 +113,7 @@ def delete_key(provider: str) -> bool:
         keyring.delete_password(SERVICE, provider)
     except PasswordDeleteError:
         return False
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise _keychain_error("delete from", exc) from None
     return True
 
@@ -126,7 +126,7 @@ def key_status(provider: str) -> dict[str, Any]:
         return {**status, "set": True, "source": "env"}
     try:
         stored = keyring.get_password(SERVICE, provider)
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         return {**status, "set": False, "source": "none", "error": str(_keychain_error("read", exc))}
     if stored and stored.strip():
         return {**status, "set": True, "source": "keychain"}

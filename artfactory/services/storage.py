@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -232,18 +233,10 @@ class LibraryStorage:
             size = staged.stat().st_size
             info = self.inspect(staged, display_name=name)
             digest = digest or sha256_file(staged)
-            existing = self._find_duplicate(digest, size, find_existing)
-            if existing is not None:
-                final, written = existing, False
-            else:
-                folder = self.products_dir / str(int(project_id)) / f"{created or datetime.now():%Y/%m}"
-                final, same_bytes = self._free_name(folder, sanitize_name(product_id), digest, info.ext, size)
-                target = self._relative(final)
-                written = not same_bytes  # same bytes: this very product was stored before
-                if written:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    os.replace(staged, final)
-                    _fsync_dir(folder)
+            final, written = self._place(staged, digest=digest, size=size, info=info, project_id=project_id,
+                                         product_id=product_id, created=created, find_existing=find_existing,
+                                         name=name)
+            target = self._relative(final)
         except BaseException as exc:
             self._unstage(staged, source if renamed else None)
             if isinstance(exc, OSError):
@@ -255,6 +248,25 @@ class LibraryStorage:
         if move and not renamed:
             source.unlink(missing_ok=True)
         return StoredFile(self._relative(final), digest, size, info, deduplicated=not written)
+
+    def _place(self, staged: Path, *, digest: str, size: int, info: MediaInfo, project_id: int, product_id: str,
+               created: datetime | None, find_existing: Callable[[str], str | None] | None,
+               name: str) -> tuple[Path, bool]:
+        """Rename a checked, fsynced staged file into place (or find its duplicate): (final path, written)."""
+        existing = self._find_duplicate(digest, size, find_existing)
+        if existing is not None:
+            return existing, False
+        folder = self.products_dir / str(int(project_id)) / f"{created or datetime.now():%Y/%m}"
+        final, same_bytes = self._free_name(folder, sanitize_name(product_id), digest, info.ext, size)
+        if same_bytes:  # same bytes: this very product was stored before
+            return final, False
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, final)
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise _io_error(name, self._relative(final), exc) from None
+        return final, True
 
     def _unstage(self, staged: Path, restore_to: Path | None) -> None:
         """Undo staging after a failure: give a moved source back, or drop the partial copy."""
@@ -344,16 +356,33 @@ class LibraryStorage:
                 params["pnginfo"] = chunks
         else:
             params["quality"] = quality
-        tmp = self.temp_path(".encode")
+        # We encoded these bytes ourselves, so they need no decode check: hash them in memory and write
+        # them once (temp → fsync → rename) instead of re-reading and re-decoding the file.
+        buffer = io.BytesIO()
+        prepared.save(buffer, format=fmt.upper(), **params)
+        data = buffer.getvalue()
+        if len(data) > self.max_bytes:
+            raise StorageError(f"{name}: {_mb(len(data))} is over the {_mb(self.max_bytes)} limit")
+        ext, mime = {"png": ("png", "image/png"), "jpeg": ("jpg", "image/jpeg"), "webp": ("webp", "image/webp")}[fmt]
+        info = MediaInfo("image", mime, ext, prepared.width, prepared.height)
+        staged = self.temp_path(".stage")
+        target = "temp/"
         try:
-            try:
-                prepared.save(tmp, format=fmt.upper(), **params)
-            except OSError as exc:
-                raise _io_error(name, "temp/", exc) from None
-            return self.store(tmp, project_id=project_id, product_id=product_id, created=created, move=True,
-                              find_existing=find_existing, display_name=name)
+            with open(staged, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = hashlib.sha256(data).hexdigest()
+            final, written = self._place(staged, digest=digest, size=len(data), info=info, project_id=project_id,
+                                         product_id=product_id, created=created, find_existing=find_existing,
+                                         name=name)
+            target = self._relative(final)
+        except OSError as exc:
+            raise _io_error(name, target, exc) from None
         finally:
-            tmp.unlink(missing_ok=True)
+            if staged.exists():
+                staged.unlink(missing_ok=True)
+        return StoredFile(self._relative(final), digest, len(data), info, deduplicated=not written)
 
     def delete_file(self, relative_path: str) -> None:
         path = self.resolve_inside(relative_path)

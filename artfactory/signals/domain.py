@@ -15,3 +15,4 @@ class DomainSignals(QObject):
     node_finished = pyqtSignal(str, str, str, str)  # order_id, node_id, status, error ("" when none)
     product_created = pyqtSignal(str, str, str)  # order_id, node_id, product_id
     order_finished = pyqtSignal(str, str)  # order_id, status
+    thumbnails_ready = pyqtSignal(str)  # product_id: its small/medium/large thumbnails are on disk

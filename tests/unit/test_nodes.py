@@ -226,8 +226,10 @@ def test_rotate_clockwise_with_expand_and_transparent_corners(tmp_path: Path) ->
     marked.paste((255, 0, 0), (0, 0, 40, 2))  # a red top edge
     src = _media(tmp_path, "marked.png", image=marked)
     out = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=90.0))
-    assert out.size == (20, 40)
-    assert _pixel(out.convert("RGB"), (19, 20))[1] < 50  # the red edge is now on the right
+    assert out.size == (20, 40) and out.mode == "RGB"  # a quarter turn is exact: no corners, no alpha
+    assert _pixel(out, (19, 20))[1] < 50  # the red edge is now on the right
+    back = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=-90.0))
+    assert _pixel(back, (0, 20))[1] < 50 and _pixel(back, (19, 20)) == (255, 255, 255)
     tilted = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=30.0))
     assert tilted.mode == "RGBA" and _pixel(tilted, (0, 0))[3] == 0
     kept = _image(_run(transform.TRANSFORM_ROTATE, _ctx(tmp_path), {"image": src}, degrees=30.0, expand=False,

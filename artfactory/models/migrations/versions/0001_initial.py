@@ -22,10 +22,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "orders",
-        sa.Column("id", sa.String(16), primary_key=True),
+        sa.Column("id", sa.String(20), primary_key=True),
         sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
         sa.Column("graph_id", sa.Integer, nullable=True),
-        sa.Column("parent_order_id", sa.String(16), sa.ForeignKey("orders.id", ondelete="SET NULL")),
+        sa.Column("parent_order_id", sa.String(20), sa.ForeignKey("orders.id", ondelete="SET NULL")),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("snapshot", sa.Text, nullable=False),
         sa.Column("snapshot_sha256", sa.String(64), nullable=False),
@@ -42,8 +42,8 @@ def upgrade() -> None:
     op.create_index("ix_orders_parent", "orders", ["parent_order_id"])
     op.create_table(
         "order_items",
-        sa.Column("id", sa.String(16), primary_key=True),
-        sa.Column("order_id", sa.String(16), sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("id", sa.String(20), primary_key=True),
+        sa.Column("order_id", sa.String(20), sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("node_id", sa.String(200), nullable=False),
         sa.Column("node_type", sa.String(100), nullable=False),
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("error_code", sa.String(50)),
         sa.Column("outputs", sa.JSON),
-        sa.Column("source_item_id", sa.String(16)),
+        sa.Column("source_item_id", sa.String(20)),
         sa.Column("remote_job_id", sa.String(200)),
         sa.Column("remote_state", sa.JSON),
         sa.Column("progress", sa.Float, nullable=False),
@@ -69,10 +69,10 @@ def upgrade() -> None:
     op.create_index("ix_order_items_remote_job", "order_items", ["remote_job_id"])
     op.create_table(
         "products",
-        sa.Column("id", sa.String(16), primary_key=True),
+        sa.Column("id", sa.String(20), primary_key=True),
         sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("order_id", sa.String(16), sa.ForeignKey("orders.id", ondelete="SET NULL")),
-        sa.Column("order_item_id", sa.String(16), sa.ForeignKey("order_items.id", ondelete="SET NULL")),
+        sa.Column("order_id", sa.String(20), sa.ForeignKey("orders.id", ondelete="SET NULL")),
+        sa.Column("order_item_id", sa.String(20), sa.ForeignKey("order_items.id", ondelete="SET NULL")),
         sa.Column("node_id", sa.String(200)),
         sa.Column("node_type", sa.String(100)),
         sa.Column("batch_index", sa.Integer, nullable=False),
@@ -112,7 +112,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("document", sa.Text, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("preview_product_id", sa.String(16), sa.ForeignKey("products.id", ondelete="SET NULL")),
+        sa.Column("preview_product_id", sa.String(20), sa.ForeignKey("products.id", ondelete="SET NULL")),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("kind", "name", name="uq_graphs_kind_name"),
@@ -128,7 +128,7 @@ def upgrade() -> None:
     op.create_table(
         "collection_products",
         sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("product_id", sa.String(16), sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("product_id", sa.String(20), sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("added_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_collection_products_product", "collection_products", ["product_id"])

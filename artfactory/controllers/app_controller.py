@@ -1,0 +1,155 @@
+"""The app's services for views: graphs, templates, settings, provider keys, products and the run controller."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata as metadata
+import re
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from artfactory import __version__
+from artfactory.config import Settings, save_settings
+from artfactory.controllers.graph_controller import GraphController
+from artfactory.controllers.run_controller import RunController
+from artfactory.engine import document as graph_document
+from artfactory.engine.document import GraphDocument
+from artfactory.services import lineage, secrets, templates
+from artfactory.services.library import Library
+from artfactory.services.thumbnails import thumbnail_path
+
+PROVIDERS = tuple(secrets.PROVIDERS)
+# The libraries the About dialog credits: our direct dependencies, as installed.
+BUNDLED = ("PyQt6", "PyQt6-Qt6", "NodeGraphQt", "Qt.py", "SQLAlchemy", "alembic", "httpx", "pillow",
+           "keyring", "networkx", "platformdirs", "rich", "dynamicprompts", "superqt")
+
+
+class AppController(QObject):
+    settings_changed = pyqtSignal()
+
+    def __init__(self, library: Library, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.registry = library.registry
+        self.runs = RunController(library, self)
+
+    @property
+    def settings(self) -> Settings:
+        return self.library.settings
+
+    # --- graphs --------------------------------------------------------------------------------
+    def new_graph(self, doc: GraphDocument | None = None, path: Path | None = None) -> GraphController:
+        defaults = {"width": self.settings.default_width, "height": self.settings.default_height}
+        return GraphController(self.registry, doc, path, defaults=defaults)
+
+    def open_graph(self, path: Path) -> GraphController:
+        """Load a graph file; raises DocumentError (with a message naming the problem) and changes nothing."""
+        return self.new_graph(graph_document.load(path), Path(path).resolve())
+
+    # --- templates -----------------------------------------------------------------------------
+    def templates(self) -> list[dict[str, Any]]:
+        return templates.list_templates(self.library)
+
+    def template_preview(self, item: dict[str, Any]) -> Path | None:
+        product_id = item.get("preview_product_id")
+        if not product_id:
+            return None
+        path = thumbnail_path(self.library.home, "medium", product_id)
+        return path if path.is_file() else None
+
+    def instantiate(self, name: str) -> GraphController:
+        """A new, unsaved graph from a template; raises TemplateError."""
+        doc = templates.instantiate(self.library, name)
+        graph = self.new_graph(doc)
+        return graph
+
+    def save_template(self, graph: GraphController, name: str, description: str,
+                      preview_product_id: str | None) -> dict[str, Any]:
+        return templates.save_template(self.library, graph.doc, name=name, description=description,
+                                       preview_product_id=preview_product_id)
+
+    def delete_template(self, name: str) -> None:
+        templates.delete_template(self.library, name)
+
+    def first_product(self, graph: GraphController) -> tuple[str, Path] | None:
+        """The first product of the graph's latest run (document order), with its thumbnail."""
+        for spec in graph.doc.nodes:
+            run = graph.run_state.get(spec.id)
+            if run and run.products:
+                product_id = run.products[0][0]
+                return product_id, thumbnail_path(self.library.home, "medium", product_id)
+        return None
+
+    # --- products ------------------------------------------------------------------------------
+    def product_detail(self, product_id: str) -> dict[str, Any]:
+        """Lineage of a product; raises lineage.NotFound."""
+        with self.library.db.session() as session:
+            return lineage.product_detail(self.library, session, product_id)
+
+    def product_image(self, product_id: str, detail: dict[str, Any] | None = None) -> Path | None:
+        """The best image to show: the large thumbnail, else the medium one, else the file itself."""
+        for size in ("large", "medium"):
+            path = thumbnail_path(self.library.home, size, product_id)
+            if path.is_file():
+                return path
+        if detail and detail.get("media_type") == "image" and Path(detail["path"]).is_file():
+            return Path(detail["path"])
+        return None
+
+    # --- settings and keys ----------------------------------------------------------------------
+    def update_settings(self, **changes: Any) -> None:
+        """Apply and persist settings (unknown names are a programming error)."""
+        valid = {f.name for f in dataclasses.fields(Settings)}
+        unknown = set(changes) - valid
+        if unknown:
+            raise KeyError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for name, value in changes.items():
+            setattr(self.settings, name, value)
+        save_settings(self.library.home, self.settings)
+        self.runs.apply_limits()
+        self.settings_changed.emit()
+
+    def key_status(self, provider: str) -> dict[str, Any]:
+        return secrets.key_status(provider)
+
+    def set_key(self, provider: str, value: str) -> None:
+        """Store a key in the keychain; raises secrets.SecretsError with a message for the user."""
+        secrets.set_key(provider, value)
+
+    def delete_key(self, provider: str) -> bool:
+        return secrets.delete_key(provider)
+
+    def provider_name(self, provider: str) -> str:
+        return secrets.display_name(provider)
+
+    # --- about ----------------------------------------------------------------------------------
+    @staticmethod
+    def version() -> str:
+        return __version__
+
+    @staticmethod
+    def bundled_libraries() -> list[tuple[str, str, str]]:
+        """(name, version, licence) of the libraries the app ships with."""
+        rows = []
+        for name in BUNDLED:
+            try:
+                meta = metadata.metadata(name)
+            except metadata.PackageNotFoundError:
+                continue
+            rows.append((meta.get("Name", name), meta.get("Version", "?"), _licence(meta)))
+        return rows
+
+
+def _licence(meta: Any) -> str:
+    expression = meta.get("License-Expression")
+    if expression:
+        return str(expression)
+    classifiers = [c.split("::")[-1].strip() for c in (meta.get_all("Classifier") or [])
+                   if c.startswith("License ::")]
+    if classifiers:
+        return ", ".join(dict.fromkeys(classifiers))
+    text = (meta.get("License") or "").strip()
+    first = text.splitlines()[0] if text else ""
+    return re.sub(r"\s+", " ", first)[:60] or "see package"

@@ -1,0 +1,482 @@
+"""One open graph: its document (the source of truth), undo stack, file path, dirty flag and run state."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtGui import QUndoStack
+
+from artfactory.controllers import commands as cmd
+from artfactory.controllers.layout import layered_positions
+from artfactory.controllers.run_state import RunState
+from artfactory.engine import document as graph_document
+from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
+from artfactory.engine.nodetypes import NodeType, port_fits
+from artfactory.engine.registry import NodeRegistry
+from artfactory.engine.validate import ValidationError, validate
+
+FRAGMENT_FORMAT = "artfactory.fragment"
+MISSING: Any = object()  # a param with no explicit value (the node type's default applies)
+Point = tuple[float, float]
+
+
+class GraphController(QObject):
+    """All edits go through here as undo commands; the canvas and forms are views of `doc`."""
+
+    node_added = pyqtSignal(str)
+    node_removed = pyqtSignal(str)
+    edge_added = pyqtSignal(object)  # EdgeSpec
+    edge_removed = pyqtSignal(object)  # EdgeSpec
+    param_changed = pyqtSignal(str, str)  # node id, param name
+    position_changed = pyqtSignal(str, str)  # "node" | "backdrop", id
+    backdrop_changed = pyqtSignal(str)  # added, changed or removed
+    document_reset = pyqtSignal()
+    title_changed = pyqtSignal()
+    issues_changed = pyqtSignal()
+    message = pyqtSignal(str)  # for the status bar
+
+    def __init__(self, registry: NodeRegistry, doc: GraphDocument | None = None, path: Path | None = None,
+                 defaults: Mapping[str, Any] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.doc = doc or GraphDocument()
+        self.path = Path(path) if path else None
+        self.defaults = dict(defaults or {})
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda _clean: self.title_changed.emit())
+        self.run_state = RunState(self)
+        self.issues: dict[str, list[str]] = {}
+        self.graph_issues: list[str] = []
+        self._forced_dirty = False
+        self._revalidate = QTimer(self)
+        self._revalidate.setSingleShot(True)
+        self._revalidate.setInterval(0)
+        self._revalidate.timeout.connect(self.validate)
+        self.undo_stack.indexChanged.connect(self._after_edit)
+
+    # --- reading ------------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return self._forced_dirty or not self.undo_stack.isClean()
+
+    def mark_dirty(self) -> None:
+        """A document that was never saved where it came from (a restored autosave)."""
+        self._forced_dirty = True
+        self.title_changed.emit()
+
+    def title(self) -> str:
+        return self.path.name if self.path else (self.doc.name or "Untitled")
+
+    def node_type(self, node_id: str) -> NodeType | None:
+        spec = self.doc.node(node_id)
+        return self.registry.get(spec.type) if spec else None
+
+    def param_value(self, node_id: str, name: str) -> Any:
+        spec, node_type = self.doc.node(node_id), self.node_type(node_id)
+        if spec is None:
+            return None
+        if name in spec.params:
+            return spec.params[name]
+        param = node_type.param(name) if node_type else None
+        return copy.deepcopy(param.default) if param else None
+
+    def _canvas(self) -> dict[str, Any]:
+        canvas = self.doc.meta.get("canvas")
+        if not isinstance(canvas, dict):
+            canvas = self.doc.meta["canvas"] = {}
+        return canvas
+
+    def position(self, node_id: str) -> Point | None:
+        entry = self._canvas().get(node_id)
+        pos = entry.get("pos") if isinstance(entry, dict) else None
+        if isinstance(pos, list | tuple) and len(pos) == 2 and all(isinstance(v, int | float) for v in pos):
+            return float(pos[0]), float(pos[1])
+        return None
+
+    def backdrops(self) -> list[dict[str, Any]]:
+        items = self.doc.meta.get("backdrops")
+        return [b for b in items if isinstance(b, dict) and isinstance(b.get("id"), str)] \
+            if isinstance(items, list) else []
+
+    def backdrop(self, backdrop_id: str) -> dict[str, Any] | None:
+        return next((b for b in self.backdrops() if b["id"] == backdrop_id), None)
+
+    def new_id(self, node_type: NodeType, taken: Iterable[str] = ()) -> str:
+        """A readable stable id from the type's title: "resize", "resize_2", …"""
+        base = re.sub(r"[^a-z0-9]+", "_", node_type.title.lower()).strip("_") or "node"
+        used = {n.id for n in self.doc.nodes} | set(taken)
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        return candidate
+
+    # --- editing (each is one undo step) -----------------------------------------------------------
+    def add_node(self, type_name: str, pos: Point, params: Mapping[str, Any] | None = None) -> str | None:
+        node_type = self.registry.get(type_name)
+        if node_type is None:
+            self.message.emit(f"Unknown node type {type_name!r}")
+            return None
+        spec = NodeSpec(self.new_id(node_type), type_name, dict(params or self._initial_params(node_type)))
+        self.undo_stack.push(cmd.AddNode(self, spec, len(self.doc.nodes), {"pos": [pos[0], pos[1]]},
+                                         f"Add {node_type.title}"))
+        return spec.id
+
+    def _initial_params(self, node_type: NodeType) -> dict[str, Any]:
+        # The preferred image size applies to new generator nodes; everything else starts at its default.
+        params: dict[str, Any] = {}
+        if node_type.provider:
+            for name in ("width", "height"):
+                param, value = node_type.param(name), self.defaults.get(name)
+                if param is not None and value is not None and value != param.default:
+                    params[name] = value
+        return params
+
+    def delete(self, node_ids: Iterable[str] = (), backdrop_ids: Iterable[str] = ()) -> None:
+        nodes = [n for n in dict.fromkeys(node_ids) if self.doc.node(n)]
+        backdrops = [b for b in dict.fromkeys(backdrop_ids) if self.backdrop(b)]
+        if not nodes and not backdrops:
+            return
+        self.undo_stack.beginMacro(f"Delete {_count(len(nodes) + len(backdrops), 'item')}")
+        for edge in [e for e in self.doc.edges if e.source in nodes or e.target in nodes]:
+            self.undo_stack.push(cmd.RemoveEdge(self, edge, "Disconnect"))
+        for node_id in nodes:
+            self.undo_stack.push(cmd.RemoveNode(self, node_id, f"Delete {node_id}"))
+        for backdrop_id in backdrops:
+            self.undo_stack.push(cmd.SetBackdrop(self, backdrop_id, self.backdrop(backdrop_id), None, "Delete"))
+        self.undo_stack.endMacro()
+
+    def check_link(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
+        """Why this link is not allowed (a message for the status bar), or None when it is."""
+        s_spec, t_spec = self.doc.node(source), self.doc.node(target)
+        if s_spec is None or t_spec is None:
+            return "Cannot connect: the node is not in the graph"
+        if source == target:
+            return "Cannot connect a node to itself"
+        s_type, t_type = self.registry.get(s_spec.type), self.registry.get(t_spec.type)
+        if s_type is None or t_type is None:
+            return f"Cannot connect: unknown node type {(s_spec if s_type is None else t_spec).type!r}"
+        out_port, in_port = s_type.output(source_port), t_type.input(target_port)
+        if out_port is None:
+            return f"Cannot connect: {s_type.title} has no output {source_port!r}"
+        if in_port is None:
+            return f"Cannot connect: {t_type.title} has no input {target_port!r}"
+        if not port_fits(out_port.kind, in_port.kind):
+            return f"Cannot connect {out_port.kind} → {in_port.kind}"
+        if self._reaches(target, source):
+            return f"Cannot connect {source} → {target}: it would make a cycle"
+        return None
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        successors: dict[str, list[str]] = {}
+        for edge in self.doc.edges:
+            successors.setdefault(edge.source, []).append(edge.target)
+        seen, stack = {start}, [start]
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            for nxt in successors.get(node, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    def change_links(self, removed: Iterable[EdgeSpec] = (), added: Iterable[EdgeSpec] = ()) -> str | None:
+        """A link gesture: remove some edges and add others as one undo step.
+
+        A refused addition refuses the whole gesture (so a dragged link snaps back), and its reason is
+        returned and shown. Adding to an input that is already fed replaces the old link.
+        """
+        removed = [e for e in removed if e in self.doc.edges]
+        added = [e for e in added if e not in self.doc.edges]
+        remaining = [e for e in self.doc.edges if e not in removed]
+        for edge in added:
+            error = self.check_link(edge.source, edge.source_port, edge.target, edge.target_port)
+            if error:
+                self.message.emit(error)
+                return error
+        replaced = [e for e in remaining for new in added if (e.target, e.target_port) == (new.target, new.target_port)]
+        if not (removed or added):
+            return None
+        label = f"Connect {_edge_text(added[0])}" if added else f"Disconnect {_edge_text(removed[0])}"
+        self.undo_stack.beginMacro(label)
+        for edge in [*removed, *dict.fromkeys(_freeze(replaced))]:
+            self.undo_stack.push(cmd.RemoveEdge(self, _thaw(edge), "Disconnect"))
+        for edge in added:
+            self.undo_stack.push(cmd.AddEdge(self, edge, "Connect"))
+        self.undo_stack.endMacro()
+        return None
+
+    def connect(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
+        return self.change_links(added=[EdgeSpec(source, source_port, target, target_port)])
+
+    def disconnect(self, edges: Iterable[EdgeSpec]) -> None:
+        self.change_links(removed=edges)
+
+    def set_param(self, node_id: str, name: str, value: Any) -> bool:
+        """Set a param (MISSING resets it to the default); False with a message when the value is refused."""
+        spec, node_type = self.doc.node(node_id), self.node_type(node_id)
+        param = node_type.param(name) if node_type else None
+        if spec is None or param is None:
+            return False
+        if value is not MISSING:
+            try:
+                value = param.coerce(value)
+            except ValueError as exc:
+                self.message.emit(f"{node_id}.{name} {exc}")
+                return False
+        old = spec.params.get(name, MISSING)
+        if _same(old, value):
+            return True
+        self.undo_stack.push(cmd.SetParam(self, node_id, name, old, copy.deepcopy(value), f"Edit {node_id}.{name}"))
+        return True
+
+    def move(self, moves: Mapping[tuple[str, str], tuple[Point, Point]], label: str = "Move") -> None:
+        """Record moves the canvas already made: {("node"|"backdrop", id): (old, new)}."""
+        moves = {k: (tuple(o), tuple(n)) for k, (o, n) in moves.items() if tuple(o) != tuple(n)}
+        if moves:
+            self.undo_stack.push(cmd.SetPositions(self, dict(moves), label))
+
+    def auto_layout(self, sizes: Mapping[str, tuple[float, float]]) -> None:
+        old = {n.id: self.position(n.id) or (0.0, 0.0) for n in self.doc.nodes}
+        new = layered_positions(self.doc, sizes, origin=_top_left(old.values()))
+        self.move({("node", k): (old[k], new[k]) for k in new}, "Auto-layout")
+
+    def place_unpositioned(self, sizes: Mapping[str, tuple[float, float]]) -> list[str]:
+        """Give nodes without a position one from the layered layout (part of loading: not an edit)."""
+        missing = [n.id for n in self.doc.nodes if self.position(n.id) is None]
+        if not missing:
+            return []
+        laid = layered_positions(self.doc, sizes)
+        for node_id in missing:
+            self._write_position("node", node_id, laid[node_id])
+        return missing
+
+    def add_backdrop(self, title: str, rect: tuple[float, float, float, float]) -> str:
+        taken = {b["id"] for b in self.backdrops()}
+        n = 1
+        while f"backdrop_{n}" in taken:
+            n += 1
+        data = {"id": f"backdrop_{n}", "title": title, "rect": [float(v) for v in rect]}
+        self.undo_stack.push(cmd.SetBackdrop(self, data["id"], None, data, f"Add backdrop {title!r}"))
+        return data["id"]
+
+    def update_backdrop(self, backdrop_id: str, *, title: str | None = None,
+                        rect: tuple[float, float, float, float] | None = None) -> None:
+        old = self.backdrop(backdrop_id)
+        if old is None:
+            return
+        new = dict(old)
+        if title is not None:
+            new["title"] = title
+        if rect is not None:
+            new["rect"] = [float(v) for v in rect]
+        if new != old:
+            label = "Rename backdrop" if title is not None else "Resize backdrop"
+            self.undo_stack.push(cmd.SetBackdrop(self, backdrop_id, copy.deepcopy(old), new, label))
+
+    # --- copy and paste ------------------------------------------------------------------------
+    def fragment(self, node_ids: Iterable[str]) -> dict[str, Any]:
+        ids = set(node_ids)
+        return {
+            "format": FRAGMENT_FORMAT,
+            "nodes": [copy.deepcopy(n.to_json()) for n in self.doc.nodes if n.id in ids],
+            "edges": [e.to_json() for e in self.doc.edges if e.source in ids and e.target in ids],
+            "canvas": {i: {"pos": list(p)} for i in ids if (p := self.position(i)) is not None},
+        }
+
+    def paste(self, fragment: Any, at: Point | None = None, offset: Point = (40.0, 40.0)) -> list[str]:
+        """Add a fragment's nodes with fresh ids and its links re-validated; returns the new ids."""
+        try:
+            if not isinstance(fragment, dict) or fragment.get("format") != FRAGMENT_FORMAT:
+                raise ValueError
+            doc = graph_document.from_json({"nodes": fragment.get("nodes", []),
+                                            "edges": fragment.get("edges", [])}, "clipboard")
+            canvas = fragment.get("canvas") or {}
+        except (ValueError, graph_document.DocumentError):
+            self.message.emit("Nothing to paste: the clipboard holds no Art Factory nodes")
+            return []
+        known = [n for n in doc.nodes if n.type in self.registry]
+        if len(known) < len(doc.nodes):
+            self.message.emit(f"Skipped {_count(len(doc.nodes) - len(known), 'node')} of unknown type")
+        if not known:
+            return []
+        points = {n.id: _point(canvas.get(n.id)) for n in known}
+        left_top = _top_left(p for p in points.values() if p is not None)
+        shift = (at[0] - left_top[0], at[1] - left_top[1]) if at else offset
+        id_map: dict[str, str] = {}
+        self.undo_stack.beginMacro(f"Paste {_count(len(known), 'node')}")
+        for spec in known:
+            node_type = self.registry.get(spec.type)
+            assert node_type is not None
+            id_map[spec.id] = self.new_id(node_type, id_map.values())
+            base = points[spec.id] or left_top
+            new = NodeSpec(id_map[spec.id], spec.type, copy.deepcopy(spec.params))
+            self.undo_stack.push(cmd.AddNode(self, new, len(self.doc.nodes),
+                                             {"pos": [base[0] + shift[0], base[1] + shift[1]]}, "Paste node"))
+        refused = 0
+        for edge in doc.edges:
+            if edge.source not in id_map or edge.target not in id_map:
+                continue
+            new_edge = EdgeSpec(id_map[edge.source], edge.source_port, id_map[edge.target], edge.target_port)
+            if self.check_link(*_edge_tuple(new_edge)) or any(
+                    (e.target, e.target_port) == (new_edge.target, new_edge.target_port) for e in self.doc.edges):
+                refused += 1
+                continue
+            self.undo_stack.push(cmd.AddEdge(self, new_edge, "Connect"))
+        self.undo_stack.endMacro()
+        if refused:
+            self.message.emit(f"Pasted without {_count(refused, 'invalid link')}")
+        return list(id_map.values())
+
+    # --- validation ---------------------------------------------------------------------------------
+    def validate(self) -> list[ValidationError]:
+        errors = validate(self.doc, self.registry)
+        self.issues = {}
+        self.graph_issues = []
+        for error in errors:
+            if error.node_id and self.doc.node(error.node_id):
+                self.issues.setdefault(error.node_id, []).append(error.message)
+            else:
+                self.graph_issues.append(error.message)
+        self.issues_changed.emit()
+        return errors
+
+    def clear_issues(self) -> None:
+        if self.issues or self.graph_issues:
+            self.issues, self.graph_issues = {}, []
+            self.issues_changed.emit()
+
+    def _after_edit(self) -> None:
+        # Once problems are on show, keep them current as the user fixes them.
+        if self.issues or self.graph_issues:
+            self._revalidate.start()
+
+    # --- files --------------------------------------------------------------------------------------
+    def replace_document(self, doc: GraphDocument, path: Path | None = None) -> None:
+        self.doc, self.path = doc, (Path(path) if path else None)
+        self.undo_stack.clear()
+        self._forced_dirty = False
+        self.issues, self.graph_issues = {}, []
+        self.document_reset.emit()
+        self.title_changed.emit()
+
+    def save(self, path: Path | None = None) -> Path:
+        """Write the document (atomically); raises OSError when the file cannot be written."""
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("no file name to save to")
+        if not self.doc.name or self.doc.name == "Untitled":
+            self.doc.name = target.stem
+        self.doc.save(target)
+        self.path = target
+        self._forced_dirty = False
+        self.undo_stack.setClean()
+        self.title_changed.emit()
+        return target
+
+    # --- primitives: the only code that changes `doc`; commands call them -----------------------------
+    def _insert_node(self, spec: NodeSpec, index: int, canvas: dict[str, Any] | None) -> None:
+        self.doc.nodes.insert(min(index, len(self.doc.nodes)), spec)
+        if canvas is not None:
+            self._canvas()[spec.id] = copy.deepcopy(canvas)
+        self.node_added.emit(spec.id)
+
+    def _delete_node(self, node_id: str) -> tuple[NodeSpec, int, dict[str, Any] | None]:
+        spec = self.doc.node(node_id)
+        assert spec is not None
+        index = self.doc.nodes.index(spec)
+        del self.doc.nodes[index]
+        canvas = self._canvas().pop(node_id, None)
+        self.issues.pop(node_id, None)
+        self.run_state.forget(node_id)
+        self.node_removed.emit(node_id)
+        return spec, index, canvas
+
+    def _insert_edge(self, edge: EdgeSpec, index: int | None) -> None:
+        self.doc.edges.insert(len(self.doc.edges) if index is None else index, edge)
+        self.edge_added.emit(edge)
+
+    def _delete_edge(self, edge: EdgeSpec) -> int:
+        index = self.doc.edges.index(edge)
+        del self.doc.edges[index]
+        self.edge_removed.emit(edge)
+        return index
+
+    def _write_param(self, node_id: str, name: str, value: Any) -> None:
+        spec = self.doc.node(node_id)
+        assert spec is not None
+        if value is MISSING:
+            spec.params.pop(name, None)
+        else:
+            spec.params[name] = copy.deepcopy(value)
+        self.param_changed.emit(node_id, name)
+
+    def _write_position(self, kind: str, item_id: str, pos: Point) -> None:
+        if kind == "node":
+            self._canvas().setdefault(item_id, {})["pos"] = [pos[0], pos[1]]
+        else:
+            backdrop = self.backdrop(item_id)
+            if backdrop is not None:
+                backdrop["rect"][:2] = [pos[0], pos[1]]
+        self.position_changed.emit(kind, item_id)
+
+    def _write_backdrop(self, backdrop_id: str, data: dict[str, Any] | None, index: int | None) -> int | None:
+        items = self.doc.meta.get("backdrops")
+        if not isinstance(items, list):
+            items = self.doc.meta["backdrops"] = []
+        old_index = next((i for i, b in enumerate(items) if isinstance(b, dict) and b.get("id") == backdrop_id), None)
+        if old_index is not None:
+            del items[old_index]
+        if data is not None:
+            position = old_index if old_index is not None else (len(items) if index is None else index)
+            items.insert(min(position, len(items)), copy.deepcopy(data))
+        if not items:
+            self.doc.meta.pop("backdrops", None)
+        self.backdrop_changed.emit(backdrop_id)
+        return old_index
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _edge_text(edge: EdgeSpec) -> str:
+    return f"{edge.source}.{edge.source_port} → {edge.target}.{edge.target_port}"
+
+
+def _edge_tuple(edge: EdgeSpec) -> tuple[str, str, str, str]:
+    return edge.source, edge.source_port, edge.target, edge.target_port
+
+
+def _freeze(edges: Iterable[EdgeSpec]) -> list[tuple[str, str, str, str]]:
+    return [_edge_tuple(e) for e in edges]
+
+
+def _thaw(edge: EdgeSpec | tuple[str, str, str, str]) -> EdgeSpec:
+    return edge if isinstance(edge, EdgeSpec) else EdgeSpec(*edge)
+
+
+def _same(old: Any, new: Any) -> bool:
+    if old is MISSING or new is MISSING:
+        return old is new
+    return type(old) is type(new) and old == new
+
+
+def _point(entry: Any) -> Point | None:
+    pos = entry.get("pos") if isinstance(entry, dict) else None
+    if isinstance(pos, list | tuple) and len(pos) == 2 and all(isinstance(v, int | float) for v in pos):
+        return float(pos[0]), float(pos[1])
+    return None
+
+
+def _top_left(points: Iterable[Point]) -> Point:
+    pts = list(points)
+    if not pts:
+        return 0.0, 0.0
+    return min(p[0] for p in pts), min(p[1] for p in pts)

@@ -1,0 +1,232 @@
+"""Runs: plan and submit a graph to the Executor, and turn its signals into run state for views."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from artfactory.controllers.graph_controller import GraphController
+from artfactory.engine.executor import Executor, OrderRunner
+from artfactory.engine.plan import PlanError
+from artfactory.models import Order
+from artfactory.services import lineage
+from artfactory.services.library import Library
+from artfactory.services.orders import product_ids_in
+from artfactory.services.thumbnails import thumbnail_path
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class NodeProgress:
+    status: str = "pending"
+    percent: float = 0.0
+    message: str = ""
+    error: str = ""
+
+
+@dataclass
+class OrderInfo:
+    """An order as the runs panel lists it."""
+
+    order_id: str
+    name: str
+    status: str
+    created: float
+    nodes: dict[str, NodeProgress] = field(default_factory=dict)
+    history: bool = False  # loaded from the database, not started in this session
+
+    @property
+    def done(self) -> int:
+        return sum(1 for n in self.nodes.values() if n.status not in ("pending", "running"))
+
+
+class RunController(QObject):
+    """Owns the Executor for the app; one order per graph at a time."""
+
+    order_added = pyqtSignal(str)  # order id
+    order_changed = pyqtSignal(str)
+    node_changed = pyqtSignal(str, str)  # order id, node id
+    message = pyqtSignal(str)
+
+    def __init__(self, library: Library, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.executor = Executor(library, parent=self)
+        self.orders: dict[str, OrderInfo] = {}
+        self._graphs: dict[str, GraphController] = {}
+        self._runners: dict[str, OrderRunner] = {}
+        self._project_id: int | None = None
+        signals = self.executor.signals
+        signals.node_started.connect(self._on_node_started)
+        signals.node_progress.connect(self._on_node_progress)
+        signals.node_finished.connect(self._on_node_finished)
+        signals.order_finished.connect(self._on_order_finished)
+
+    # --- starting and stopping ---------------------------------------------------------------
+    def run(self, graph: GraphController, only: list[str] | None = None) -> str | None:
+        """Validate, plan and submit; the order id, or None when the graph has problems or is busy."""
+        if graph.run_state.running:
+            self.message.emit("This graph is already running — cancel it first (Esc)")
+            return None
+        errors = graph.validate()
+        if errors:
+            count = len(errors)
+            self.message.emit(f"Not started: the graph has {count} problem{'s' if count != 1 else ''} "
+                              f"(marked on the nodes) — {errors[0]}")
+            return None
+        try:
+            plan = self.executor.plan(graph.doc.copy(), only=only)
+        except PlanError as exc:  # validated above; a race with the registry is all that is left
+            self.message.emit(f"Not started: {exc}")
+            return None
+        if not plan.order:
+            self.message.emit("Nothing to run: select a node first")
+            return None
+        if self._project_id is None:
+            self._project_id = self.library.project_id()
+        runner = self.executor.submit(plan, project_id=self._project_id, start=False)
+        order_id = runner.order_id
+        self._graphs[order_id] = graph
+        self._runners[order_id] = runner
+        info = OrderInfo(order_id, graph.doc.name or graph.title(), "running", time.time(),
+                         {n: NodeProgress() for n in plan.order})
+        self.orders[order_id] = info
+        graph.run_state.begin(order_id, list(plan.order))
+        self.order_added.emit(order_id)
+        runner.start()  # cached nodes report at once, inside start(); the state above must exist first
+        if info.status == "running":
+            scope = f"{len(plan.order)} node{'s' if len(plan.order) != 1 else ''}"
+            self.message.emit(f"Running {info.name} ({scope})…")
+        return order_id
+
+    def cancel(self, order_id: str) -> bool:
+        runner = self._runners.get(order_id)
+        if runner is None:
+            return False
+        runner.cancel()
+        self.message.emit("Canceling…")
+        return True
+
+    def cancel_graph(self, graph: GraphController) -> bool:
+        order_id = graph.run_state.order_id
+        return bool(order_id and graph.run_state.running and self.cancel(order_id))
+
+    def cancel_node(self, order_id: str, node_id: str) -> bool:
+        runner = self._runners.get(order_id)
+        if runner is None:
+            return False
+        runner.cancel_node(node_id)
+        return True
+
+    def active_orders(self) -> list[str]:
+        return [o for o, info in self.orders.items() if info.status in ACTIVE]
+
+    def cancel_all(self) -> None:
+        for order_id in self.active_orders():
+            self.cancel(order_id)
+
+    def graph_of(self, order_id: str) -> GraphController | None:
+        return self._graphs.get(order_id)
+
+    def forget_graph(self, graph: GraphController) -> None:
+        """A closed tab: its orders run on, but nobody draws them any more."""
+        for order_id, owner in list(self._graphs.items()):
+            if owner is graph:
+                del self._graphs[order_id]
+
+    def apply_limits(self) -> None:
+        """Per-provider concurrency from the (possibly just edited) settings."""
+        self.executor.limits = dict(self.library.settings.provider_limits())
+        self.executor.pump_all()
+
+    # --- history -------------------------------------------------------------------------------
+    def load_history(self, limit: int = 25) -> list[str]:
+        """Recent orders from the database (newest first) for the runs panel."""
+        added = []
+        with self.library.db.session() as session:
+            query = session.query(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+            for order in query:
+                if order.id in self.orders:
+                    continue
+                summary = lineage.order_summary(session, order)
+                created = order.created_at.timestamp() if order.created_at else 0.0
+                self.orders[order.id] = OrderInfo(order.id, summary["name"] or order.id, order.status, created,
+                                                  history=True)
+                added.append(order.id)
+        return added
+
+    def load_items(self, order_id: str) -> None:
+        """Per-node statuses of a history order, read when the user opens it."""
+        info = self.orders.get(order_id)
+        if info is None or info.nodes:
+            return
+        with self.library.db.session() as session:
+            detail = lineage.order_detail(self.library, session, order_id)
+        for item in detail["items"]:
+            info.nodes[item["node_id"]] = NodeProgress(item["status"], float(item["progress"] or 0.0) * (
+                1 if (item["progress"] or 0) > 1 else 100), "", item["error"] or "")
+        self.order_changed.emit(order_id)
+
+    def product_ids(self, order_id: str, node_id: str) -> list[str]:
+        items = self.executor.store.items(order_id)
+        item = items.get(node_id)
+        return product_ids_in(item.get("outputs")) if item else []
+
+    # --- executor signals (GUI thread) ------------------------------------------------------------------
+    def _node(self, order_id: str, node_id: str) -> NodeProgress | None:
+        info = self.orders.get(order_id)
+        return info.nodes.setdefault(node_id, NodeProgress()) if info else None
+
+    def _on_node_started(self, order_id: str, node_id: str) -> None:
+        node = self._node(order_id, node_id)
+        if node is None:
+            return
+        node.status = "running"
+        self._graph_update(order_id, node_id, status="running", percent=0.0, message="", error="")
+        self.node_changed.emit(order_id, node_id)
+
+    def _on_node_progress(self, order_id: str, node_id: str, percent: float, message: str) -> None:
+        node = self._node(order_id, node_id)
+        if node is None:
+            return
+        node.percent, node.message = percent, message
+        self._graph_update(order_id, node_id, percent=percent, message=message)
+        self.node_changed.emit(order_id, node_id)
+
+    def _on_node_finished(self, order_id: str, node_id: str, status: str, error: str) -> None:
+        node = self._node(order_id, node_id)
+        if node is None:
+            return
+        node.status, node.error = status, error
+        if status in ("executed", "cached"):
+            node.percent = 100.0
+        products = None
+        if status in ("executed", "cached") and order_id in self._graphs:
+            home = self.library.home
+            products = [(pid, thumbnail_path(home, "small", pid)) for pid in self.product_ids(order_id, node_id)]
+        self._graph_update(order_id, node_id, status=status, error=error, products=products,
+                           percent=100.0 if status in ("executed", "cached") else None)
+        self.node_changed.emit(order_id, node_id)
+
+    def _on_order_finished(self, order_id: str, status: str) -> None:
+        info = self.orders.get(order_id)
+        self._runners.pop(order_id, None)
+        if info is not None:
+            info.status = status
+            self.order_changed.emit(order_id)
+        graph = self._graphs.get(order_id)
+        if graph is not None and graph.run_state.order_id == order_id:
+            graph.run_state.finish(status)
+        name = info.name if info else order_id
+        failed = [n for n, p in (info.nodes.items() if info else ()) if p.status == "failed"]
+        detail = f": {len(failed)} node{'s' if len(failed) != 1 else ''} failed" if failed else ""
+        self.message.emit(f"{name} {status}{detail}")
+
+    def _graph_update(self, order_id: str, node_id: str, **changes: Any) -> None:
+        graph = self._graphs.get(order_id)
+        if graph is not None and graph.run_state.order_id == order_id and graph.doc.node(node_id) is not None:
+            graph.run_state.update(node_id, **changes)

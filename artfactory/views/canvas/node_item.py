@@ -1,0 +1,344 @@
+"""How a node is drawn: family header, typed ports, status border, progress, error badge and output thumbnails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QBrush, QColor, QCursor, QFont, QPainter, QPainterPath, QPen, QPixmap
+from PyQt6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsSceneMouseEvent, QToolTip
+
+from artfactory.views import theme
+from artfactory.views.canvas import compat
+
+compat.apply()
+from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402  (after the PyQt6 patches)
+
+MIN_WIDTH = 210.0
+FOOTER_H = 22.0
+PAD = 6.0
+THUMB_GAP = 5.0
+MAX_THUMBS = 4
+SINGLE_MAX_H = 180.0
+RADIUS = 7.0
+
+
+def port_painter(optional: bool) -> Callable[[QPainter, QRectF, dict[str, Any]], None]:
+    """Ports in their kind's colour; an optional input is a ring until something is connected."""
+
+    def paint(painter: QPainter, rect: QRectF, info: dict[str, Any]) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = QColor(*info["color"][:3])
+        if info["hovered"]:
+            color = color.lighter(135)
+        size = min(rect.width(), rect.height()) * 0.92
+        dot = QRectF(rect.center().x() - size / 2, rect.center().y() - size / 2, size, size)
+        hollow = optional and not info["connected"] and not info["hovered"]
+        painter.setPen(QPen(color.lighter(120) if info["connected"] else color, 1.8))
+        painter.setBrush(QBrush(QColor(theme.NODE_BODY) if hollow else color))
+        painter.drawEllipse(dot)
+        if info["connected"]:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(255, 255, 255, 150))
+            inner = size * 0.32
+            painter.drawEllipse(QRectF(dot.center().x() - inner / 2, dot.center().y() - inner / 2, inner, inner))
+        painter.restore()
+
+    return paint
+
+
+class ThumbItem(QGraphicsPixmapItem):
+    """An output thumbnail; a click opens the product."""
+
+    def __init__(self, product_id: str, pixmap: QPixmap, box: QRectF, parent: ArtNodeItem) -> None:
+        super().__init__(parent)
+        self.product_id = product_id
+        self.box = box
+        self.extra = 0  # "+N" more products than shown
+        self._hover = False
+        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.setAcceptHoverEvents(True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        self.setCursor(QCursor(Qt.CursorShape.PointingHandCursor))
+        self.setToolTip("Open product")
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.set_image(pixmap)
+
+    def set_image(self, pixmap: QPixmap) -> None:
+        if pixmap.isNull():
+            self.setPixmap(QPixmap())
+            self.setPos(self.box.topLeft())
+            return
+        ratio = 2.0
+        scaled = pixmap.scaled(int(self.box.width() * ratio), int(self.box.height() * ratio),
+                               Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        scaled.setDevicePixelRatio(ratio)
+        self.setPixmap(scaled)
+        w, h = scaled.width() / ratio, scaled.height() / ratio
+        self.setPos(self.box.x() + (self.box.width() - w) / 2, self.box.y() + (self.box.height() - h) / 2)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self.box.topLeft() - self.pos(), self.box.size()).adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        area = QRectF(self.box.topLeft() - self.pos(), self.box.size())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 70))
+        painter.drawRoundedRect(area, 4, 4)
+        painter.restore()
+        super().paint(painter, option, widget)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.pixmap().isNull():
+            painter.setPen(QColor(theme.NODE_DIM))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "no preview")
+        if self.extra:
+            chip = QRectF(area.right() - 34, area.bottom() - 20, 30, 16)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(chip, 8, 8)
+            painter.setPen(QColor("#ffffff"))
+            painter.setFont(_font(7.5, bold=True))
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, f"+{self.extra}")
+        pen = QPen(QColor(theme.SELECTION) if self._hover else QColor(255, 255, 255, 40), 1.5 if self._hover else 1)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(area, 4, 4)
+        painter.restore()
+
+    def hoverEnterEvent(self, event: Any) -> None:
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: Any) -> None:
+        self._hover = False
+        self.update()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        event.accept()  # claim the click, so the node neither moves nor starts a rubber band
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        node = self.parentItem()
+        if isinstance(node, ArtNodeItem) and node.on_product_clicked and self.boundingRect().contains(event.pos()):
+            node.on_product_clicked(self.product_id)
+
+
+class BadgeItem(QGraphicsItem):
+    """The red "!" on a node with an error; hover or click shows the message."""
+
+    SIZE = 16.0
+
+    def __init__(self, parent: ArtNodeItem) -> None:
+        super().__init__(parent)
+        self.setAcceptHoverEvents(True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        self.setCursor(QCursor(Qt.CursorShape.PointingHandCursor))
+        self.setZValue(2)
+        self.text = ""
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.SIZE, self.SIZE)
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(0, 0, 0, 90), 1))
+        painter.setBrush(theme.status_color("failed"))
+        painter.drawEllipse(self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5))
+        painter.setPen(QColor("#ffffff"))
+        painter.setFont(_font(8.5, bold=True))
+        painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, "!")
+        painter.restore()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        QToolTip.showText(event.screenPos(), self.toolTip())
+
+
+class ArtNodeItem(NodeItem):
+    """A NodeGraphQt node item with our look and the run state drawn into it."""
+
+    def __init__(self, name: str = "node", parent: Any = None) -> None:
+        super().__init__(name, parent)
+        self.family = ""
+        self.stable_id = ""
+        self.status: str | None = None
+        self.percent = 0.0
+        self.errors: list[str] = []
+        self.description = ""
+        self.on_product_clicked: Callable[[str], None] | None = None
+        self._products: list[tuple[str, Path]] = []
+        self._pixmaps: dict[str, QPixmap] = {}
+        self._thumbs: list[ThumbItem] = []
+        self._badge = BadgeItem(self)
+        self._badge.setVisible(False)
+        self._header_h = 28.0
+        self._text_item.setFont(_font(9.5, bold=True))
+
+    # --- state from the run and validation --------------------------------------------------------
+    def set_run(self, status: str | None, percent: float, errors: list[str],
+                products: list[tuple[str, Path]]) -> None:
+        relayout = [p for p, _ in products] != [p for p, _ in self._products]
+        self.status, self.percent, self.errors = status, percent, errors
+        self._products = list(products)
+        self._badge.setVisible(bool(errors))
+        self._badge.setToolTip("\n".join(errors))
+        if relayout:
+            self.draw_node()
+        self.update()
+
+    @property
+    def product_ids(self) -> list[str]:
+        return [p for p, _ in self._products]
+
+    def _pixmap(self, product_id: str, path: Path) -> QPixmap:
+        pixmap = self._pixmaps.get(product_id)
+        if pixmap is None:
+            pixmap = QPixmap(str(path)) if path.is_file() else QPixmap()
+            self._pixmaps = {k: v for k, v in self._pixmaps.items() if k in self.product_ids}
+            self._pixmaps[product_id] = pixmap
+        return pixmap
+
+    # --- geometry -------------------------------------------------------------------------------
+    def _thumb_area(self, width: float) -> float:
+        if not self._products:
+            return 0.0
+        inner = width - 2 * PAD
+        if len(self._products) == 1:
+            product_id, path = self._products[0]
+            pixmap = self._pixmap(product_id, path)
+            aspect = pixmap.height() / pixmap.width() if not pixmap.isNull() and pixmap.width() else 1.0
+            return min(SINGLE_MAX_H, inner * aspect) + PAD
+        shown = min(len(self._products), MAX_THUMBS)
+        return (inner - THUMB_GAP * (shown - 1)) / shown + PAD
+
+    def calc_size(self, add_w: float = 0.0, add_h: float = 0.0) -> tuple[float, float]:
+        width, height = super().calc_size(add_w, add_h)
+        width = max(width + 12.0, MIN_WIDTH)
+        return width, height + FOOTER_H + self._thumb_area(width)
+
+    def _draw_node_horizontal(self) -> None:
+        self._header_h = self._text_item.boundingRect().height() + 8.0
+        for port, text in (*self._input_items.items(), *self._output_items.items()):
+            if port.isVisible():
+                text.setVisible(port.display_name)
+        self._set_base_size(add_h=self._header_h)
+        self._set_text_color(self.text_color)
+        self.setToolTip(self.description)
+        self._text_item.setPos(28.0, (self._header_h - self._text_item.boundingRect().height()) / 2)
+        icon = self._icon_item.boundingRect()
+        self._icon_item.setPos(8.0, (self._header_h - icon.height()) / 2)
+        self.align_ports(v_offset=self._header_h + 6.0)
+        self.align_widgets(v_offset=self._header_h)
+        self._badge.setPos(self._width - BadgeItem.SIZE - 7.0, (self._header_h - BadgeItem.SIZE) / 2)
+        self._layout_thumbs()
+        self.update()
+
+    def _tooltip_disable(self, state: bool) -> None:
+        self.setToolTip(self.description)  # our tooltip: what the node does, not NodeGraphQt's type string
+
+    def _layout_thumbs(self) -> None:
+        for item in self._thumbs:
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+            item.setParentItem(None)
+        self._thumbs = []
+        if not self._products:
+            return
+        area = self._thumb_area(self._width)
+        top = self._height - FOOTER_H - area
+        inner = self._width - 2 * PAD
+        shown = self._products[:MAX_THUMBS]
+        cell = inner if len(shown) == 1 else (inner - THUMB_GAP * (len(shown) - 1)) / len(shown)
+        for index, (product_id, path) in enumerate(shown):
+            box = QRectF(PAD + index * (cell + THUMB_GAP), top, cell, area - PAD)
+            self._thumbs.append(ThumbItem(product_id, self._pixmap(product_id, path), box, self))
+        self._thumbs[-1].extra = max(0, len(self._products) - MAX_THUMBS)
+
+    def set_proxy_mode(self, mode: bool) -> None:
+        super().set_proxy_mode(mode)
+        for item in self._thumbs:
+            item.setVisible(not mode)
+        self._badge.setVisible(bool(self.errors) and not mode)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        # No in-place renaming of the title: the type's title is the name, the stable id is the identity.
+        viewer = self.viewer()
+        if viewer is not None and event.button() == Qt.MouseButton.LeftButton:
+            viewer.node_double_clicked.emit(self.id)
+        QGraphicsItem.mouseDoubleClickEvent(self, event)
+
+    # --- painting -------------------------------------------------------------------------------
+    def _paint_horizontal(self, painter: QPainter, option: Any, widget: Any) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = self.boundingRect().adjusted(1.0, 1.0, -1.0, -1.0)
+        body = QPainterPath()
+        body.addRoundedRect(rect, RADIUS, RADIUS)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.fillPath(body, QColor(theme.NODE_BODY))
+
+        header = QPainterPath()
+        header.addRect(QRectF(rect.x(), rect.y(), rect.width(), self._header_h))
+        header_color = theme.family_color(self.family)
+        if self.disabled:
+            header_color = header_color.darker(160)
+        painter.fillPath(body.intersected(header), header_color)
+
+        footer_top = rect.bottom() - FOOTER_H
+        painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
+        painter.drawLine(QPointF(rect.x() + 1, footer_top), QPointF(rect.right() - 1, footer_top))
+        self._paint_footer(painter, QRectF(rect.x() + 8, footer_top, rect.width() - 16, FOOTER_H))
+        if self.status == "running":
+            track = QRectF(rect.x() + 1, rect.y() + self._header_h, rect.width() - 2, 3)
+            painter.fillRect(track, QColor(0, 0, 0, 90))
+            painter.fillRect(QRectF(track.x(), track.y(), track.width() * self.percent / 100, 3),
+                             theme.status_color("running"))
+
+        if self.selected:
+            pen = QPen(QColor(theme.SELECTION), 2.0)
+        elif self.status:
+            pen = QPen(theme.status_color(self.status), 1.6)
+        else:
+            pen = QPen(QColor(0, 0, 0, 140), 1.0)
+        if self.errors and not self.selected:
+            pen = QPen(theme.status_color("failed"), 1.8)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(body)
+        painter.restore()
+
+    def _paint_footer(self, painter: QPainter, area: QRectF) -> None:
+        painter.setFont(_font(7.5))
+        painter.setPen(QColor(theme.NODE_DIM))
+        align = Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(area, align | Qt.AlignmentFlag.AlignLeft, self.stable_id)
+        if not self.status:
+            return
+        label = self.status
+        if self.status == "running":
+            label = f"running {self.percent:.0f}%"
+        elif self.status in ("executed", "cached") and self._products:
+            label = f"{self.status} · {len(self._products)}"
+        color = theme.status_color(self.status)
+        metrics_w = painter.fontMetrics().horizontalAdvance(label)
+        dot = QRectF(area.right() - metrics_w - 11, area.center().y() - 3, 6, 6)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawEllipse(dot)
+        painter.setPen(color.lighter(115))
+        painter.drawText(area, align | Qt.AlignmentFlag.AlignRight, label)
+
+
+def _font(points: float, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPointSizeF(points)
+    font.setBold(bold)
+    return font

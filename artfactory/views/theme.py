@@ -1,0 +1,211 @@
+"""The look of the app in one place: Fusion palettes, the stylesheet, and status, port and family colours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from PyQt6.QtGui import QColor, QFont, QPalette
+from PyQt6.QtWidgets import QApplication, QStyleFactory
+
+
+class ThemeName(str, Enum):
+    DARK = "dark"
+    LIGHT = "light"
+
+
+@dataclass(frozen=True)
+class Colors:
+    window: str
+    panel: str
+    base: str
+    alt_base: str
+    raised: str
+    border: str
+    text: str
+    dim: str
+    accent: str
+    accent_text: str
+    canvas: tuple[int, int, int]
+    grid: tuple[int, int, int]
+
+
+DARK = Colors(
+    window="#1c1d21", panel="#222328", base="#17181b", alt_base="#1f2024", raised="#2b2d33",
+    border="#34363d", text="#dfe1e6", dim="#8d919b", accent="#5b8def", accent_text="#ffffff",
+    canvas=(24, 25, 29), grid=(33, 35, 40),
+)
+LIGHT = Colors(
+    window="#eceef2", panel="#f5f6f8", base="#ffffff", alt_base="#f3f4f7", raised="#e2e5ea",
+    border="#c9cdd5", text="#1f2328", dim="#646b76", accent="#2f6fde", accent_text="#ffffff",
+    canvas=(44, 46, 52), grid=(54, 56, 63),  # the canvas stays dark: node colours are tuned for it
+)
+
+# Node and order statuses (DESIGN §4), shared by the canvas, the runs panel and the dialogs.
+STATUS_COLORS: dict[str, str] = {
+    "pending": "#7d818c",
+    "queued": "#7d818c",
+    "running": "#5b8def",
+    "executed": "#3fb27f",
+    "succeeded": "#3fb27f",
+    "cached": "#2aa7b8",
+    "failed": "#e5534b",
+    "partial": "#d9a23d",
+    "skipped": "#9b8ac4",
+    "canceled": "#d9803d",
+    "interrupted": "#c46ab0",
+    "invalid": "#e5534b",
+}
+
+# Port kinds (DESIGN §3): a link is drawn in its source port's colour.
+PORT_COLORS: dict[str, tuple[int, int, int]] = {
+    "text": (232, 180, 72),
+    "image": (82, 166, 230),
+    "video": (178, 122, 230),
+    "media": (96, 196, 140),
+    "number": (160, 166, 176),
+}
+
+# Node families: the header band of a node and the icon in the palette.
+FAMILY_COLORS: dict[str, str] = {
+    "prompt": "#9a7430",
+    "input": "#3c6fa8",
+    "provider": "#6d52b8",
+    "transform": "#2e7d78",
+    "collection": "#3f8050",
+}
+FAMILY_FALLBACK = "#5a5f6b"
+FAMILY_ICONS = {"prompt": "prompt", "input": "input", "provider": "provider", "transform": "transform",
+                "collection": "collection"}
+NODE_BODY = "#2c2e34"
+NODE_TEXT = "#eceef2"
+NODE_DIM = "#9296a0"
+SELECTION = "#f2c94c"
+
+SPACING = 8  # the one spacing unit; layouts use multiples of it
+
+_current = DARK
+
+
+def colors() -> Colors:
+    """The colours of the theme in use."""
+    return _current
+
+
+def status_color(status: str) -> QColor:
+    return QColor(STATUS_COLORS.get(status, STATUS_COLORS["pending"]))
+
+
+def family_color(family: str) -> QColor:
+    return QColor(FAMILY_COLORS.get(family, FAMILY_FALLBACK))
+
+
+def apply(app: QApplication, name: str = ThemeName.DARK.value) -> None:
+    """Fusion style, a palette and the stylesheet for `name` ("dark" or "light")."""
+    global _current
+    _current = LIGHT if name == ThemeName.LIGHT.value else DARK
+    c = _current
+    style = QStyleFactory.create("Fusion")
+    if style is not None:
+        app.setStyle(style)
+    app.setPalette(_palette(c))
+    font = QFont(app.font())
+    if font.pointSizeF() < 9.5:
+        font.setPointSizeF(9.5)
+    app.setFont(font)
+    app.setStyleSheet(stylesheet(c))
+
+
+def _palette(c: Colors) -> QPalette:
+    p = QPalette()
+    role = QPalette.ColorRole
+    group = QPalette.ColorGroup
+    for r, value in (
+        (role.Window, c.window), (role.WindowText, c.text), (role.Base, c.base),
+        (role.AlternateBase, c.alt_base), (role.ToolTipBase, c.raised), (role.ToolTipText, c.text),
+        (role.Text, c.text), (role.Button, c.raised), (role.ButtonText, c.text),
+        (role.BrightText, "#ffffff"), (role.Highlight, c.accent), (role.HighlightedText, c.accent_text),
+        (role.Link, c.accent), (role.PlaceholderText, c.dim), (role.Mid, c.border), (role.Dark, c.base),
+        (role.Light, c.raised), (role.Shadow, "#000000"),
+    ):
+        p.setColor(r, QColor(value))
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        p.setColor(group.Disabled, r, QColor(c.dim))
+    return p
+
+
+def stylesheet(c: Colors) -> str:
+    """The application stylesheet; only spacing, borders and states — colours come from the palette."""
+    s = SPACING
+    return f"""
+QMainWindow::separator {{ background: {c.border}; width: 1px; height: 1px; }}
+QToolTip {{ background: {c.raised}; color: {c.text}; border: 1px solid {c.border}; padding: 4px 6px; }}
+QDockWidget {{ titlebar-close-icon: none; font-weight: 600; }}
+QDockWidget::title {{ background: {c.panel}; padding: {s - 2}px {s}px; border-bottom: 1px solid {c.border}; }}
+QDockWidget > QWidget {{ background: {c.panel}; }}
+QToolBar {{ background: {c.panel}; border: none; border-bottom: 1px solid {c.border}; padding: 3px {s}px;
+            spacing: 2px; }}
+QToolBar::separator {{ background: {c.border}; width: 1px; margin: 5px {s // 2}px; }}
+QToolButton {{ border: 1px solid transparent; border-radius: 5px; padding: 4px; }}
+QToolButton:hover {{ background: {c.raised}; border-color: {c.border}; }}
+QToolButton:pressed, QToolButton:checked {{ background: {c.border}; }}
+QToolButton:disabled {{ color: {c.dim}; }}
+QMenuBar {{ background: {c.panel}; border-bottom: 1px solid {c.border}; }}
+QMenuBar::item {{ padding: 5px 10px; background: transparent; }}
+QMenuBar::item:selected {{ background: {c.raised}; border-radius: 4px; }}
+QMenu {{ background: {c.panel}; border: 1px solid {c.border}; padding: 4px; }}
+QMenu::item {{ padding: 5px 24px 5px 12px; border-radius: 4px; }}
+QMenu::item:selected {{ background: {c.accent}; color: {c.accent_text}; }}
+QMenu::item:disabled {{ color: {c.dim}; }}
+QMenu::separator {{ height: 1px; background: {c.border}; margin: 4px 6px; }}
+QMenu::icon {{ padding-left: 6px; }}
+QTabWidget::pane {{ border: none; border-top: 1px solid {c.border}; }}
+QTabBar::tab {{ background: {c.window}; color: {c.dim}; padding: 7px 14px; border: 1px solid transparent;
+                border-bottom: none; margin-right: 1px; min-width: 80px; }}
+QTabBar::tab:selected {{ background: {c.panel}; color: {c.text}; border-color: {c.border};
+                         border-top: 2px solid {c.accent}; }}
+QTabBar::tab:hover:!selected {{ color: {c.text}; }}
+QLineEdit, QPlainTextEdit, QTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
+    background: {c.base}; border: 1px solid {c.border}; border-radius: 5px; padding: 4px 6px;
+    selection-background-color: {c.accent}; }}
+QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus,
+QComboBox:focus {{ border-color: {c.accent}; }}
+QLineEdit:disabled, QSpinBox:disabled, QComboBox:disabled {{ color: {c.dim}; }}
+QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {{ border-color: {STATUS_COLORS["failed"]}; }}
+QComboBox::drop-down {{ border: none; width: 18px; }}
+QComboBox QAbstractItemView {{ background: {c.panel}; border: 1px solid {c.border};
+                               selection-background-color: {c.accent}; }}
+QPushButton {{ background: {c.raised}; border: 1px solid {c.border}; border-radius: 5px; padding: 5px 14px;
+               min-height: 18px; }}
+QPushButton:hover {{ border-color: {c.dim}; }}
+QPushButton:pressed {{ background: {c.border}; }}
+QPushButton:default {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
+QPushButton:disabled {{ color: {c.dim}; }}
+QCheckBox {{ spacing: 6px; }}
+QTreeView, QListView, QTableView {{ background: {c.base}; alternate-background-color: {c.alt_base};
+    border: 1px solid {c.border}; border-radius: 5px; outline: none; }}
+QTreeView::item, QListView::item, QTableView::item {{ padding: 3px 2px; }}
+QTreeView::item:hover, QListView::item:hover {{ background: {c.raised}; }}
+QTreeView::item:selected, QListView::item:selected, QTableView::item:selected {{
+    background: {c.accent}; color: {c.accent_text}; }}
+QHeaderView::section {{ background: {c.panel}; color: {c.dim}; border: none; border-bottom: 1px solid {c.border};
+                        padding: 4px 6px; }}
+QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; }}
+QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 0; }}
+QScrollBar::handle {{ background: {c.border}; border-radius: 4px; min-height: 24px; min-width: 24px; margin: 2px; }}
+QScrollBar::handle:hover {{ background: {c.dim}; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: transparent; }}
+QStatusBar {{ background: {c.panel}; border-top: 1px solid {c.border}; color: {c.dim}; }}
+QStatusBar QLabel {{ color: {c.dim}; padding: 0 {s}px; }}
+QProgressBar {{ background: {c.base}; border: 1px solid {c.border}; border-radius: 4px; text-align: center;
+                max-height: 14px; }}
+QProgressBar::chunk {{ background: {c.accent}; border-radius: 3px; }}
+QGroupBox {{ border: 1px solid {c.border}; border-radius: 6px; margin-top: 14px; padding: {s}px; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: {s}px; padding: 0 4px; color: {c.dim}; }}
+QLabel[role="heading"] {{ font-size: 13pt; font-weight: 600; }}
+QLabel[role="dim"] {{ color: {c.dim}; }}
+QLabel[role="error"] {{ color: {STATUS_COLORS["failed"]}; }}
+QFrame[role="card"] {{ background: {c.alt_base}; border: 1px solid {c.border}; border-radius: 6px; }}
+QSplitter::handle {{ background: {c.border}; }}
+"""

@@ -53,7 +53,8 @@ class _LiveProgress:
         signals = session.signals
         signals.node_started.connect(lambda _o, n: self._set(n, "running", 0.0, ""))
         signals.node_progress.connect(lambda _o, n, p, m: self._set(n, None, p, m))
-        signals.node_finished.connect(lambda _o, n, s, e: self._set(n, s, 100.0 if s in ("executed", "cached") else None, e))
+        signals.node_finished.connect(
+            lambda _o, n, s, e: self._set(n, s, 100.0 if s in ("executed", "cached") else None, e))
 
     def _set(self, node: str, status: str | None, percent: float | None, message: str) -> None:
         row = self.rows.setdefault(node, ["pending", 0.0, ""])
@@ -104,7 +105,8 @@ def _print_run(result: dict[str, Any]) -> None:
         if info["error"] and info["status"] == "failed":
             console.print(f"  [red]{node}[/]: {info['error']}")
     for product in result["products"]:
-        console.print(f"  {product['id']}  {product['node_id']:<14} {product['width']}×{product['height']}  {product['path']}")
+        size = f"{product['width']}×{product['height']}"
+        console.print(f"  {product['id']}  {product['node_id']:<14} {size}  {product['path']}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -195,8 +197,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         doc = graph_document.load(args.graph)
     except graph_document.DocumentError as exc:
-        data = {"valid": False, "errors": [{"node_id": None, "code": "bad_document", "message": str(exc)}]}
-        emit(args, data, lambda: Console().print(f"[red]invalid[/]: {exc}"))
+        message = str(exc)
+        data = {"valid": False, "errors": [{"node_id": None, "code": "bad_document", "message": message}]}
+        emit(args, data, lambda: Console().print(f"[red]invalid[/]: {message}"))
         return EXIT_BAD_INPUT
     errors = validate(doc, library.registry)
     data = {"valid": not errors, "errors": [e.to_json() for e in errors]}

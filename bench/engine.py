@@ -12,12 +12,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec  # noqa: E402
-from artfactory.services.library import Library  # noqa: E402
-from artfactory.workers.headless import HeadlessSession  # noqa: E402
+from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
+from artfactory.services.library import Library
+from artfactory.workers.headless import HeadlessSession
 
 
 def cheap_graph(n: int) -> GraphDocument:
@@ -30,7 +30,8 @@ def cheap_graph(n: int) -> GraphDocument:
             node_id = f"c{layer}_{i}"
             above = f"t{i}" if layer == 1 else f"c{layer - 1}_{i}"
             nodes.append(NodeSpec(node_id, "prompt.combine", {"separator": " "}))
-            edges += [EdgeSpec(above, "text", node_id, "a"), EdgeSpec(f"t{(i * 7 + layer) % width}", "text", node_id, "b")]
+            root = f"t{(i * 7 + layer) % width}"
+            edges += [EdgeSpec(above, "text", node_id, "a"), EdgeSpec(root, "text", node_id, "b")]
     return GraphDocument(name="cheap", nodes=nodes, edges=edges)
 
 
@@ -118,9 +119,10 @@ def main() -> None:
         tweaked = doc.copy()
         tweaked.node("b3_5").params["text"] = "AF tweaked"  # type: ignore[union-attr]
         warm, warm_counts = run(session, tweaked)
-        table.add_row(f"(c) tweak one param in a {len(doc.nodes)}-node graph", "nodes executed",
-                      f"{warm_counts.get('executed', 0)} of {len(doc.nodes)} (cold: {cold_counts.get('executed', 0)})", "")
-        table.add_row("", "wall time", f"{warm * 1000:.0f} ms vs cold {cold * 1000:.0f} ms ({cold / warm:.1f}× faster)", "")
+        executed = f"{warm_counts.get('executed', 0)} of {len(doc.nodes)} (cold: {cold_counts.get('executed', 0)})"
+        table.add_row(f"(c) tweak one param in a {len(doc.nodes)}-node graph", "nodes executed", executed, "")
+        faster = f"{warm * 1000:.0f} ms vs cold {cold * 1000:.0f} ms ({cold / warm:.1f}× faster)"
+        table.add_row("", "wall time", faster, "")
         library.close()
     Console().print(table)
 

@@ -52,3 +52,10 @@ def library_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("ARTFACTORY_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_qapplication(qapp):  # type: ignore[no-untyped-def]
+    """One QApplication for the whole run, made first: headless code then finds it instead of making a
+    QCoreApplication, which would leave later widget tests without a GUI application."""
+    return qapp

@@ -78,7 +78,7 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
     outputs: dict[str, list[Any]] = {port.name: [] for port in node_type.outputs}
     for index in range(count):
         ctx.check_canceled()
-        ctx.item_index = index
+        ctx.begin_item(index)
         item_inputs: dict[str, Any] = {}
         for name, values in inputs.items():
             if values is None:

@@ -40,6 +40,7 @@ class NodeContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     on_progress: ProgressCallback | None = None
     on_remote: RemoteCallback | None = None
+    remote_jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     collection_adds: list[CollectionAdd] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
@@ -66,9 +67,18 @@ class NodeContext:
         base = self.seed if self.seed is not None else 0
         return (base + (self.item_index if index is None else index)) % (2**31)
 
+    def begin_item(self, index: int) -> None:
+        """Move to batch item `index`; its own remote job (if a crash left one) becomes previous_remote."""
+        self.item_index = index
+        if self.remote_jobs:
+            self.previous_remote = self.remote_jobs.get(index)
+
     def remember_remote(self, job_id: str, state: dict[str, Any]) -> None:
-        """Persist a remote job id before waiting on it, so a crash resumes by polling, not resubmitting."""
+        """Persist a remote job id before waiting on it, so a crash resumes by polling, not resubmitting.
+
+        Jobs are kept per batch item: after a crash every item polls its own job instead of paying again."""
         self.previous_remote = {"job_id": job_id, **state}
+        self.remote_jobs[self.item_index] = self.previous_remote
         if self.on_remote is not None:
             self.on_remote(job_id, state)
 

@@ -73,9 +73,21 @@ class _NodeTask(QRunnable):
             if draft.stored.info.media_type != "image":
                 continue
             try:
-                ensure_thumbnails(self.library.home, draft.id, self.library.storage.absolute(draft.stored.relative_path))
+                source = self.library.storage.absolute(draft.stored.relative_path)
+                ensure_thumbnails(self.library.home, draft.id, source)
             except Exception as exc:  # a thumbnail is a convenience; the product stands without it
                 log.warning("thumbnail for %s failed: %s", draft.id, exc)
+
+
+def remote_jobs_of(item: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """The remote jobs an interrupted order item had started, by batch index."""
+    state = item.get("remote_state") or {}
+    jobs = state.get("jobs")
+    if isinstance(jobs, dict):
+        return {int(k): dict(v) for k, v in jobs.items() if isinstance(v, dict) and v.get("job_id")}
+    if item.get("remote_job_id"):  # a single job recorded without per-item state
+        return {int(state.get("item_index", 0)): {**state, "job_id": item["remote_job_id"]}}
+    return {}
 
 
 class OrderRunner(QObject):
@@ -97,7 +109,7 @@ class OrderRunner(QObject):
         self.bridge.done.connect(self._on_done)
         self.bridge.progress.connect(self._on_progress)
         self.bridge.remote.connect(self._on_remote)
-        self.bridge.thumbnails.connect(lambda ids: [self.signals.thumbnails_ready.emit(i) for i in ids])
+        self.bridge.thumbnails.connect(self._on_thumbnails)
         self.item_ids = self.store.item_ids(order_id)
         self._resumed = dict(finished_items or {})
         self.status: dict[str, str] = {node_id: "pending" for node_id in plan.order}
@@ -215,17 +227,16 @@ class OrderRunner(QObject):
 
     def _prepare(self, node_id: str, group: str | None) -> tuple[str, NodeContext, dict[str, Any]] | None:
         node = self.plan.nodes[node_id]
-        resumed = self._resumed.get(node_id) or {}
-        previous = None
-        if resumed.get("remote_job_id"):
-            previous = {**(resumed.get("remote_state") or {}), "job_id": resumed["remote_job_id"]}
         ctx = NodeContext(
             node_id=node_id, order_id=self.order_id, home=self.library.home, settings=self.library.settings,
-            storage=self.library.storage, seed=node.seed, previous_remote=previous,
+            storage=self.library.storage, seed=node.seed,
+            remote_jobs=remote_jobs_of(self._resumed.get(node_id) or {}),
         )
         bridge = self.bridge
         ctx.on_progress = lambda percent, message: bridge.progress.emit(node_id, percent, message)
-        ctx.on_remote = lambda job_id, state: self._remote_from_worker(node_id, job_id, state)
+        # Persist every batch item's job, not just the latest, so a resumed batch pays for nothing twice.
+        ctx.on_remote = lambda job_id, _state: self._remote_from_worker(
+            node_id, job_id, {"jobs": {str(k): v for k, v in ctx.remote_jobs.items()}})
         try:
             inputs = self._inputs_for(node_id)
         except Exception as exc:  # e.g. a cached product vanished between planning and now
@@ -250,6 +261,11 @@ class OrderRunner(QObject):
             self.store.set_remote(self.item_ids[node_id], job_id, state or {})
         finally:
             persisted.set()
+
+    @pyqtSlot(object)
+    def _on_thumbnails(self, product_ids: list[str]) -> None:
+        for product_id in product_ids:
+            self.signals.thumbnails_ready.emit(product_id)
 
     @pyqtSlot(str, float, str)
     def _on_progress(self, node_id: str, percent: float, message: str) -> None:

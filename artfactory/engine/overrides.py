@@ -34,7 +34,8 @@ def parse_override(item: str, doc: GraphDocument) -> tuple[str, str, Any]:
     return node_id, param, parse_value(raw)
 
 
-def apply_overrides(doc: GraphDocument, items: Iterable[str], registry: NodeRegistry) -> tuple[GraphDocument, set[tuple[str, str]]]:
+def apply_overrides(doc: GraphDocument, items: Iterable[str],
+                    registry: NodeRegistry) -> tuple[GraphDocument, set[tuple[str, str]]]:
     """A copy of `doc` with the overrides applied, and the (node, param) pairs that were set."""
     result = doc.copy()
     touched: set[tuple[str, str]] = set()

@@ -100,8 +100,7 @@ def build_plan(
     errors = validate(doc, registry)
     if errors:
         raise PlanError(errors)
-    rng = rng or random.SystemRandom()  # type: ignore[assignment]
-    assert rng is not None
+    rng = rng or random.SystemRandom()
     pinned = dict(pinned_seeds or {})
     graph = nx.DiGraph()
     planned: dict[str, PlannedNode] = {}

@@ -98,7 +98,8 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
         if not port_fits(out_port.kind, in_port.kind):
             errors.append(ValidationError(
                 edge.target, "type_mismatch",
-                f"input {edge.target_port!r} takes {in_port.kind} but {edge.source}.{edge.source_port} gives {out_port.kind}",
+                f"input {edge.target_port!r} takes {in_port.kind} but "
+                f"{edge.source}.{edge.source_port} gives {out_port.kind}",
             ))
         key = (edge.target, edge.target_port)
         connected[key] = connected.get(key, 0) + 1

@@ -82,7 +82,8 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
         if path.is_file() and path.stat().st_size > 0:
             with path.open("rb") as fh:
                 if fh.read(16) != b"SQLite format 3\x00":
-                    raise DatabaseOpenError(f"library database {path} is not a SQLite database (corrupt or foreign file)")
+                    raise DatabaseOpenError(
+                        f"library database {path} is not a SQLite database (corrupt or foreign file)")
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     try:

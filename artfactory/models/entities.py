@@ -25,7 +25,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
 _id_lock = threading.Lock()
 _id_counter = secrets.randbits(32)
 

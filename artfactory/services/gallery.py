@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, exists, false, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from artfactory.services.library import Library
 from artfactory.services.thumbnails import delete_thumbnails
 
 PROMPT_SNIPPET = 160
+SMALL_SET = 5000  # id sets up to this size are sorted in memory rather than probed along an index
 _CHUNK = 500  # stays under every database's bound-parameter limit
 
 PRODUCTS = cast(Table, Product.__table__)
@@ -182,13 +183,23 @@ class Gallery:
     # -- browsing ------------------------------------------------------------------------------
     def _conditions(self, session: Session, query: GalleryQuery) -> list[Any]:
         where: list[Any] = []
-        if query.project_id is not None:
-            where.append(P.project_id == query.project_id)
+        # A small id set (an order, a small collection) is the cheapest place to start; "+ 0" keeps
+        # SQLite from preferring the project index (most rows) over it when it has no statistics.
+        small_set = False
         if query.collection_id is not None:
-            where.append(P.id.in_(select(CP.product_id).where(CP.collection_id == query.collection_id)))
+            in_collection = select(CP.product_id).where(CP.collection_id == query.collection_id)
+            if self._members(session, query.collection_id) <= SMALL_SET:
+                where.append(P.id.in_(in_collection))
+                small_set = True
+            else:  # walk the sort index and probe the membership primary key instead
+                where.append(exists(in_collection.where(CP.product_id == P.id)))
         if query.order_id:
             # An order's products include those it reused from the cache (made by an earlier order).
-            where.append(P.id.in_(lineage.order_product_ids(session, query.order_id)))
+            ids = lineage.order_product_ids(session, query.order_id)
+            where.append(P.id.in_(ids) if ids else false())
+            small_set = True
+        if query.project_id is not None:
+            where.append((P.project_id + 0 if small_set else P.project_id) == query.project_id)
         if query.node_type:
             where.append(P.node_type == query.node_type)
         if query.provider:
@@ -209,10 +220,30 @@ class Gallery:
             where.append(lineage.search_clause(session, query.search))
         return where
 
+    @staticmethod
+    def _members(session: Session, collection_id: int) -> int:
+        stmt = select(func.count()).select_from(collection_products).where(CP.collection_id == collection_id)
+        return int(session.execute(stmt).scalar() or 0)
+
     def count(self, query: GalleryQuery) -> int:
         with self.db.session() as session:
+            if query.collection_id is not None and self._collection_only(session, query):
+                return self._members(session, query.collection_id)
             stmt = select(func.count()).select_from(PRODUCTS).where(*self._conditions(session, query))
             return int(session.execute(stmt).scalar() or 0)
+
+    @staticmethod
+    def _collection_only(session: Session, query: GalleryQuery) -> bool:
+        """True when a collection is the only filter: its membership rows alone give the count (a
+        collection only ever holds products of its own project, see add_to_collection)."""
+        others = replace(query, collection_id=None, project_id=None, sort=SortKey.DATE, descending=True)
+        if others != GalleryQuery():
+            return False
+        if query.project_id is None:
+            return True
+        owner = session.execute(select(COLLECTIONS.c.project_id)
+                                .where(COLLECTIONS.c.id == query.collection_id)).scalar()
+        return bool(owner == query.project_id)
 
     def page(self, query: GalleryQuery, offset: int = 0, limit: int = 200,
              after: Cursor | None = None) -> list[GalleryRow]:
@@ -351,14 +382,18 @@ class Gallery:
             conn.execute(delete(COLLECTIONS).where(Collection.id == collection_id))
 
     def add_to_collection(self, collection_id: int, product_ids: Sequence[str]) -> int:
-        """Adds the products not yet in it; returns how many were added."""
+        """Adds the products of the collection's project not yet in it; returns how many were added."""
         wanted = list(dict.fromkeys(product_ids))
         added = 0
         with self.db.engine.begin() as conn:
-            if conn.execute(select(Collection.id).where(Collection.id == collection_id)).first() is None:
+            owner = conn.execute(select(COLLECTIONS.c.project_id)
+                                 .where(COLLECTIONS.c.id == collection_id)).scalar()
+            if owner is None:
                 raise GalleryError("that collection no longer exists")
             for chunk in _chunks(wanted):
-                present = set(conn.execute(select(P.id).where(P.id.in_(chunk))).scalars())
+                # A collection belongs to a project and holds only that project's products.
+                present = set(conn.execute(select(P.id).where(P.id.in_(chunk), P.project_id == owner))
+                              .scalars())
                 existing = set(conn.execute(select(CP.product_id).where(
                     CP.collection_id == collection_id, CP.product_id.in_(chunk))).scalars())
                 rows = [{"collection_id": collection_id, "product_id": pid, "added_at": utcnow()}
@@ -393,8 +428,8 @@ class Gallery:
                             .group_by(OrderItem.order_id, OrderItem.status))
                 for oid, status, n in session.execute(statuses):
                     counts.setdefault(oid, {})[status] = n
-                made.update(session.execute(select(P.order_id, func.count()).where(P.order_id.in_(chunk))
-                                            .group_by(P.order_id)).tuples())
+                products = select(P.order_id, func.count()).where(P.order_id.in_(chunk)).group_by(P.order_id)
+                made.update((oid, n) for oid, n in session.execute(products))
         return [OrderRow(*row, node_counts=counts.get(row.id, {}), products=made.get(row.id, 0))
                 for row in orders]
 

@@ -153,7 +153,8 @@ def order_detail(library: Library, session: Session, order_id: str) -> dict[str,
         }
         for item in items
     ]
-    detail["products"] = [product_summary(library, p) for p in _products_by_ids(session, order_product_ids(session, order_id))]
+    products = _products_by_ids(session, order_product_ids(session, order_id))
+    detail["products"] = [product_summary(library, p) for p in products]
     return detail
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 
 from artfactory.engine.nodetypes import Media
 from artfactory.engine.plan import Plan
@@ -86,8 +86,8 @@ class OrderStore:
         self.engine = library.db.engine
         # Hot-path statements are built once on the table (not the ORM entity) so each execution reuses
         # SQLAlchemy's compiled form: per-node persistence must stay well under a millisecond.
-        items = OrderItem.__table__
-        self._set_item = {
+        items: Table = OrderItem.__table__  # type: ignore[assignment]
+        self._set_item: dict[tuple[str, ...], Any] = {
             columns: items.update().where(items.c.id == bindparam("_id")).values(
                 {c: bindparam(c) for c in columns})
             for columns in (
@@ -121,14 +121,14 @@ class OrderStore:
             for index, node in enumerate(plan.nodes[n] for n in plan.order)
         ]
         with self.engine.begin() as conn:
-            conn.execute(Order.__table__.insert(), [{
+            conn.execute(insert(Order.__table__), [{  # type: ignore[arg-type]
                 "id": order_id, "project_id": project_id, "graph_id": graph_id,
                 "parent_order_id": parent_order_id, "name": plan.document.name, "snapshot": snapshot,
                 "snapshot_sha256": hashlib.sha256(snapshot.encode("utf-8")).hexdigest(),
                 "status": "queued", "reroll": reroll, "pid": os.getpid(), "created_at": now,
             }])
             if rows:
-                conn.execute(OrderItem.__table__.insert(), rows)
+                conn.execute(insert(OrderItem.__table__), rows)  # type: ignore[arg-type]
         return order_id
 
     def item_ids(self, order_id: str) -> dict[str, str]:

@@ -14,7 +14,6 @@ from artfactory.engine.executor import Executor, OrderRunner
 from artfactory.engine.plan import Plan
 from artfactory.services.library import Library
 
-
 _APP: QCoreApplication | None = None
 
 

@@ -62,7 +62,8 @@ def test_random_seeds_are_recorded_rerun_keeps_them_and_reroll_draws_new(tmp_pat
         "nodes": [{"id": "p", "type": "prompt.text", "params": {"text": "a blue whale"}},
                   {"id": "gen", "type": "provider.local", "params": {"seed": -1, "width": 64, "height": 64}},
                   {"id": "gray", "type": "transform.grayscale"}],
-        "edges": [{"from": ["p", "text"], "to": ["gen", "prompt"]}, {"from": ["gen", "image"], "to": ["gray", "image"]}],
+        "edges": [{"from": ["p", "text"], "to": ["gen", "prompt"]},
+                  {"from": ["gen", "image"], "to": ["gray", "image"]}],
     })
     first = run_cli(capsys, "run", graph, "--json").json
     seed = run_cli(capsys, "orders", "show", first["order_id"], "--json").json
@@ -85,11 +86,14 @@ def test_failure_skips_dependents_and_exits_1(tmp_path: Path, library_home: Path
     graph = _write(tmp_path, {
         "nodes": [{"id": "p", "type": "prompt.text", "params": {"text": "x"}},
                   {"id": "gen", "type": "provider.local", "params": {"seed": 1, "width": 64, "height": 64}},
-                  {"id": "crop", "type": "transform.crop", "params": {"left": 500, "top": 0, "width": 10, "height": 10}},
+                  {"id": "crop", "type": "transform.crop",
+                   "params": {"left": 500, "top": 0, "width": 10, "height": 10}},
                   {"id": "after", "type": "transform.grayscale"},
                   {"id": "other", "type": "transform.blur"}],
-        "edges": [{"from": ["p", "text"], "to": ["gen", "prompt"]}, {"from": ["gen", "image"], "to": ["crop", "image"]},
-                  {"from": ["crop", "image"], "to": ["after", "image"]}, {"from": ["gen", "image"], "to": ["other", "image"]}],
+        "edges": [{"from": ["p", "text"], "to": ["gen", "prompt"]},
+                  {"from": ["gen", "image"], "to": ["crop", "image"]},
+                  {"from": ["crop", "image"], "to": ["after", "image"]},
+                  {"from": ["gen", "image"], "to": ["other", "image"]}],
     })
     result = run_cli(capsys, "run", graph, "--json")
     assert result.code == 1

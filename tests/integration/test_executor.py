@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec, from_json
 from artfactory.services import lineage

@@ -173,6 +173,7 @@ class ArtNodeItem(NodeItem):
         self.percent = 0.0
         self.errors: list[str] = []
         self.description = ""
+        self.family_pixmap: QPixmap | None = None  # NodeGraphQt resets its icon item; ours is re-applied
         self.on_product_clicked: Callable[[str], None] | None = None
         self._products: list[tuple[str, Path]] = []
         self._pixmaps: dict[str, QPixmap] = {}
@@ -233,6 +234,8 @@ class ArtNodeItem(NodeItem):
         self._set_text_color(self.text_color)
         self.setToolTip(self.description)
         self._text_item.setPos(28.0, (self._header_h - self._text_item.boundingRect().height()) / 2)
+        if self.family_pixmap is not None and self._icon_item.pixmap().cacheKey() != self.family_pixmap.cacheKey():
+            self._icon_item.setPixmap(self.family_pixmap)
         icon = self._icon_item.boundingRect()
         self._icon_item.setPos(8.0, (self._header_h - icon.height()) / 2)
         self.align_ports(v_offset=self._header_h + 6.0)

@@ -1,0 +1,89 @@
+"""Provider model input schemas for the properties form, fetched on a worker thread and cached."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+
+from artfactory.engine.nodetypes import Param
+from artfactory.providers.http import ProviderError
+from artfactory.providers.schemas import SchemaCache, schema_params
+from artfactory.services import secrets
+from artfactory.services.library import Library
+
+# The node param that names the model, per provider node type.
+MODEL_PARAM = {"provider.replicate": "model", "provider.fal": "endpoint"}
+# Inputs the node fills itself (from its ports and its own seed param); the form leaves them out.
+PORT_FILLED = ("prompt", "seed")
+
+
+class _Signals(QObject):
+    done = pyqtSignal(str, str, object)  # provider, model, list[Param]
+    failed = pyqtSignal(str, str, str)  # provider, model, message
+
+
+class _Fetch(QRunnable):
+    def __init__(self, library: Library, provider: str, model: str, signals: _Signals) -> None:
+        super().__init__()
+        self.library, self.provider, self.model, self.signals = library, provider, model, signals
+
+    def run(self) -> None:
+        try:
+            key = secrets.get_key(self.provider)
+            cache = SchemaCache(self.library.db.session, self.library.settings.schema_ttl_s)
+            params = schema_params(self.provider, self.model, settings=self.library.settings, api_key=key,
+                                   cache=cache)
+        except (ProviderError, secrets.SecretsError) as exc:
+            self.signals.failed.emit(self.provider, self.model, secrets.redact(str(exc)))
+            return
+        except Exception as exc:  # a worker must always answer, or the form would wait forever
+            self.signals.failed.emit(self.provider, self.model, secrets.redact(f"unexpected error: {exc}"))
+            return
+        self.signals.done.emit(self.provider, self.model, params)
+
+
+class SchemaController(QObject):
+    """Asks for a model's inputs; answers arrive as signals on the GUI thread."""
+
+    loaded = pyqtSignal(str, str, list)  # provider, model, [Param] (port-filled inputs left out)
+    failed = pyqtSignal(str, str, str)
+
+    def __init__(self, library: Library, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self._signals = _Signals(self)
+        self._signals.done.connect(self._on_done)
+        self._signals.failed.connect(self._on_failed)
+        self._known: dict[tuple[str, str], list[Param]] = {}
+        self._pending: set[tuple[str, str]] = set()
+
+    @staticmethod
+    def model_param(node_type: str) -> str | None:
+        return MODEL_PARAM.get(node_type)
+
+    def known(self, provider: str, model: str) -> list[Param] | None:
+        return self._known.get((provider, model))
+
+    def request(self, provider: str, model: str) -> None:
+        model = model.strip()
+        if not model:
+            self.failed.emit(provider, model, "enter a model first")
+            return
+        key = (provider, model)
+        if key in self._known:
+            self.loaded.emit(provider, model, self._known[key])
+            return
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        QThreadPool.globalInstance().start(_Fetch(self.library, provider, model, self._signals))
+
+    def _on_failed(self, provider: str, model: str, message: str) -> None:
+        self._pending.discard((provider, model))
+        self.failed.emit(provider, model, message)
+
+    def _on_done(self, provider: str, model: str, params: object) -> None:
+        self._pending.discard((provider, model))
+        shown = [p for p in params if isinstance(p, Param) and p.name not in PORT_FILLED] \
+            if isinstance(params, list) else []
+        self._known[(provider, model)] = shown
+        self.loaded.emit(provider, model, shown)

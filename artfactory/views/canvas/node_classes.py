@@ -1,0 +1,111 @@
+"""NodeGraphQt node classes generated from our node types: typed, colour-coded ports and a stable-id property."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from artfactory.engine.nodetypes import NodeType
+from artfactory.engine.registry import NodeRegistry
+from artfactory.views import icons, theme
+from artfactory.views.canvas import compat
+from artfactory.views.canvas.node_item import ArtNodeItem, port_painter
+
+NodeGraphQt = compat.import_nodegraphqt()
+BaseNode = NodeGraphQt.BaseNode
+HIDDEN = NodeGraphQt.constants.NodePropWidgetEnum.HIDDEN.value
+STABLE_ID = "af_id"  # the NodeGraphQt property that carries our node id (NodeGraphQt's own ids change on load)
+UNKNOWN_FAMILY = "Unknown"
+
+
+def _word(text: str) -> str:
+    return re.sub(r"\W", "_", text) or "_"
+
+
+def ng_type_name(type_name: str) -> str:
+    """NodeGraphQt's type string for one of ours: the family becomes the search menu's folder."""
+    family, _, name = type_name.partition(".")
+    return f"{_word(family).capitalize()}.{_word(name or family)}"
+
+
+class ArtNode(BaseNode):  # type: ignore[misc, valid-type]
+    """Base of the generated classes; `AF_TYPE` names our node type."""
+
+    __identifier__ = "artfactory"
+    NODE_NAME = "Node"
+    AF_TYPE = ""
+    AF_FAMILY = ""
+    AF_DOC = ""
+    AF_INPUTS: tuple[tuple[str, str, bool], ...] = ()  # (name, kind, optional)
+    AF_OUTPUTS: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__(qgraphics_item=ArtNodeItem)
+        for name, kind, optional in self.AF_INPUTS:
+            self.add_input(name, color=theme.PORT_COLORS.get(kind, (150, 150, 150)),
+                           painter_func=port_painter(optional))
+        for name, kind in self.AF_OUTPUTS:
+            self.add_output(name, color=theme.PORT_COLORS.get(kind, (150, 150, 150)),
+                            painter_func=port_painter(False))
+        self.create_property(STABLE_ID, "", widget_type=HIDDEN)
+        view = self.view
+        view.family = self.AF_FAMILY
+        view.description = self.AF_DOC
+        view.text_color = (236, 238, 242, 255)
+        family_icon = theme.FAMILY_ICONS.get(self.AF_FAMILY, "node")
+        view.family_pixmap = icons.pixmap(family_icon, 15, "#ffffff")
+
+
+def _describe(node_type: NodeType) -> str:
+    lines = [f"<b>{node_type.title}</b> <span style='color:#9296a0'>{node_type.type}</span>"]
+    if node_type.doc:
+        lines.append(node_type.doc.strip().splitlines()[0])
+    ports = [f"in {p.name}: {p.kind}{' (optional)' if p.optional else ''}" for p in node_type.inputs]
+    ports += [f"out {p.name}: {p.kind}" for p in node_type.outputs]
+    if ports:
+        lines.append("<br/>".join(ports))
+    return "<br/>".join(lines)
+
+
+def make_class(node_type: NodeType) -> type:
+    ng_type = ng_type_name(node_type.type)
+    identifier, class_name = ng_type.rsplit(".", 1)
+    namespace: dict[str, Any] = {
+        "__identifier__": identifier,
+        "NODE_NAME": node_type.title,
+        "AF_TYPE": node_type.type,
+        "AF_FAMILY": node_type.family,
+        "AF_DOC": _describe(node_type),
+        "AF_INPUTS": tuple((p.name, p.kind, p.optional) for p in node_type.inputs),
+        "AF_OUTPUTS": tuple((p.name, p.kind) for p in node_type.outputs),
+        "__module__": __name__,
+    }
+    return type(class_name, (ArtNode,), namespace)
+
+
+def make_unknown_class(serial: int, type_name: str, inputs: Iterable[str], outputs: Iterable[str]) -> type:
+    """A stand-in for a node whose type is not installed, with the ports its links use, so the graph
+    still shows (and can be fixed) instead of failing to open."""
+    namespace: dict[str, Any] = {
+        "__identifier__": UNKNOWN_FAMILY,
+        "NODE_NAME": f"Unknown: {type_name}",
+        "AF_TYPE": type_name,
+        "AF_FAMILY": "unknown",
+        "AF_DOC": f"<b>Unknown node type</b> {type_name}<br/>No installed node library provides it.",
+        "AF_INPUTS": tuple((name, "media", True) for name in dict.fromkeys(inputs)),
+        "AF_OUTPUTS": tuple((name, "media") for name in dict.fromkeys(outputs)),
+        "__module__": __name__,
+    }
+    return type(f"unknown_{serial}", (ArtNode,), namespace)
+
+
+_CACHE: dict[int, dict[str, type]] = {}
+
+
+def classes_for(registry: NodeRegistry) -> dict[str, type]:
+    """{NodeGraphQt type: class} for every registered node type, generated once per registry."""
+    key = id(registry)
+    if key not in _CACHE or len(_CACHE[key]) != len(registry):
+        _CACHE[key] = {ng_type_name(t.type): make_class(t) for t in registry}
+    return _CACHE[key]

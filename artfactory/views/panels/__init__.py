@@ -1,0 +1,1 @@
+"""Dockable panels: the node library and the runs list."""

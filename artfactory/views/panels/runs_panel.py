@@ -1,0 +1,216 @@
+"""The runs panel: orders (this session's and recent ones) with per-node status and progress, and Cancel."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PyQt6.QtCore import QModelIndex, QRect, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QMenu,
+    QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from artfactory.controllers.run_controller import ACTIVE, NodeProgress, OrderInfo, RunController
+from artfactory.views import icons, theme
+
+ORDER_ROLE = Qt.ItemDataRole.UserRole
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+PERCENT_ROLE = Qt.ItemDataRole.UserRole + 2
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+class _ProgressDelegate(QStyledItemDelegate):
+    """A slim bar in the status colour; cheaper than a widget per row."""
+
+    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        if painter is None:
+            return
+        percent = index.data(PERCENT_ROLE)
+        if percent is None:
+            return super().paint(painter, option, index)
+        status = index.data(STATUS_ROLE) or "pending"
+        rect: QRect = option.rect.adjusted(6, option.rect.height() // 2 - 3, -6, -(option.rect.height() // 2 - 3))
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(theme.colors().border))
+        painter.drawRoundedRect(rect, 3, 3)
+        done = rect.adjusted(0, 0, -int(rect.width() * (1 - max(0.0, min(1.0, percent / 100)))), 0)
+        painter.setBrush(theme.status_color(status))
+        if done.width() > 0:
+            painter.drawRoundedRect(done, 3, 3)
+        painter.restore()
+
+
+class RunsPanel(QWidget):
+    node_requested = pyqtSignal(str, str)  # order id, node id: show it on the canvas
+
+    def __init__(self, runs: RunController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("RunsPanel")
+        self.runs = runs
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Order / node", "Status", "Progress"])
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.resizeSection(2, 90)
+        header.setStretchLastSection(False)
+        self.tree.setItemDelegateForColumn(2, _ProgressDelegate(self.tree))
+        self.tree.setUniformRowHeights(True)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._menu)
+        self.tree.itemExpanded.connect(self._expanded)
+        self.tree.itemDoubleClicked.connect(self._double_clicked)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.cancel_button = QPushButton(icons.icon("cancel"), "Cancel")
+        self.cancel_button.setToolTip("Cancel the selected order, or just the selected node")
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        s = theme.SPACING
+        layout.setContentsMargins(s, s, s, s)
+        layout.setSpacing(s)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(row)
+        runs.order_added.connect(self._on_order_added)
+        runs.order_changed.connect(self._on_order_changed)
+        runs.node_changed.connect(self._on_node_changed)
+        for order_id in runs.load_history():
+            self._add_order(runs.orders[order_id], at_top=False)
+        self._update_buttons()
+
+    # --- items ------------------------------------------------------------------------------------
+    def _add_order(self, info: OrderInfo, at_top: bool) -> QTreeWidgetItem:
+        item = QTreeWidgetItem()
+        item.setData(0, ORDER_ROLE, info.order_id)
+        item.setIcon(0, icons.icon("orders"))
+        if info.history:
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+        if at_top:
+            self.tree.insertTopLevelItem(0, item)
+        else:
+            self.tree.addTopLevelItem(item)
+        self._items[info.order_id] = item
+        self._show_order(info)
+        return item
+
+    def _show_order(self, info: OrderInfo) -> None:
+        item = self._items.get(info.order_id)
+        if item is None:
+            return
+        when = time.strftime("%H:%M:%S" if time.time() - info.created < 86400 else "%d %b %H:%M",
+                             time.localtime(info.created))
+        item.setText(0, f"{info.name}  ·  {when}")
+        item.setToolTip(0, f"order {info.order_id}")
+        self._status_cells(item, info.status)
+        total = len(info.nodes)
+        if total:
+            item.setData(2, PERCENT_ROLE, 100.0 * info.done / total)
+            item.setData(2, STATUS_ROLE, info.status)
+        for node_id, node in info.nodes.items():
+            self._show_node(info.order_id, node_id, node)
+
+    def _show_node(self, order_id: str, node_id: str, node: NodeProgress) -> None:
+        parent = self._items.get(order_id)
+        if parent is None:
+            return
+        child = next((parent.child(i) for i in range(parent.childCount())
+                      if parent.child(i) is not None and parent.child(i).data(0, NODE_ROLE) == node_id), None)
+        if child is None:
+            child = QTreeWidgetItem([node_id])
+            child.setData(0, ORDER_ROLE, order_id)
+            child.setData(0, NODE_ROLE, node_id)
+            parent.addChild(child)
+        self._status_cells(child, node.status)
+        child.setData(2, PERCENT_ROLE, node.percent if node.status != "pending" else 0.0)
+        child.setData(2, STATUS_ROLE, node.status)
+        tip = node.error or node.message
+        child.setToolTip(0, tip)
+        child.setToolTip(1, tip)
+
+    @staticmethod
+    def _status_cells(item: QTreeWidgetItem, status: str) -> None:
+        item.setText(1, status)
+        item.setIcon(1, icons.dot(theme.STATUS_COLORS.get(status, theme.STATUS_COLORS["pending"])))
+
+    # --- run controller -> items --------------------------------------------------------------------------
+    def _on_order_added(self, order_id: str) -> None:
+        item = self._add_order(self.runs.orders[order_id], at_top=True)
+        item.setExpanded(True)
+        self.tree.setCurrentItem(item)
+        self._update_buttons()
+
+    def _on_order_changed(self, order_id: str) -> None:
+        info = self.runs.orders.get(order_id)
+        if info is not None:
+            self._show_order(info)
+        self._update_buttons()
+
+    def _on_node_changed(self, order_id: str, node_id: str) -> None:
+        info = self.runs.orders.get(order_id)
+        if info is None or node_id not in info.nodes:
+            return
+        self._show_node(order_id, node_id, info.nodes[node_id])
+        item = self._items.get(order_id)
+        if item is not None and info.nodes:
+            item.setData(2, PERCENT_ROLE, 100.0 * info.done / len(info.nodes))
+
+    def _expanded(self, item: QTreeWidgetItem) -> None:
+        order_id = item.data(0, ORDER_ROLE)
+        if order_id and item.parent() is None and item.childCount() == 0:
+            self.runs.load_items(order_id)
+
+    def _double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        node_id = item.data(0, NODE_ROLE)
+        if node_id:
+            self.node_requested.emit(item.data(0, ORDER_ROLE), node_id)
+
+    # --- cancel -------------------------------------------------------------------------------------------
+    def _selection(self) -> tuple[str | None, str | None]:
+        item = self.tree.currentItem()
+        if item is None:
+            return None, None
+        return item.data(0, ORDER_ROLE), item.data(0, NODE_ROLE)
+
+    def _update_buttons(self) -> None:
+        order_id, _node = self._selection()
+        info = self.runs.orders.get(order_id) if order_id else None
+        self.cancel_button.setEnabled(bool(info and info.status in ACTIVE))
+
+    def cancel_selected(self) -> None:
+        order_id, node_id = self._selection()
+        if not order_id:
+            return
+        if node_id:
+            self.runs.cancel_node(order_id, node_id)
+        else:
+            self.runs.cancel(order_id)
+
+    def _menu(self, pos: Any) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None:
+            return
+        order_id, node_id = item.data(0, ORDER_ROLE), item.data(0, NODE_ROLE)
+        info = self.runs.orders.get(order_id)
+        if info is None or info.status not in ACTIVE:
+            return
+        menu = QMenu(self)
+        if node_id:
+            menu.addAction(f"Cancel node {node_id}", lambda: self.runs.cancel_node(order_id, node_id))
+        menu.addAction("Cancel order", lambda: self.runs.cancel(order_id))
+        menu.exec(self.tree.viewport().mapToGlobal(pos))

@@ -59,6 +59,10 @@ class AppController(QObject):
         path = thumbnail_path(self.library.home, "medium", product_id)
         return path if path.is_file() else None
 
+    def template_document(self, item: dict[str, Any]) -> GraphDocument:
+        """The document behind a template listing entry (for its preview); raises TemplateError."""
+        return templates.instantiate(self.library, item["name"])
+
     def instantiate(self, name: str) -> GraphController:
         """A new, unsaved graph from a template; raises TemplateError."""
         doc = templates.instantiate(self.library, name)

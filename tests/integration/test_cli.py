@@ -261,3 +261,32 @@ def test_killed_run_is_interrupted_and_resume_finishes_without_redoing(tmp_path:
     assert data[0]["nodes"]["fast"]["products"] == fast_products  # not redone
     assert data[0]["nodes"]["slow"]["status"] == "executed" and data[0]["nodes"]["after"]["status"] == "executed"
     assert run_cli(capsys, "resume", "--json").json == []
+
+
+def test_input_image_key_follows_the_file_content(tmp_path: Path, library_home: Path, capsys) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (80, 60), "teal").save(photo)
+    graph = _write(tmp_path, {
+        "nodes": [{"id": "in", "type": "input.image", "params": {"path": str(photo)}},
+                  {"id": "gray", "type": "transform.grayscale"}],
+        "edges": [{"from": ["in", "image"], "to": ["gray", "image"]}],
+    })
+    first = run_cli(capsys, "run", graph, "--json").json
+    assert first["status"] == "succeeded"
+    assert {v["status"] for v in run_cli(capsys, "run", graph, "--json").json["nodes"].values()} == {"cached"}
+    Image.new("RGB", (80, 60), "orange").save(photo)
+    third = run_cli(capsys, "run", graph, "--json").json
+    assert third["nodes"]["in"]["status"] == "executed" and third["nodes"]["gray"]["status"] == "executed"
+    photo.unlink()
+    missing = run_cli(capsys, "run", graph, "--json")
+    assert missing.code == 1 and str(photo) in missing.json["nodes"]["in"]["error"]
+
+
+def test_human_output_has_a_progress_table(library_home: Path, capsys) -> None:
+    result = run_cli(capsys, "run", GRAPHS / "fox-posters.json")
+    assert result.code == 0
+    assert "succeeded" in result.out and "gen" in result.err  # rich live table goes to stderr
+    listed = run_cli(capsys, "orders", "list")
+    assert "succeeded" in listed.out

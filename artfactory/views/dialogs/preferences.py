@@ -1,0 +1,199 @@
+"""Preferences: provider keys (keychain, masked), library location, concurrency, image size, theme, autosave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from artfactory.controllers import session
+from artfactory.controllers.app_controller import PROVIDERS, AppController
+from artfactory.services.secrets import SecretsError
+from artfactory.views import theme
+
+MASKED = "••••••••••••"
+
+
+class _KeyRow(QWidget):
+    """A provider key: where it comes from, a masked field to enter a new one, and Remove."""
+
+    def __init__(self, app: AppController, provider: str) -> None:
+        super().__init__()
+        self.app, self.provider = app, provider
+        self.remove_requested = False
+        self.field = QLineEdit()
+        self.field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.field.setObjectName(f"key_{provider}")
+        self.status = QLabel()
+        self.status.setProperty("role", "dim")
+        self.remove = QPushButton("Remove stored key")
+        self.remove.clicked.connect(self._toggle_remove)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.field, 1)
+        row.addWidget(self.remove)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.refresh()
+
+    def refresh(self) -> None:
+        status = self.app.key_status(self.provider)
+        self.remove_requested = False
+        if status.get("source") == "env":
+            text = f"Set by the environment variable {status['env']} (it overrides the keychain)."
+        elif status.get("source") == "keychain":
+            text = "Stored in the system keychain. Type a new key to replace it."
+        else:
+            text = status.get("error") or "Not set. Paste your API key; it is kept in the system keychain."
+        self.status.setText(text)
+        self.field.clear()
+        self.field.setPlaceholderText(MASKED + "  (stored)" if status.get("set") else "paste the API key")
+        self.remove.setEnabled(status.get("source") == "keychain")
+        self.remove.setText("Remove stored key")
+
+    def _toggle_remove(self) -> None:
+        self.remove_requested = not self.remove_requested
+        self.remove.setText("Keep stored key" if self.remove_requested else "Remove stored key")
+        self.status.setText("The stored key will be removed when you press OK." if self.remove_requested
+                            else "Stored in the system keychain. Type a new key to replace it.")
+
+    def apply(self) -> None:
+        """Raises SecretsError when the keychain refuses."""
+        value = self.field.text().strip()
+        if value:
+            self.app.set_key(self.provider, value)
+        elif self.remove_requested:
+            self.app.delete_key(self.provider)
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, app: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.setWindowTitle("Preferences — Art Factory")
+        self.resize(620, 480)
+        s = app.settings
+        tabs = QTabWidget()
+
+        providers = QWidget()
+        provider_layout = QVBoxLayout(providers)
+        self.keys: dict[str, _KeyRow] = {}
+        for provider in PROVIDERS:
+            box = QGroupBox(f"{app.provider_name(provider)} API key")
+            box_layout = QVBoxLayout(box)
+            self.keys[provider] = _KeyRow(app, provider)
+            box_layout.addWidget(self.keys[provider])
+            provider_layout.addWidget(box)
+        limits = QGroupBox("Parallel jobs per provider")
+        limits_form = QFormLayout(limits)
+        self.concurrency_local = self._spin(s.concurrency_local, 0, 256, "automatic (one per core)")
+        self.concurrency_replicate = self._spin(s.concurrency_replicate, 1, 64)
+        self.concurrency_fal = self._spin(s.concurrency_fal, 1, 64)
+        limits_form.addRow("Local generator:", self.concurrency_local)
+        limits_form.addRow("Replicate:", self.concurrency_replicate)
+        limits_form.addRow("fal:", self.concurrency_fal)
+        provider_layout.addWidget(limits)
+        provider_layout.addStretch(1)
+        tabs.addTab(providers, "Providers")
+
+        general = QWidget()
+        form = QFormLayout(general)
+        self.library = QLineEdit(str(app.library.home))
+        self.library.setReadOnly(True)
+        choose = QPushButton("Change…")
+        choose.clicked.connect(self._choose_library)
+        row = QHBoxLayout()
+        row.addWidget(self.library, 1)
+        row.addWidget(choose)
+        form.addRow("Library folder:", row)
+        self.library_note = QLabel("Products, thumbnails and the database live here.")
+        self.library_note.setProperty("role", "dim")
+        self.library_note.setWordWrap(True)
+        form.addRow("", self.library_note)
+        self.width = self._spin(s.default_width, 64, 4096)
+        self.height = self._spin(s.default_height, 64, 4096)
+        for spin in (self.width, self.height):
+            spin.setSuffix(" px")
+            spin.setSingleStep(64)
+        size = QHBoxLayout()
+        size.addWidget(self.width)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.height)
+        size.addStretch(1)
+        form.addRow("New image size:", size)
+        self.theme = QComboBox()
+        self.theme.addItem("Dark", theme.ThemeName.DARK.value)
+        self.theme.addItem("Light", theme.ThemeName.LIGHT.value)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(s.theme)))
+        form.addRow("Theme:", self.theme)
+        self.autosave = self._spin(s.autosave_s, 0, 3600, "off")
+        self.autosave.setSuffix(" s")
+        form.addRow("Autosave every:", self.autosave)
+        tabs.addTab(general, "General")
+
+        self.error = QLabel()
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.apply)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.new_library: Path | None = None
+
+    @staticmethod
+    def _spin(value: int, low: int, high: int, special: str = "") -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        if special:
+            spin.setSpecialValueText(special)
+        spin.setMinimumWidth(110)
+        return spin
+
+    def _choose_library(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Library folder", self.library.text())
+        if folder:
+            self.library.setText(folder)
+            self.new_library = Path(folder)
+            self.library_note.setText("The new library folder is used from the next start of Art Factory.")
+
+    def apply(self) -> None:
+        """Save keys, then settings; stays open with the reason when the keychain refuses."""
+        try:
+            for row in self.keys.values():
+                row.apply()
+        except SecretsError as exc:
+            self.error.setText(str(exc))
+            return
+        self.app.update_settings(
+            concurrency_local=self.concurrency_local.value(),
+            concurrency_replicate=self.concurrency_replicate.value(),
+            concurrency_fal=self.concurrency_fal.value(),
+            default_width=self.width.value(), default_height=self.height.value(),
+            theme=self.theme.currentData(), autosave_s=self.autosave.value(),
+        )
+        if self.new_library is not None and self.new_library != self.app.library.home:
+            settings = session.ui_settings()
+            settings.setValue("library/home", str(self.new_library))
+            settings.sync()
+        self.accept()

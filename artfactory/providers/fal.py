@@ -7,18 +7,16 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from artfactory.engine.nodetypes import NodeCanceled
 from artfactory.providers.http import (
+    ApiSession,
     CancelCheck,
     ProviderError,
-    RetryPolicy,
     create_once,
-    limiter_for,
     make_client,
     poll_through_outages,
     remembered_job,
@@ -107,28 +105,12 @@ def schema_url(settings: Any, endpoint: str) -> str:
     return f"{base}/openapi/queue/openapi.json?{query}"
 
 
-class FalClient:
+class FalClient(ApiSession):
     """One user's fal queue session. Plain JSON over httpx, per DESIGN §7."""
 
     def __init__(self, settings: Any, key: str, cancelled: CancelCheck | None = None) -> None:
-        self.settings = settings
         self._key = key
-        self.base = str(settings.fal_queue_url).rstrip("/")
-        self.headers = {"Authorization": f"Key {key}", "Accept": "application/json"}
-        self.policy = RetryPolicy.for_settings(settings)
-        self.limiter = limiter_for(settings)
-        self.cancelled: CancelCheck = cancelled or (lambda: False)
-        self._client = make_client(settings, self.headers)
-
-    def __enter__(self) -> FalClient:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(settings, settings.fal_queue_url, {"Authorization": f"Key {key}"}, cancelled)
 
     def _job_url(self, job: dict[str, Any], key: str, suffix: str) -> str:
         """The status/response/cancel URL fal gave us, or the documented one rebuilt from the ids."""

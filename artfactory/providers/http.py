@@ -18,7 +18,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -680,3 +681,27 @@ def download(source: str, storage: Any, ctx: Any, display_name: str, *, settings
     assert last_error is not None
     raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", "download",
                         status=last_error.status)
+
+
+class ApiSession:
+    """What every provider client shares: base URL, auth headers, retry policy, rate limit, one httpx client."""
+
+    def __init__(self, settings: Any, base_url: str, headers: dict[str, str],
+                 cancelled: Callable[[], bool] | None = None) -> None:
+        self.settings = settings
+        self.base = str(base_url).rstrip("/")
+        self.headers = {**headers, "Accept": "application/json"}
+        self.policy = RetryPolicy.for_settings(settings)
+        self.limiter = limiter_for(settings)
+        self.cancelled: Callable[[], bool] = cancelled or (lambda: False)
+        self._client = make_client(settings, self.headers)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()

@@ -9,19 +9,16 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from artfactory.engine.nodetypes import NodeCanceled
 from artfactory.providers.http import (
+    ApiSession,
     CancelCheck,
     ProviderError,
-    RetryPolicy,
     create_once,
-    limiter_for,
-    make_client,
     poll_through_outages,
     remembered_job,
     request_idempotent,
@@ -132,28 +129,12 @@ def _same_origin(url: str, base: str) -> bool:
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
-class ReplicateClient:
+class ReplicateClient(ApiSession):
     """One user's Replicate API session. Not a vendor SDK: plain JSON over httpx, per DESIGN §7."""
 
     def __init__(self, settings: Any, token: str, cancelled: CancelCheck | None = None) -> None:
-        self.settings = settings
         self._token = token
-        self.base = str(settings.replicate_base_url).rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        self.policy = RetryPolicy.for_settings(settings)
-        self.limiter = limiter_for(settings)
-        self.cancelled: CancelCheck = cancelled or (lambda: False)
-        self._client = make_client(settings, self.headers)
-
-    def __enter__(self) -> ReplicateClient:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(settings, settings.replicate_base_url, {"Authorization": f"Bearer {token}"}, cancelled)
 
     def _url(self, given: str | None, fallback_path: str) -> str:
         # Follow URLs the API hands back, but only on the API's own origin: the token goes with them.

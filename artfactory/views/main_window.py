@@ -1,0 +1,274 @@
+"""The main window: tabbed canvases (and a slot for the gallery), dockable panels, menus, toolbar, status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QByteArray, Qt, QTimer
+from PyQt6.QtGui import QCloseEvent, QIcon, QUndoGroup
+from PyQt6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QTabWidget, QWidget
+
+from artfactory.controllers import session
+from artfactory.controllers.app_controller import AppController
+from artfactory.controllers.graph_controller import GraphController
+from artfactory.controllers.schema_controller import SchemaController
+from artfactory.views import actions as window_actions
+from artfactory.views import icons, theme
+from artfactory.views.canvas.graph_tab import GraphTab
+from artfactory.views.canvas.properties import PropertiesPanel
+from artfactory.views.panels.library_panel import LibraryPanel
+from artfactory.views.panels.runs_panel import RunsPanel
+from artfactory.views.window_files import FilesMixin
+
+LAYOUT_VERSION = 1
+MESSAGE_MS = 8000
+
+
+class MainWindow(FilesMixin, QMainWindow):
+    def __init__(self, app: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.setObjectName("MainWindow")
+        self.setWindowTitle("Art Factory")
+        self.setWindowIcon(QIcon(icons.pixmap("canvas", 64, theme.colors().accent)))
+        self.resize(1480, 900)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self.undo_group = QUndoGroup(self)
+        self.schemas = SchemaController(app.library, self)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("CentralTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(lambda index: self.close_tab(index))
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.setCentralWidget(self.tabs)
+
+        self.library_panel = LibraryPanel(app.registry)
+        self.library_panel.add_requested.connect(self._add_from_library)
+        self.properties = PropertiesPanel(self.schemas)
+        self.runs_panel = RunsPanel(app.runs)
+        self.runs_panel.node_requested.connect(self.show_node)
+        self.panels_menu: QMenu | None = None
+        self.actions = window_actions.build(self)
+        self.recent_menu = window_actions.build_menus(self, self.actions)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.toolbar = window_actions.build_toolbar(self, self.actions)
+        self.docks = {
+            "library": self._dock("Nodes", "LibraryDock", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "properties": self._dock("Properties", "PropertiesDock", self.properties,
+                                     Qt.DockWidgetArea.RightDockWidgetArea),
+            "runs": self._dock("Runs", "RunsDock", self.runs_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+        }
+        self.splitDockWidget(self.docks["properties"], self.docks["runs"], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["library"], self.docks["properties"]], [250, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["properties"], self.docks["runs"]], [520, 300], Qt.Orientation.Vertical)
+        self.library_label = QLabel(f"Library: {app.library.home}")
+        status = self.statusBar()
+        assert status is not None
+        status.addPermanentWidget(self.library_label)
+        app.runs.message.connect(self.show_message)
+        app.settings_changed.connect(self._on_settings_changed)
+        self.autosave = session.Autosave(app.library.home, app.settings.autosave_s, self)
+        self.autosave.start()
+        self.restore_layout()
+        self._update_actions()
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        if self.panels_menu is not None:
+            self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    # --- central tabs ---------------------------------------------------------------------------------
+    def add_central_tab(self, widget: QWidget, title: str, icon: QIcon | None = None, closable: bool = False,
+                        index: int | None = None) -> int:
+        """Put any page (e.g. the gallery) beside the canvases; a non-closable page has no close button."""
+        position = self.tabs.insertTab(index if index is not None else self.tabs.count(), widget,
+                                       icon or QIcon(), title)
+        if not closable:
+            bar = self.tabs.tabBar()
+            if bar is not None:
+                for side in (bar.ButtonPosition.RightSide, bar.ButtonPosition.LeftSide):
+                    bar.setTabButton(position, side, None)
+        return position
+
+    def graph_tabs(self) -> list[GraphTab]:
+        return [w for i in range(self.tabs.count()) if isinstance(w := self.tabs.widget(i), GraphTab)]
+
+    def current_tab(self) -> GraphTab | None:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, GraphTab) else None
+
+    def add_graph(self, graph: GraphController, select: bool = True) -> GraphTab:
+        tab = GraphTab(graph)
+        graph.message.connect(self.show_message)
+        graph.title_changed.connect(lambda: self._retitle(tab))
+        tab.view.selection_changed.connect(lambda ids: self._on_selection(tab, ids))
+        tab.view.product_activated.connect(self.open_product)
+        tab.view.node_activated.connect(lambda _node: self.docks["properties"].raise_())
+        tab.view.files_dropped.connect(lambda paths: [self.open_file(Path(p)) for p in paths])
+        window_actions.fill_canvas_menu(tab.view.context_menu(), self.actions)
+        self.undo_group.addStack(graph.undo_stack)
+        tab.autosave_key = self.autosave.track(graph)
+        index = self.tabs.addTab(tab, icons.icon("canvas"), graph.title())
+        if select:
+            self.tabs.setCurrentIndex(index)
+        self._retitle(tab)
+        QTimer.singleShot(0, tab.view.zoom_to_fit)  # once the tab has its real size
+        return tab
+
+    def _retitle(self, tab: GraphTab) -> None:
+        index = self.tabs.indexOf(tab)
+        if index < 0:
+            return
+        graph = tab.controller
+        self.tabs.setTabText(index, graph.title() + (" •" if graph.dirty else ""))
+        self.tabs.setTabToolTip(index, str(graph.path) if graph.path else "Not saved yet")
+        if tab is self.current_tab():
+            self.setWindowTitle(f"{graph.title()}{' •' if graph.dirty else ''} — Art Factory")
+
+    def _on_tab_changed(self, _index: int) -> None:
+        tab = self.current_tab()
+        if tab is not None:
+            self.undo_group.setActiveStack(tab.controller.undo_stack)
+            self._retitle(tab)
+            self.properties.set_graph(tab.controller)
+            self.properties.show_nodes(tab.view.selected_ids())
+        else:
+            self.undo_group.setActiveStack(None)  # type: ignore[arg-type]
+            self.properties.set_graph(None)
+            self.setWindowTitle("Art Factory")
+        self._update_actions()
+
+    def _on_selection(self, tab: GraphTab, node_ids: list[str]) -> None:
+        if tab is self.current_tab():
+            self.properties.show_nodes(node_ids)
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        has_graph = self.current_tab() is not None
+        for name in ("save", "save_as", "save_template", "copy", "paste", "duplicate", "delete", "select_all",
+                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "cancel", "close_tab"):
+            self.actions[name].setEnabled(has_graph)
+        self.actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
+        self.actions["redo"].setEnabled(has_graph and self.undo_group.canRedo())
+
+    def show_message(self, text: str) -> None:
+        status = self.statusBar()
+        if status is not None:
+            status.showMessage(text, MESSAGE_MS)
+
+    # --- edit commands on the current canvas --------------------------------------------------------------
+    def copy_selection(self) -> None:
+        if (tab := self.current_tab()) and tab.copy():
+            self.show_message(f"Copied {len(tab.view.selected_ids())} node(s)")
+
+    def paste(self) -> None:
+        if tab := self.current_tab():
+            tab.paste()
+
+    def duplicate_selection(self) -> None:
+        if tab := self.current_tab():
+            tab.duplicate()
+
+    def delete_selection(self) -> None:
+        if tab := self.current_tab():
+            tab.delete_selection()
+
+    def select_all(self) -> None:
+        if tab := self.current_tab():
+            tab.view.graph.select_all()
+
+    def show_node_search(self) -> None:
+        if tab := self.current_tab():
+            tab.view.viewer.setFocus()
+            tab.view.show_search()
+
+    def _add_from_library(self, type_name: str) -> None:
+        if tab := self.current_tab():
+            tab.view.add_node(type_name)
+            tab.view.viewer.setFocus()
+
+    def add_backdrop(self) -> None:
+        if tab := self.current_tab():
+            tab.view.add_backdrop_around_selection()
+
+    def zoom_to_fit(self) -> None:
+        if tab := self.current_tab():
+            tab.view.zoom_to_fit()
+
+    def auto_layout(self) -> None:
+        if tab := self.current_tab():
+            tab.view.auto_layout()
+            tab.view.zoom_to_fit()
+
+    # --- runs -----------------------------------------------------------------------------------------------
+    def run_graph(self) -> str | None:
+        tab = self.current_tab()
+        return self.app.runs.run(tab.controller) if tab else None
+
+    def run_selected_branch(self) -> str | None:
+        tab = self.current_tab()
+        if tab is None:
+            return None
+        selected = tab.view.selected_ids()
+        if not selected:
+            self.show_message("Select the node(s) to run; what they need runs with them")
+            return None
+        return self.app.runs.run(tab.controller, only=selected)
+
+    def cancel_run(self) -> None:
+        tab = self.current_tab()
+        if tab is not None and not self.app.runs.cancel_graph(tab.controller):
+            self.show_message("Nothing is running in this graph")
+
+    def show_node(self, order_id: str, node_id: str) -> None:
+        graph = self.app.runs.graph_of(order_id)
+        for tab in self.graph_tabs():
+            if tab.controller is graph:
+                self.tabs.setCurrentWidget(tab)
+                tab.view.select([node_id])
+                tab.view.zoom_to_fit()
+                return
+        self.show_message("That order's graph is not open")
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def restore_layout(self) -> None:
+        settings = session.ui_settings()
+        geometry, state = settings.value("window/geometry"), settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def save_layout(self) -> None:
+        settings = session.ui_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        settings.sync()
+
+    def _on_settings_changed(self) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply(app, self.app.settings.theme)
+            self.actions.retint()
+        self.autosave.set_interval(self.app.settings.autosave_s)
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        if event is None:
+            return
+        for tab in self.graph_tabs():
+            if not self.confirm_close(tab):
+                event.ignore()
+                return
+        self.save_layout()
+        self.app.runs.cancel_all()
+        self.autosave.clean_exit()
+        event.accept()

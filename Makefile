@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PIP_CONSTRAINT :=
 
-.PHONY: run test lint bench screenshots dist selftest clean sysdeps
+.PHONY: run test lint bench screenshots dist selftest clean sysdeps dist-selftest
 
 $(VENV)/.sysdeps: scripts/system-deps.sh
 	@mkdir -p $(VENV)
@@ -36,3 +36,13 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
+
+dist: $(VENV)/.dev
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build art-factory.spec
+	@du -sh dist/artfactory | awk '{print "bundle size: " $$1}'
+
+dist-selftest: dist
+	QT_QPA_PLATFORM=offscreen dist/artfactory/artfactory --selftest
+
+selftest: $(VENV)/.app
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/artfactory --selftest

@@ -65,6 +65,10 @@ class RunController(QObject):
         signals.node_progress.connect(self._on_node_progress)
         signals.node_finished.connect(self._on_node_finished)
         signals.order_finished.connect(self._on_order_finished)
+        # Thumbnails are made after a node reports (off the order's critical path); nodes redraw then.
+        if hasattr(signals, "thumbnails_ready"):
+            signals.thumbnails_ready.connect(self._on_thumbnails_ready)
+        self._shown: dict[str, tuple[str, str]] = {}  # product id -> (order id, node id) showing it
 
     # --- starting and stopping ---------------------------------------------------------------
     def run(self, graph: GraphController, only: list[str] | None = None) -> str | None:
@@ -207,7 +211,9 @@ class RunController(QObject):
         products = None
         if status in ("executed", "cached") and order_id in self._graphs:
             home = self.library.home
-            products = [(pid, thumbnail_path(home, "small", pid)) for pid in self.product_ids(order_id, node_id)]
+            products = [(pid, thumbnail_path(home, "medium", pid)) for pid in self.product_ids(order_id, node_id)]
+            for pid, _path in products:
+                self._shown[pid] = (order_id, node_id)
         self._graph_update(order_id, node_id, status=status, error=error, products=products,
                            percent=100.0 if status in ("executed", "cached") else None)
         self.node_changed.emit(order_id, node_id)
@@ -225,6 +231,15 @@ class RunController(QObject):
         failed = [n for n, p in (info.nodes.items() if info else ()) if p.status == "failed"]
         detail = f": {len(failed)} node{'s' if len(failed) != 1 else ''} failed" if failed else ""
         self.message.emit(f"{name} {status}{detail}")
+
+    def _on_thumbnails_ready(self, product_id: str) -> None:
+        where = self._shown.get(product_id)
+        graph = self._graphs.get(where[0]) if where else None
+        if where is None or graph is None or graph.run_state.order_id != where[0]:
+            return
+        run = graph.run_state.get(where[1])
+        if run is not None:
+            graph.run_state.update(where[1], products=list(run.products))
 
     def _graph_update(self, order_id: str, node_id: str, **changes: Any) -> None:
         graph = self._graphs.get(order_id)

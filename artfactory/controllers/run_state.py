@@ -16,7 +16,7 @@ class NodeRun:
     percent: float = 0.0
     message: str = ""
     error: str = ""
-    # (product id, small thumbnail path) in output order; the path may not exist (e.g. a video)
+    # (product id, medium thumbnail path) in output order; the path may not exist (e.g. a video)
     products: list[tuple[str, Path]] = field(default_factory=list)
 
 

@@ -271,6 +271,16 @@ class Gallery:
         rows = self.page(fresh, limit=limit, after=Cursor.after(newest, SortKey.DATE) if newest else None)
         return rows[::-1]
 
+    def project_of(self, product_id: str) -> int | None:
+        with self.db.session() as session:
+            return session.execute(select(P.project_id).where(P.id == product_id)).scalar()
+
+    def origin(self, product_id: str) -> tuple[str | None, str | None]:
+        """(order id, node id) of the run and node that made a product; (None, None) for imports."""
+        with self.db.session() as session:
+            found = session.execute(select(P.order_id, P.node_id).where(P.id == product_id)).first()
+        return (found[0], found[1]) if found else (None, None)
+
     def row(self, product_id: str) -> GalleryRow | None:
         with self.db.session() as session:
             found = session.execute(select(*_ROW_COLUMNS).where(P.id == product_id)).first()

@@ -33,7 +33,10 @@ class Actions:
         """Re-render the icons in the current theme's colours."""
         icons.clear_cache()
         for name, icon_name in self.icons.items():
-            self.by_name[name].setIcon(icons.icon(icon_name))
+            self.by_name[name].setIcon(icons.icon(icon_name, ICON_COLORS.get(icon_name)))
+
+
+ICON_COLORS = {"run": "#3fb27f", "run-branch": "#3fb27f", "cancel": "#e5534b"}
 
 
 def build(window: MainWindow) -> Actions:
@@ -44,7 +47,7 @@ def build(window: MainWindow) -> Actions:
         action = QAction(text, window)
         action.setObjectName(f"action_{name}")
         if icon:
-            action.setIcon(icons.icon(icon))
+            action.setIcon(icons.icon(icon, ICON_COLORS.get(icon)))
             actions.icons[name] = icon
         if keys:
             action.setShortcuts([k if isinstance(k, QKeySequence) else QKeySequence(k) for k in keys])
@@ -84,7 +87,8 @@ def build(window: MainWindow) -> Actions:
         tip="Search the node library (Tab over the canvas)")
     add("Edit", "backdrop", "Add &Backdrop", w.add_backdrop, icon="backdrop", keys=("Ctrl+G",),
         tip="Frame the selected nodes with a titled backdrop")
-    add("Edit", "preferences", "Pre&ferences…", w.show_preferences, icon="preferences", keys=(Key.Preferences, "Ctrl+,"))
+    add("Edit", "preferences", "Pre&ferences…", w.show_preferences, icon="preferences",
+        keys=(Key.Preferences, "Ctrl+,"))
     add("View", "fit", "&Zoom to Fit", w.zoom_to_fit, icon="fit", keys=("F",),
         tip="Frame the selection, or the whole graph")
     add("View", "layout", "Auto-&Layout", w.auto_layout, icon="layout", keys=("Ctrl+L",),
@@ -152,8 +156,9 @@ def build_toolbar(window: MainWindow, actions: Actions) -> QToolBar:
     for name in ("run", "run_branch", "cancel"):
         bar.addAction(actions[name])
     run_button = bar.widgetForAction(actions["run"])
-    if run_button is not None:
+    if run_button is not None:  # the one labelled button: the main thing to do here
         run_button.setObjectName("RunButton")
+        run_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
     return bar
 

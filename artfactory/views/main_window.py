@@ -6,7 +6,16 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, Qt, QTimer
 from PyQt6.QtGui import QCloseEvent, QIcon, QUndoGroup
-from PyQt6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QTabWidget, QWidget
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QTabWidget,
+    QToolButton,
+    QWidget,
+)
 
 from artfactory.controllers import session
 from artfactory.controllers.app_controller import AppController
@@ -34,6 +43,10 @@ class MainWindow(FilesMixin, QMainWindow):
         self.resize(1480, 900)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.undo_group = QUndoGroup(self)
+        self.undo_group.canUndoChanged.connect(lambda _can: self._update_actions())
+        self.undo_group.canRedoChanged.connect(lambda _can: self._update_actions())
+        self.undo_group.undoTextChanged.connect(lambda text: self._undo_text("undo", "Undo", text))
+        self.undo_group.redoTextChanged.connect(lambda text: self._undo_text("redo", "Redo", text))
         self.schemas = SchemaController(app.library, self)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("CentralTabs")
@@ -118,6 +131,14 @@ class MainWindow(FilesMixin, QMainWindow):
         self.undo_group.addStack(graph.undo_stack)
         tab.autosave_key = self.autosave.track(graph)
         index = self.tabs.addTab(tab, icons.icon("canvas"), graph.title())
+        close = QToolButton()
+        close.setIcon(icons.icon("close"))
+        close.setAutoRaise(True)
+        close.setToolTip("Close this graph")
+        close.clicked.connect(lambda: self.close_tab(self.tabs.indexOf(tab)))
+        bar = self.tabs.tabBar()
+        if bar is not None:
+            bar.setTabButton(index, bar.ButtonPosition.RightSide, close)
         if select:
             self.tabs.setCurrentIndex(index)
         self._retitle(tab)
@@ -159,6 +180,10 @@ class MainWindow(FilesMixin, QMainWindow):
             self.actions[name].setEnabled(has_graph)
         self.actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
         self.actions["redo"].setEnabled(has_graph and self.undo_group.canRedo())
+
+    def _undo_text(self, name: str, verb: str, text: str) -> None:
+        if hasattr(self, "actions"):
+            self.actions[name].setText(f"&{verb} {text}" if text else f"&{verb}")
 
     def show_message(self, text: str) -> None:
         status = self.statusBar()

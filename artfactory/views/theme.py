@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from PyQt6.QtGui import QColor, QFont, QPalette
 from PyQt6.QtWidgets import QApplication, QStyleFactory
 
 
-class ThemeName(str, Enum):
+class ThemeName(StrEnum):
     DARK = "dark"
     LIGHT = "light"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from artfactory.controllers import session
@@ -210,7 +211,6 @@ class FilesMixin:
             self.show_error("Product not found", f"The product {product_id} is no longer in the library.")
             return None
         dialog = ProductDialog(detail, self.app.product_image(product_id, detail), self)
-        dialog.setAttribute(dialog.attribute().WA_DeleteOnClose if False else dialog.testAttribute, False) \
-            if False else None
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog

@@ -13,7 +13,7 @@ from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCursor, QKeySequence
-from PyQt6.QtWidgets import QInputDialog, QMenu, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec
@@ -24,6 +24,7 @@ from artfactory.views.canvas.node_classes import (
     classes_for,
     make_unknown_class,
     ng_type_name,
+    summary,
 )
 from artfactory.views.canvas.node_item import ArtNodeItem
 
@@ -59,6 +60,11 @@ class GraphView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.viewer)
+        self.hint = QLabel("Press <b>Tab</b> to add a node, drag one from <b>Nodes</b>,<br/>"
+                           "or start from <b>File → Templates</b>", self.viewer)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hint.setStyleSheet("color: rgba(220, 224, 232, 110); font-size: 13pt; background: transparent;")
         self._take_over_gestures()
         self._bind()
         self.rebuild()
@@ -109,6 +115,9 @@ class GraphView(QWidget):
         c = self.controller
         c.node_added.connect(self._add_node_view)
         c.node_removed.connect(self._remove_node_view)
+        c.node_added.connect(self._update_hint)
+        c.node_removed.connect(self._update_hint)
+        c.param_changed.connect(self._apply_summary)
         c.edge_added.connect(self._connect_view)
         c.edge_removed.connect(self._disconnect_view)
         c.position_changed.connect(self._apply_position)
@@ -139,6 +148,15 @@ class GraphView(QWidget):
         for edge in self.controller.doc.edges:
             self._connect_view(edge)
         self.graph.undo_stack().clear()
+        self._update_hint()
+
+    def _update_hint(self, _node_id: str = "") -> None:
+        self.hint.setVisible(not self._nodes)
+        self.hint.resize(self.viewer.size())
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.hint.resize(self.viewer.size())
 
     def _class_for(self, type_name: str, node_id: str) -> str:
         ng_type = ng_type_name(type_name)
@@ -167,8 +185,14 @@ class GraphView(QWidget):
         view.on_product_clicked = self.product_activated.emit
         self._nodes[node_id] = node
         self._ids[node.id] = node_id
+        view.summary = summary(self.controller.registry.get(spec.type), spec.params)
         self._apply_run(node_id)
         view.draw_node()
+
+    def _apply_summary(self, node_id: str, _name: str = "") -> None:
+        node, spec = self._nodes.get(node_id), self.controller.doc.node(node_id)
+        if node is not None and spec is not None:
+            node.view.set_summary(summary(self.controller.registry.get(spec.type), spec.params))
 
     def _remove_node_view(self, node_id: str) -> None:
         node = self._nodes.pop(node_id, None)

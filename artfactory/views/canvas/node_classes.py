@@ -57,6 +57,42 @@ class ArtNode(BaseNode):  # type: ignore[misc, valid-type]
         view.family_pixmap = icons.pixmap(family_icon, 15, "#ffffff")
 
 
+def summary(node_type: NodeType | None, params: dict[str, Any], limit: int = 3) -> list[str]:
+    """The node's key settings for its face: text params quoted, the rest as "name value" pairs.
+
+    Values set in the document come first; defaults only show when nothing is set.
+    """
+    if node_type is None:
+        return []
+    lines: list[str] = []
+    pairs: list[str] = []
+    explicit = [p for p in node_type.params if p.name in params] or list(node_type.params)
+    for param in explicit:
+        value = params.get(param.name, param.default)
+        if param.kind == "text":
+            text = " ".join(str(value or "").split())
+            if text:
+                lines.append(f"“{text}”")
+        elif param.kind == "object":
+            if isinstance(value, dict) and value:
+                pairs.append(f"{param.name} {{{len(value)}}}")
+        elif value not in ("", None):
+            shown = "random" if param.name == "seed" and value == -1 else value
+            if isinstance(shown, float):
+                shown = f"{shown:g}"
+            pairs.append(f"{param.name} {shown}")
+    line = ""
+    for pair in pairs:  # short pairs share a line
+        if line and len(line) + len(pair) > 30:
+            lines.append(line)
+            line = pair
+        else:
+            line = f"{line} · {pair}" if line else pair
+    if line:
+        lines.append(line)
+    return lines[:limit]
+
+
 def _describe(node_type: NodeType) -> str:
     lines = [f"<b>{node_type.title}</b> <span style='color:#9296a0'>{node_type.type}</span>"]
     if node_type.doc:

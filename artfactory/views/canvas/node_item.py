@@ -17,6 +17,7 @@ compat.apply()
 from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402  (after the PyQt6 patches)
 
 MIN_WIDTH = 210.0
+LINE_H = 15.0
 FOOTER_H = 22.0
 PAD = 6.0
 THUMB_GAP = 5.0
@@ -173,6 +174,7 @@ class ArtNodeItem(NodeItem):
         self.percent = 0.0
         self.errors: list[str] = []
         self.description = ""
+        self.summary: list[str] = []  # key settings, shown under the ports
         self.family_pixmap: QPixmap | None = None  # NodeGraphQt resets its icon item; ours is re-applied
         self.on_product_clicked: Callable[[str], None] | None = None
         self._products: list[tuple[str, Path]] = []
@@ -187,6 +189,11 @@ class ArtNodeItem(NodeItem):
     def set_run(self, status: str | None, percent: float, errors: list[str],
                 products: list[tuple[str, Path]]) -> None:
         relayout = [p for p, _ in products] != [p for p, _ in self._products]
+        missing = [p for p, pixmap in self._pixmaps.items() if pixmap.isNull()]
+        if missing:  # a thumbnail may have arrived since (they are made after the node reports)
+            for product_id in missing:
+                del self._pixmaps[product_id]
+            relayout = True
         self.status, self.percent, self.errors = status, percent, errors
         self._products = list(products)
         self._badge.setVisible(bool(errors))
@@ -223,7 +230,13 @@ class ArtNodeItem(NodeItem):
     def calc_size(self, add_w: float = 0.0, add_h: float = 0.0) -> tuple[float, float]:
         width, height = super().calc_size(add_w, add_h)
         width = max(width + 12.0, MIN_WIDTH)
-        return width, height + FOOTER_H + self._thumb_area(width)
+        summary = len(self.summary) * LINE_H + (6.0 if self.summary else 0.0)
+        return width, height + summary + FOOTER_H + self._thumb_area(width)
+
+    def set_summary(self, lines: list[str]) -> None:
+        if lines != self.summary:
+            self.summary = list(lines)
+            self.draw_node()
 
     def _draw_node_horizontal(self) -> None:
         self._header_h = self._text_item.boundingRect().height() + 8.0
@@ -299,6 +312,7 @@ class ArtNodeItem(NodeItem):
         painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
         painter.drawLine(QPointF(rect.x() + 1, footer_top), QPointF(rect.right() - 1, footer_top))
         self._paint_footer(painter, QRectF(rect.x() + 8, footer_top, rect.width() - 16, FOOTER_H))
+        self._paint_summary(painter, rect, footer_top - self._thumb_area(self._width))
         if self.status == "running":
             track = QRectF(rect.x() + 1, rect.y() + self._header_h, rect.width() - 2, 3)
             painter.fillRect(track, QColor(0, 0, 0, 90))
@@ -317,6 +331,19 @@ class ArtNodeItem(NodeItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(body)
         painter.restore()
+
+    def _paint_summary(self, painter: QPainter, rect: QRectF, bottom: float) -> None:
+        if not self.summary:
+            return
+        painter.setFont(_font(8))
+        metrics = painter.fontMetrics()
+        y = bottom - len(self.summary) * LINE_H - 4.0
+        for line in self.summary:
+            area = QRectF(rect.x() + 9, y, rect.width() - 18, LINE_H)
+            text = metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(area.width()))
+            painter.setPen(QColor(theme.NODE_TEXT) if line.startswith("“") else QColor(theme.NODE_DIM))
+            painter.drawText(area, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+            y += LINE_H
 
     def _paint_footer(self, painter: QPainter, area: QRectF) -> None:
         painter.setFont(_font(7.5))

@@ -108,8 +108,11 @@ class PropertiesPanel(QWidget):
     def _clear(self) -> None:
         while self.body.count():
             item = self.body.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()  # at once: deleteLater waits for the event loop
+                widget.setParent(None)
+                widget.deleteLater()
         self.rows, self.input_rows = {}, {}
 
     def _render(self) -> None:

@@ -18,6 +18,7 @@ from PyQt6.QtGui import (
     QPen,
     QPixmap,
     QPolygonF,
+    QResizeEvent,
 )
 from PyQt6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -202,9 +203,23 @@ class GalleryView(QListView):
     def set_edge(self, edge: int) -> None:
         """Thumbnail size in logical pixels (the zoom slider)."""
         self.delegate.edge = edge
-        self.setGridSize(self.delegate.cell_size())
         self.verticalScrollBar().setSingleStep(max(16, edge // 4))  # type: ignore[union-attr]
-        self.scheduleDelayedItemsLayout()
+        self._fit_grid()
+
+    def _fit_grid(self) -> None:
+        """Spread the cells over the whole width: the columns that fit share the leftover pixels."""
+        cell = self.delegate.cell_size()
+        viewport = self.viewport()
+        # A couple of pixels of slack: icon mode wraps a cell that would touch the right edge.
+        width = (viewport.width() if viewport is not None else cell.width()) - 2
+        columns = max(1, width // cell.width())
+        grid = QSize(max(cell.width(), width // columns), cell.height())
+        if grid != self.gridSize():
+            self.setGridSize(grid)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._fit_grid()
 
     # -- dragging products out -------------------------------------------------------------------
     def startDrag(self, supportedActions: Qt.DropAction) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, QUrl, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QDesktopServices, QKeySequence, QMouseEvent, QPainter, QPaintEvent
+from PyQt6.QtCore import QPointF, QSize, Qt, QUrl, pyqtSignal
+from PyQt6.QtGui import QAction, QColor, QDesktopServices, QIcon, QKeySequence, QMouseEvent, QPainter, QPaintEvent
 from PyQt6.QtWidgets import (
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMenu,
@@ -28,6 +28,7 @@ from artfactory.services.library import Library
 from artfactory.services.thumbnails import thumbnail_path
 from artfactory.services.transfer import ExportError, export_products
 from artfactory.views import icons, theme
+from artfactory.views.gallery.thumbs import save_frame_thumbnails
 from artfactory.views.gallery.view import STAR, star_path
 from artfactory.views.viewer.media import ImageView, LineagePanel, VideoView
 
@@ -96,9 +97,6 @@ class ProductViewer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        self.toolbar = QToolBar()
-        self.toolbar.setIconSize(QSize(18, 18))
-        layout.addWidget(self.toolbar)
         self.splitter = QSplitter(orientation)
         self.stack = QStackedWidget()
         self.empty = QLabel("Select a product to see it here with its lineage")
@@ -110,37 +108,54 @@ class ProductViewer(QWidget):
         self.video.first_frame.connect(self._on_first_frame)
         for page in (self.empty, self.image, self.video):
             self.stack.addWidget(page)
+        media = QWidget()
+        media_column = QVBoxLayout(media)
+        media_column.setContentsMargins(0, 0, 0, 0)
+        media_column.setSpacing(0)
+        self.media_bar = QToolBar()
+        self.media_bar.setIconSize(QSize(16, 16))
+        media_column.addWidget(self.media_bar)
+        media_column.addWidget(self.stack, 1)
+        side = QWidget()
+        side_column = QVBoxLayout(side)
+        s = theme.SPACING
+        side_column.setContentsMargins(s, s, s, 0)
+        side_column.setSpacing(s // 2)
         self.lineage = LineagePanel()
         self.lineage.link_activated.connect(self.order_requested)
-        self.splitter.addWidget(self.stack)
-        self.splitter.addWidget(self.lineage)
+        self._build_actions(side_column)
+        side_column.addWidget(self.lineage, 1)
+        self.splitter.addWidget(media)
+        self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([560, 440] if orientation == Qt.Orientation.Vertical else [700, 380])
         layout.addWidget(self.splitter, 1)
-        self._build_actions()
         self.show_product(None)
 
     # -- building --------------------------------------------------------------------------------
     def _action(self, icon: str, text: str, slot: Any, shortcut: str | None = None) -> QAction:
-        action = QAction(icons.icon(icon) if icon else QIcon_empty(), text, self)
+        action = QAction(icons.icon(icon) if icon else QIcon(), text, self)
         action.triggered.connect(slot)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.setToolTip(f"{text} ({shortcut})")
         self.addAction(action)
         return action
 
-    def _build_actions(self) -> None:
-        bar = self.toolbar
-        self.open_graph_action = self._action("canvas", "Open graph", self.open_graph)
-        self.open_graph_action.setToolTip("Open the graph that made this product, with its node selected")
-        self.rerun_action = self._action("run-branch", "Re-run with tweaks", self.rerun)
-        self.rerun_action.setToolTip("Open this order's graph as a new graph linked to it; unchanged nodes come "
-                                     "from the cache")
-        bar.addAction(self.open_graph_action)
-        bar.addAction(self.rerun_action)
-        bar.addSeparator()
-        self.fit_action = self._action("fit", "Fit", self.image.fit, "F")
+    @staticmethod
+    def _button(action: QAction, text_beside: bool = False) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setAutoRaise(True)
+        if text_beside:
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return button
+
+    def _build_actions(self, column: QVBoxLayout) -> None:
+        bar = self.media_bar
+        self.fit_action = self._action("fit", "Fit", self.image.fit, "0")
         self.actual_action = self._action("", "1:1", self.image.actual_size, "1")
         self.zoom_out_action = self._action("", "−", self.image.zoom_out, "-")
         self.zoom_in_action = self._action("", "+", self.image.zoom_in, "+")
@@ -148,31 +163,46 @@ class ProductViewer(QWidget):
         self.zoom_label.setProperty("role", "dim")
         self.zoom_label.setMinimumWidth(44)
         self.image.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
-        self._zoom_actions = [bar.addAction(a) or a for a in (self.fit_action, self.actual_action,
-                                                               self.zoom_out_action, self.zoom_in_action)]
-        self._zoom_label_action = bar.addWidget(self.zoom_label)
-        bar.addSeparator()
+        for action in (self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action):
+            bar.addAction(action)
+        bar.addWidget(self.zoom_label)
+
+        self.open_graph_action = self._action("canvas", "Open graph", self.open_graph)
+        self.open_graph_action.setToolTip("Open the graph that made this product, with its node selected")
+        self.rerun_action = self._action("run-branch", "Re-run with tweaks", self.rerun)
+        self.rerun_action.setToolTip("Open this order's graph as a new graph linked to it; unchanged nodes come "
+                                     "from the cache")
+        primary = QHBoxLayout()
+        primary.setSpacing(2)
+        primary.addWidget(self._button(self.open_graph_action, True))
+        primary.addWidget(self._button(self.rerun_action, True))
+        primary.addStretch(1)
+        column.addLayout(primary)
+
+        row = QHBoxLayout()
+        row.setSpacing(2)
         self.rating = RatingWidget()
         self.rating.rating_changed.connect(self.set_rating)
-        bar.addWidget(self.rating)
+        row.addWidget(self.rating)
         self.favourite_action = self._action("", "♥", lambda checked: self.set_favourite(bool(checked)), "L")
         self.favourite_action.setCheckable(True)
         self.favourite_action.setToolTip("Favourite (L)")
-        bar.addAction(self.favourite_action)
-        self.collection_button = QToolButton()
+        row.addWidget(self._button(self.favourite_action))
+        self.collection_button = QToolButton(autoRaise=True)
         self.collection_button.setIcon(icons.icon("collection"))
         self.collection_button.setToolTip("Add to collection")
         self.collection_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.collection_menu = QMenu(self.collection_button)
         self.collection_menu.aboutToShow.connect(self._fill_collection_menu)
         self.collection_button.setMenu(self.collection_menu)
-        bar.addWidget(self.collection_button)
-        bar.addSeparator()
+        row.addWidget(self.collection_button)
+        row.addStretch(1)
         self.reveal_action = self._action("folder-reveal", "Reveal file", self.reveal)
         self.export_action = self._action("save-as", "Export…", self.export_dialog)
         self.delete_action = self._action("delete", "Delete…", lambda: self.delete(ask=True), "Del")
         for action in (self.reveal_action, self.export_action, self.delete_action):
-            bar.addAction(action)
+            row.addWidget(self._button(action))
+        column.addLayout(row)
 
     # -- showing ---------------------------------------------------------------------------------
     @property
@@ -197,9 +227,7 @@ class ProductViewer(QWidget):
         self.rating.setEnabled(has)
         self.open_graph_action.setEnabled(bool(detail and detail.get("order_id")))
         self.rerun_action.setEnabled(bool(detail and detail.get("order_id")))
-        is_image = bool(detail and detail["media_type"] == "image")
-        for action in (*self._zoom_actions, self._zoom_label_action):
-            action.setVisible(is_image)
+        self.media_bar.setVisible(bool(detail and detail["media_type"] == "image"))
         if detail is None:
             self.stack.setCurrentWidget(self.empty)
             self.rating.set_rating(0)
@@ -222,8 +250,6 @@ class ProductViewer(QWidget):
             return
         if thumbnail_path(self.library.home, "medium", self.detail["id"]).is_file():
             return
-        from artfactory.views.gallery.thumbs import save_frame_thumbnails
-
         try:
             save_frame_thumbnails(self.library.home, self.detail["id"], image)
         except OSError as exc:
@@ -293,11 +319,7 @@ class ProductViewer(QWidget):
         menu.clear()
         if not self.detail:
             return
-        with self.library.db.session() as session:
-            from artfactory.models import Product
-
-            product = session.get(Product, self.detail["id"])
-            project_id = product.project_id if product else None
+        project_id = self.gallery.project_of(self.detail["id"])
         member = set(self.detail.get("collections") or [])
         for info in self.gallery.collections(project_id):
             action = menu.addAction(icons.icon("collection"), f"{info.name}  ({info.total:,})")
@@ -335,14 +357,4 @@ class ProductViewer(QWidget):
         return True
 
 
-def QIcon_empty() -> Any:  # noqa: N802 - reads like the constructor it stands for
-    from PyQt6.QtGui import QIcon
-
-    return QIcon()
-
-
-def format_params(params: dict[str, Any]) -> str:
-    return json.dumps(params, indent=2, sort_keys=True, default=str)
-
-
-__all__ = ["ImageView", "ProductViewer", "QRectF", "RatingWidget", "VideoView", "format_params"]
+__all__ = ["ImageView", "LineagePanel", "ProductViewer", "RatingWidget", "VideoView", "confirm"]

@@ -1,0 +1,79 @@
+"""Start the desktop app: QApplication, theme, error hook, the library, the main window and its event loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from artfactory.config import APP_NAME
+
+if TYPE_CHECKING:
+    from artfactory.services.library import Library
+    from artfactory.views.main_window import MainWindow
+
+log = logging.getLogger("artfactory")
+EXIT_BAD_LIBRARY = 2
+
+
+def _library_home(home: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
+    """--home, else ARTFACTORY_HOME, else the folder chosen in Preferences, else the default."""
+    if home or os.environ.get("ARTFACTORY_HOME"):
+        return home
+    from artfactory.controllers.session import ui_settings
+
+    chosen = ui_settings().value("library/home")
+    return chosen if isinstance(chosen, str) and chosen else None
+
+
+def create_main_window(library: Library) -> MainWindow:
+    """The main window over an open library, not yet shown (tests and screenshots use it too)."""
+    from artfactory.controllers.app_controller import AppController
+    from artfactory.views.main_window import MainWindow
+
+    controller = AppController(library)
+    window = MainWindow(controller)
+    controller.setParent(window)
+    return window
+
+
+def run_app(home: str | os.PathLike[str] | None = None) -> int:
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
+    from artfactory.views.canvas import compat
+
+    compat.apply()  # before anything imports NodeGraphQt
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+
+    from artfactory.services.library import Library, LibraryError
+    from artfactory.services.orders import OrderStore
+    from artfactory.views import excepthook, theme
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    excepthook.install(show_dialog=True)
+    theme.apply(app)
+    try:
+        library = Library.open(_library_home(home))
+    except LibraryError as exc:
+        QMessageBox.critical(None, f"{APP_NAME} — cannot open the library",
+                             f"The library cannot be opened:\n\n{exc}\n\nStart Art Factory with --home DIR "
+                             "to use another folder.")
+        return EXIT_BAD_LIBRARY
+    theme.apply(app, library.settings.theme)
+    interrupted = OrderStore(library).recover_interrupted()
+    window = create_main_window(library)
+    window.new_graph()
+    window.show()
+    if interrupted:
+        window.show_message(f"{len(interrupted)} order(s) were interrupted by the last exit; "
+                            "finish them with `artfactory resume`")
+    QTimer.singleShot(0, window.offer_restore)
+    try:
+        return int(app.exec())
+    finally:
+        library.close()

@@ -1,0 +1,408 @@
+"""The gallery tab: sidebar and order history, the thumbnail grid, and the viewer with lineage, wired together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QModelIndex, QPoint, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from artfactory.services.gallery import Gallery, GalleryError, GalleryQuery, SortKey
+from artfactory.services.library import Library
+from artfactory.services.transfer import ExportError, export_products
+from artfactory.views import icons, theme
+from artfactory.views.gallery.import_dialog import ImportDialog
+from artfactory.views.gallery.model import GalleryModel, Role
+from artfactory.views.gallery.orders_panel import OrdersPanel
+from artfactory.views.gallery.sidebar import GallerySidebar
+from artfactory.views.gallery.thumbs import ThumbnailLoader
+from artfactory.views.gallery.view import DEFAULT_EDGE, GalleryView
+from artfactory.views.viewer.compare import CompareDialog
+from artfactory.views.viewer.viewer import ProductViewer, confirm
+
+SORTS = [("Newest first", SortKey.DATE, True), ("Oldest first", SortKey.DATE, False),
+         ("Name A–Z", SortKey.NAME, False), ("Name Z–A", SortKey.NAME, True),
+         ("Largest first", SortKey.SIZE, True), ("Smallest first", SortKey.SIZE, False)]
+LIVE_DEBOUNCE_MS = 300
+MESSAGE_MS = 6000
+
+
+class GalleryWidget(QWidget):
+    """Everything about products in one tab. The main window adds it and connects the three signals."""
+
+    open_graph_requested = pyqtSignal(str, str)  # order_id, node_id: load the snapshot, select the node
+    rerun_requested = pyqtSignal(str)  # order_id: open the snapshot as a new graph linked to it
+    product_activated = pyqtSignal(str)  # product_id: double-click or Enter
+
+    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.gallery = Gallery(library)
+        ratio = self.devicePixelRatioF() or 1.0
+        self.loader = ThumbnailLoader(library.home, edge=round(DEFAULT_EDGE * ratio), parent=self)
+        self.model = GalleryModel(self.gallery, self.loader, self)
+        self.view = GalleryView()
+        self.view.setModel(self.model)
+        self.sidebar = GallerySidebar(self.gallery)
+        self.orders = OrdersPanel(self.gallery)
+        self.viewer = ProductViewer(library, orientation=Qt.Orientation.Vertical)
+        self.dialogs: list[QWidget] = []  # keeps open import and compare dialogs alive
+
+        self._requery = QTimer(self, singleShot=True, interval=0)
+        self._requery.timeout.connect(self._apply_query)
+        self._live = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
+        self._live.timeout.connect(self._show_new_products)
+        self._facets = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS * 3)
+        self._facets.timeout.connect(self._reload_side_panels)
+        self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
+        self._build()
+        self._connect()
+        self.refresh()
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = theme.SPACING
+        left = QTabWidget()
+        left.addTab(self.sidebar, icons.icon("gallery"), "Library")
+        left.addTab(self.orders, icons.icon("orders"), "Orders")
+        self.left_tabs = left
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(s, s, s, 0)
+        bar = QHBoxLayout()
+        self.count_label = QLabel()
+        self.count_label.setProperty("role", "heading")
+        bar.addWidget(self.count_label)
+        self.message_label = QLabel()
+        self.message_label.setProperty("role", "dim")
+        self._message_timer.timeout.connect(self.message_label.clear)
+        bar.addWidget(self.message_label, 1)
+        self.sort = QComboBox()
+        for label, key, descending in SORTS:
+            self.sort.addItem(label, (key, descending))
+        bar.addWidget(self.sort)
+        self.size_slider = QSlider(Qt.Orientation.Horizontal, minimum=96, maximum=320, singleStep=8,
+                                   value=DEFAULT_EDGE, toolTip="Thumbnail size")
+        self.size_slider.setFixedWidth(110)
+        bar.addWidget(self.size_slider)
+        self.compare_button = QToolButton(text="Compare", toolTip="Compare the two selected products")
+        self.compare_button.setEnabled(False)
+        bar.addWidget(self.compare_button)
+        self.import_button = QToolButton(text="Import", toolTip="Import files or folders (or drop them here)")
+        self.import_button.setIcon(icons.icon("open"))
+        self.import_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        menu = QMenu(self.import_button)
+        menu.addAction("Import files…", self.import_dialog)
+        menu.addAction("Import a folder…", lambda: self.import_dialog(folder=True))
+        self.import_button.setMenu(menu)
+        bar.addWidget(self.import_button)
+        column.addLayout(bar)
+        column.addWidget(self.view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (left, center, self.viewer):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([280, 900, 400])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        for key, slot in (("Del", self.delete_selected), ("F", self.toggle_favourite),
+                          *((str(n), lambda n=n: self.rate_selected(n)) for n in range(6))):
+            action = QAction(self.view)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(slot)
+            self.view.addAction(action)
+
+    def _connect(self) -> None:
+        self.sidebar.filters_changed.connect(self._requery.start)
+        self.sidebar.collections_changed.connect(self._on_collections_changed)
+        self.sidebar.message.connect(self.show_message)
+        self.sort.currentIndexChanged.connect(lambda _: self._requery.start())
+        self.size_slider.valueChanged.connect(self.set_thumbnail_size)
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.import_button.clicked.connect(self.import_dialog)
+        self.model.total_changed.connect(self._on_total)
+        self.view.activated.connect(self._on_activated)
+        self.view.files_dropped.connect(self.import_files)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        selection = self.view.selectionModel()
+        assert selection is not None
+        selection.currentChanged.connect(self._on_current)
+        selection.selectionChanged.connect(lambda *_: self._on_selection())
+        self.orders.order_selected.connect(lambda oid: self.sidebar.set_order(oid or None, oid[-8:]))
+        self.orders.open_graph_requested.connect(self.open_graph_requested)
+        self.orders.rerun_requested.connect(self.rerun_requested)
+        v = self.viewer
+        v.open_graph_requested.connect(self.open_graph_requested)
+        v.rerun_requested.connect(self.rerun_requested)
+        v.product_changed.connect(self._on_product_changed)
+        v.product_deleted.connect(lambda pid: self._on_deleted([pid]))
+        v.order_requested.connect(self.show_order)
+        v.message.connect(self.show_message)
+
+    # -- public ------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read everything: facets, collections, orders and the grid (keeping filters)."""
+        self._reload_side_panels()
+        self._apply_query()
+
+    def attach_executor(self, executor: Any) -> None:
+        """Show products as a running order makes them, and keep orders and counts current."""
+        executor.signals.product_created.connect(lambda *_: self._live.start())
+        executor.signals.order_finished.connect(lambda *_: (self._live.start(), self._facets.start()))
+        executor.signals.order_created.connect(lambda *_: self._facets.start())
+
+    def show_order(self, order_id: str) -> None:
+        """Filter the grid to one order's products and select it in the order history."""
+        self.orders.refresh(self.sidebar.current_project())
+        self.orders.select_order(order_id, emit=False)
+        self.sidebar.set_order(order_id, order_id[-8:])
+
+    def query(self) -> GalleryQuery:
+        key, descending = self.sort.currentData()
+        return self.sidebar.apply(GalleryQuery(sort=key, descending=descending))
+
+    def selected_ids(self) -> list[str]:
+        rows = sorted(index.row() for index in self.view.selectedIndexes())
+        return [self.model.row_at(r).id for r in rows]
+
+    def select_products(self, product_ids: Sequence[str]) -> None:
+        selection = self.view.selectionModel()
+        assert selection is not None
+        selection.clearSelection()
+        flag = selection.SelectionFlag
+        for product_id in product_ids:
+            row = self.model.row_of(product_id)
+            if row is not None:
+                selection.select(self.model.index(row), flag.Select)
+                selection.setCurrentIndex(self.model.index(row), flag.Select)
+
+    def set_thumbnail_size(self, edge: int) -> None:
+        self.view.set_edge(edge)
+        self.loader.set_edge(edge, self.devicePixelRatioF() or 1.0)
+        self.view.viewport().update()  # type: ignore[union-attr]
+
+    def show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self._message_timer.start()
+
+    # -- actions on the selection ------------------------------------------------------------------
+    def rate_selected(self, rating: int) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.gallery.rate(ids, rating)
+            self._on_products_changed(ids)
+
+    def toggle_favourite(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            current = self.model.row_at(self.model.row_of(ids[0]) or 0).favourite
+            self.gallery.set_favourite(ids, not current)
+            self._on_products_changed(ids)
+
+    def delete_selected(self, ask: bool = True) -> int:
+        ids = self.selected_ids()
+        if not ids:
+            return 0
+        what = "this product" if len(ids) == 1 else f"these {len(ids)} products"
+        if ask and not confirm(self, "Delete products", f"Delete {what}? Files and thumbnails are removed "
+                                                        "too. This cannot be undone."):
+            return 0
+        if self.viewer.product_id in ids:
+            self.viewer.show_product(None)
+        deleted = self.gallery.delete_products(ids)
+        self._on_deleted(ids)
+        self.show_message(f"Deleted {deleted} product{'s' if deleted != 1 else ''}")
+        return deleted
+
+    def add_selected_to(self, collection_id: int) -> int:
+        return self.sidebar.add_products(collection_id, self.selected_ids())
+
+    def remove_selected_from_collection(self) -> None:
+        collection_id = self.sidebar.current_collection()
+        ids = self.selected_ids()
+        if collection_id is not None and ids:
+            self.gallery.remove_from_collection(collection_id, ids)
+            self.model.remove_products(ids)
+            self.sidebar.reload_collections()
+
+    def compare_selected(self) -> CompareDialog | None:
+        ids = self.selected_ids()
+        if len(ids) != 2:
+            self.show_message("Select exactly two products to compare")
+            return None
+        try:
+            dialog = CompareDialog(self.library, ids[0], ids[1], self)
+        except GalleryError as exc:
+            self.show_message(str(exc))
+            return None
+        self._keep(dialog)
+        dialog.show()
+        return dialog
+
+    def export_selected(self, folder: Path | None = None) -> list[Path]:
+        ids = self.selected_ids()
+        if not ids:
+            return []
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self, "Export to folder", str(self.library.storage.exports_dir))
+            if not chosen:
+                return []
+            folder = Path(chosen)
+        try:
+            files = export_products(self.library, ids, folder)
+        except ExportError as exc:
+            self.show_message(str(exc))
+            return []
+        self.show_message(f"Exported {len(ids)} product{'s' if len(ids) != 1 else ''} with lineage to {folder}")
+        return files
+
+    # -- import ------------------------------------------------------------------------------------
+    def import_dialog(self, folder: bool = False) -> None:
+        if folder:
+            chosen = QFileDialog.getExistingDirectory(self, "Import a folder")
+            paths = [Path(chosen)] if chosen else []
+        else:
+            files, _ = QFileDialog.getOpenFileNames(self, "Import files", "",
+                                                    "Images and videos (*.png *.jpg *.jpeg *.webp *.gif *.tif "
+                                                    "*.tiff *.mp4 *.mov *.webm);;All files (*)")
+            paths = [Path(f) for f in files]
+        if paths:
+            self.import_files(paths)
+
+    def import_files(self, paths: Sequence[Path]) -> ImportDialog:
+        """Import in the background; the dialog shows progress, then what was refused and why."""
+        project_id = self.sidebar.current_project() or self.library.project_id()
+        collection_id = self.sidebar.current_collection()
+        collection = None
+        if collection_id is not None:  # importing while a collection is shown puts the files in it
+            collection = next((c.name for c in self.gallery.collections() if c.id == collection_id), None)
+        dialog = ImportDialog(self.library, list(paths), project_id, collection, self)
+        dialog.imported.connect(lambda _ids: self.refresh())
+        self._keep(dialog)
+        dialog.show()
+        dialog.start()
+        return dialog
+
+    def _keep(self, dialog: QWidget) -> None:
+        self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
+
+    # -- reactions ---------------------------------------------------------------------------------
+    def _apply_query(self) -> None:
+        self._requery.stop()
+        self.model.set_query(self.query())
+        self._on_selection()
+
+    def _reload_side_panels(self) -> None:
+        self.sidebar.reload()
+        self.orders.refresh(self.sidebar.current_project())
+
+    def _show_new_products(self) -> None:
+        self.model.insert_new()
+        self._facets.start()
+
+    def _on_total(self, total: int) -> None:
+        self.count_label.setText(f"{total:,} product{'s' if total != 1 else ''}")
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.viewer.show_product(current.data(Role.PRODUCT_ID) if current.isValid() else None)
+
+    def _on_selection(self) -> None:
+        self.compare_button.setEnabled(len(self.view.selectedIndexes()) == 2)
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        product_id = index.data(Role.PRODUCT_ID)
+        if product_id:
+            self.product_activated.emit(product_id)
+
+    def _on_products_changed(self, ids: Sequence[str]) -> None:
+        self.model.update_products(ids)
+        if self.viewer.product_id in ids:
+            self.viewer.show_product(self.viewer.product_id)
+        query = self.model.query
+        if query.min_rating or query.favourites_only:
+            self._requery.start()  # a changed rating may take products out of (or into) the filter
+
+    def _on_product_changed(self, product_id: str) -> None:
+        self.loader.forget(product_id)  # a video may just have got its poster frame
+        self.model.update_products([product_id])
+        self.sidebar.reload_collections()
+
+    def _on_deleted(self, ids: Sequence[str]) -> None:
+        for product_id in ids:
+            self.loader.forget(product_id)
+        self.model.remove_products(ids)
+        self.sidebar.reload_collections()
+
+    def _on_collections_changed(self) -> None:
+        if self.model.query.collection_id is not None:
+            self._requery.start()
+
+    # -- context menu ------------------------------------------------------------------------------
+    def _context_menu(self, pos: QPoint) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        menu = QMenu(self)
+        first = ids[0]
+        order_id, node_id = self.gallery.origin(first)
+        menu.addAction(icons.icon("product"), "Open", lambda: self.product_activated.emit(first))
+        graph = menu.addAction(icons.icon("canvas"), "Open graph",
+                               lambda: self.open_graph_requested.emit(order_id or "", node_id or ""))
+        rerun = menu.addAction(icons.icon("run-branch"), "Re-run with tweaks",
+                               lambda: self.rerun_requested.emit(order_id or ""))
+        for action in (graph, rerun):
+            if action is not None:
+                action.setEnabled(order_id is not None)
+        compare = menu.addAction("Compare", self.compare_selected)
+        if compare is not None:
+            compare.setEnabled(len(ids) == 2)
+        menu.addSeparator()
+        collections = menu.addMenu(icons.icon("collection"), "Add to collection")
+        assert collections is not None
+        for info in self.gallery.collections(self.gallery.project_of(first)):
+            collections.addAction(info.name, lambda cid=info.id: self.add_selected_to(cid))
+        collections.addSeparator()
+        collections.addAction(icons.icon("new"), "New collection…", self._new_collection_from_selection)
+        if self.sidebar.current_collection() is not None:
+            menu.addAction("Remove from this collection", self.remove_selected_from_collection)
+        rating = menu.addMenu("Rating")
+        assert rating is not None
+        for stars in range(6):
+            rating.addAction("★" * stars if stars else "No rating", lambda n=stars: self.rate_selected(n))
+        menu.addAction("Favourite / unfavourite", self.toggle_favourite)
+        menu.addSeparator()
+        menu.addAction(icons.icon("folder-reveal"), "Reveal file", self.viewer.reveal)
+        menu.addAction(icons.icon("save-as"), "Export…", self.export_selected)
+        menu.addSeparator()
+        menu.addAction(icons.icon("delete"), "Delete…", self.delete_selected)
+        menu.exec(self.view.viewport().mapToGlobal(pos))  # type: ignore[union-attr]
+
+    def _new_collection_from_selection(self) -> None:
+        name, ok = QInputDialog.getText(self, "New collection", "Name:")
+        if ok and name.strip():
+            try:
+                collection_id = self.gallery.create_collection(self.gallery.project_of(self.selected_ids()[0])
+                                                               or self.library.project_id(), name)
+            except GalleryError as exc:
+                self.show_message(str(exc))
+                return
+            self.add_selected_to(collection_id)

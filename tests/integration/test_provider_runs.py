@@ -446,7 +446,9 @@ def _cli(home: Path, env: dict[str, str], *args: str | Path, stdin: bool = False
 
 
 def _finish(proc: subprocess.Popen[str], stdin: str | None = None) -> CliResult:
+    t = time.monotonic()
     out, err = proc.communicate(stdin, timeout=30)
+    print("FINISH", proc.args[3:6], round(time.monotonic() - t, 2), time.monotonic())
     return CliResult(proc.returncode, out, err)
 
 

@@ -33,6 +33,10 @@ test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/thumbnails.py
 	$(PY) bench/engine.py
+	$(PY) bench/providers.py
+
+screenshots: $(VENV)/.dev
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Start the desktop app: QApplication, theme, error hook, the library, the main window and its event loop."""
+"""Start the desktop app: QApplication, theme, splash, error hook, the library, the main window, the event loop."""
 
 from __future__ import annotations
 
@@ -40,15 +40,13 @@ def create_main_window(library: Library) -> MainWindow:
 
 def run_app(home: str | os.PathLike[str] | None = None) -> int:
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
-    from artfactory.views.canvas import compat
-
-    compat.apply()  # before anything imports NodeGraphQt
-    from PyQt6.QtCore import QTimer
+    # Only PyQt6 itself before the splash is up: NodeGraphQt (through Qt.py, which loads every PyQt6
+    # module) and SQLAlchemy take a second to import, and the user should see the app at once.
     from PyQt6.QtWidgets import QApplication, QMessageBox
 
-    from artfactory.services.library import Library, LibraryError
-    from artfactory.services.orders import OrderStore
+    from artfactory import __version__
     from artfactory.views import excepthook, theme
+    from artfactory.views.splash import Splash
 
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
@@ -56,22 +54,37 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     excepthook.install(show_dialog=True)
+    splash = Splash(__version__)  # paints itself: it needs neither the style nor the stylesheet
+    splash.show()
+    splash.advance(0.05, "Loading the node editor…")
     theme.apply(app)
+    from artfactory.views.canvas import compat
+
+    compat.apply()  # before anything imports NodeGraphQt
+    splash.advance(0.35, "Opening the library…")
+    from artfactory.services.library import Library, LibraryError
+    from artfactory.services.orders import OrderStore
+
     try:
         library = Library.open(_library_home(home))
     except LibraryError as exc:
+        splash.close()
         QMessageBox.critical(None, f"{APP_NAME} — cannot open the library",
                              f"The library cannot be opened:\n\n{exc}\n\nStart Art Factory with --home DIR "
                              "to use another folder.")
         return EXIT_BAD_LIBRARY
     theme.apply(app, library.settings.theme)
+    splash.advance(0.75, "Building the window…")
     interrupted = OrderStore(library).recover_interrupted()
     window = create_main_window(library)
     window.new_graph()
     window.show()
+    splash.finish(window)
     if interrupted:
         window.show_message(f"{len(interrupted)} order(s) were interrupted by the last exit; "
                             "finish them with `artfactory resume`")
+    from PyQt6.QtCore import QTimer
+
     QTimer.singleShot(0, window.offer_restore)
     try:
         return int(app.exec())

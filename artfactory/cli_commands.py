@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from artfactory.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, emit
@@ -73,7 +74,9 @@ class _LiveProgress:
         table.add_column("message", overflow="fold", max_width=70)
         for node, (status, percent, message) in self.rows.items():
             bar = "█" * int(percent / 10) + "·" * (10 - int(percent / 10))
-            table.add_row(node, f"[{STATUS_STYLE.get(status, '')}]{status}[/]", f"{bar} {percent:3.0f}%", message)
+            # Node ids, provider messages and model logs are not markup ("[00:00<00:01]", "[/INST]").
+            table.add_row(escape(node), f"[{STATUS_STYLE.get(status, '')}]{status}[/]", f"{bar} {percent:3.0f}%",
+                          escape(message))
         return table
 
 
@@ -103,10 +106,10 @@ def _print_run(result: dict[str, Any]) -> None:
     console.print(f"order [bold]{result['order_id']}[/] [{style}]{result['status']}[/]")
     for node, info in result["nodes"].items():
         if info["error"] and info["status"] == "failed":
-            console.print(f"  [red]{node}[/]: {info['error']}")
+            console.print(f"  [red]{escape(node)}[/]: {escape(info['error'])}")
     for product in result["products"]:
         size = f"{product['width']}×{product['height']}"
-        console.print(f"  {product['id']}  {product['node_id']:<14} {size}  {product['path']}")
+        console.print(escape(f"  {product['id']}  {product['node_id']:<14} {size}  {product['path']}"))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -199,7 +202,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except graph_document.DocumentError as exc:
         message = str(exc)
         data = {"valid": False, "errors": [{"node_id": None, "code": "bad_document", "message": message}]}
-        emit(args, data, lambda: Console().print(f"[red]invalid[/]: {message}"))
+        emit(args, data, lambda: Console().print(f"[red]invalid[/]: {escape(message)}"))
         return EXIT_BAD_INPUT
     errors = validate(doc, library.registry)
     data = {"valid": not errors, "errors": [e.to_json() for e in errors]}
@@ -207,9 +210,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     def human() -> None:
         console = Console()
         if not errors:
-            console.print(f"[green]valid[/]: {args.graph} ({len(doc.nodes)} nodes, {len(doc.edges)} edges)")
+            console.print(f"[green]valid[/]: {escape(str(args.graph))} "
+                          f"({len(doc.nodes)} nodes, {len(doc.edges)} edges)")
         for e in errors:
-            console.print(f"[red]{e.node_id or '-'}[/] [{e.code}] {e.message}")
+            console.print(f"[red]{escape(e.node_id or '-')}[/] {escape(f'[{e.code}] {e.message}')}")
 
     emit(args, data, human)
     return EXIT_OK if not errors else EXIT_BAD_INPUT
@@ -247,7 +251,8 @@ def cmd_products(args: argparse.Namespace) -> int:
         for col in ("id", "node", "size", "prompt", "path"):
             table.add_column(col, overflow="fold")
         for p in products:
-            table.add_row(p["id"], p["node_id"] or "", f"{p['width']}×{p['height']}", p["prompt"][:40], p["path"])
+            table.add_row(p["id"], escape(p["node_id"] or ""), f"{p['width']}×{p['height']}",
+                          escape((p["prompt"] or "")[:40]), escape(p["path"]))
         Console().print(table)
 
     emit(args, {"products": products}, human)
@@ -280,7 +285,7 @@ def cmd_orders(args: argparse.Namespace) -> int:
         for col in ("id", "name", "status", "nodes", "parent", "created"):
             table.add_column(col)
         for o in orders:
-            table.add_row(o["id"], o["name"], f"[{STATUS_STYLE.get(o['status'], '')}]{o['status']}[/]",
+            table.add_row(o["id"], escape(o["name"] or ""), f"[{STATUS_STYLE.get(o['status'], '')}]{o['status']}[/]",
                           str(o["nodes"]), o["parent_order_id"] or "", o["created_at"])
         Console().print(table)
 
@@ -301,7 +306,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         console = Console()
         console.print(f"imported {len(result.products)} file(s)")
         for path, reason in result.rejected:
-            console.print(f"[red]refused[/] {path}: {reason}")
+            console.print(f"[red]refused[/] {escape(f'{path}: {reason}')}")
 
     emit(args, data, human)
     for path, reason in result.rejected:
@@ -335,7 +340,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
                 for col in ("name", "source", "nodes", "description"):
                     table.add_column(col, overflow="fold")
                 for t in items:
-                    table.add_row(t["name"], t["source"], str(t["nodes"]), t["description"])
+                    table.add_row(escape(t["name"]), t["source"], str(t["nodes"]), escape(t["description"] or ""))
                 Console().print(table)
 
             emit(args, data, human)

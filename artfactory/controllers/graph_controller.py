@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,46 +11,33 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtGui import QUndoStack
 
 from artfactory.controllers import commands as cmd
+from artfactory.controllers.graph_model import MISSING, GraphModel, Point, point_of, top_left
 from artfactory.controllers.layout import layered_positions
-from artfactory.controllers.run_state import RunState
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
-from artfactory.engine.nodetypes import NodeType, port_fits
+from artfactory.engine.nodetypes import NodeType
 from artfactory.engine.registry import NodeRegistry
 from artfactory.engine.validate import ValidationError, validate
 
 FRAGMENT_FORMAT = "artfactory.fragment"
-MISSING: Any = object()  # a param with no explicit value (the node type's default applies)
-Point = tuple[float, float]
+__all__ = ["FRAGMENT_FORMAT", "MISSING", "GraphController"]
 
 
-class GraphController(QObject):
+class GraphController(GraphModel):
     """All edits go through here as undo commands; the canvas and forms are views of `doc`."""
 
-    node_added = pyqtSignal(str)
-    node_removed = pyqtSignal(str)
-    edge_added = pyqtSignal(object)  # EdgeSpec
-    edge_removed = pyqtSignal(object)  # EdgeSpec
-    param_changed = pyqtSignal(str, str)  # node id, param name
-    position_changed = pyqtSignal(str, str)  # "node" | "backdrop", id
-    backdrop_changed = pyqtSignal(str)  # added, changed or removed
-    document_reset = pyqtSignal()
     title_changed = pyqtSignal()
     issues_changed = pyqtSignal()
     message = pyqtSignal(str)  # for the status bar
 
     def __init__(self, registry: NodeRegistry, doc: GraphDocument | None = None, path: Path | None = None,
                  defaults: Mapping[str, Any] | None = None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.registry = registry
-        self.doc = doc or GraphDocument()
+        super().__init__(registry, doc, parent)
         self.path = Path(path) if path else None
         self.defaults = dict(defaults or {})
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.title_changed.emit())
-        self.run_state = RunState(self)
-        self.issues: dict[str, list[str]] = {}
-        self.graph_issues: list[str] = []
+        # Bound methods, not lambdas: a dying QUndoStack still emits, and PyQt drops a bound slot in time.
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self._forced_dirty = False
         self._revalidate = QTimer(self)
         self._revalidate.setSingleShot(True)
@@ -59,7 +45,10 @@ class GraphController(QObject):
         self._revalidate.timeout.connect(self.validate)
         self.undo_stack.indexChanged.connect(self._after_edit)
 
-    # --- reading ------------------------------------------------------------------------------
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self.title_changed.emit()
+
+    # --- state ------------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
         return self._forced_dirty or not self.undo_stack.isClean()
@@ -71,49 +60,6 @@ class GraphController(QObject):
 
     def title(self) -> str:
         return self.path.name if self.path else (self.doc.name or "Untitled")
-
-    def node_type(self, node_id: str) -> NodeType | None:
-        spec = self.doc.node(node_id)
-        return self.registry.get(spec.type) if spec else None
-
-    def param_value(self, node_id: str, name: str) -> Any:
-        spec, node_type = self.doc.node(node_id), self.node_type(node_id)
-        if spec is None:
-            return None
-        if name in spec.params:
-            return spec.params[name]
-        param = node_type.param(name) if node_type else None
-        return copy.deepcopy(param.default) if param else None
-
-    def _canvas(self) -> dict[str, Any]:
-        canvas = self.doc.meta.get("canvas")
-        if not isinstance(canvas, dict):
-            canvas = self.doc.meta["canvas"] = {}
-        return canvas
-
-    def position(self, node_id: str) -> Point | None:
-        entry = self._canvas().get(node_id)
-        pos = entry.get("pos") if isinstance(entry, dict) else None
-        if isinstance(pos, list | tuple) and len(pos) == 2 and all(isinstance(v, int | float) for v in pos):
-            return float(pos[0]), float(pos[1])
-        return None
-
-    def backdrops(self) -> list[dict[str, Any]]:
-        items = self.doc.meta.get("backdrops")
-        return [b for b in items if isinstance(b, dict) and isinstance(b.get("id"), str)] \
-            if isinstance(items, list) else []
-
-    def backdrop(self, backdrop_id: str) -> dict[str, Any] | None:
-        return next((b for b in self.backdrops() if b["id"] == backdrop_id), None)
-
-    def new_id(self, node_type: NodeType, taken: Iterable[str] = ()) -> str:
-        """A readable stable id from the type's title: "resize", "resize_2", …"""
-        base = re.sub(r"[^a-z0-9]+", "_", node_type.title.lower()).strip("_") or "node"
-        used = {n.id for n in self.doc.nodes} | set(taken)
-        candidate, n = base, 2
-        while candidate in used:
-            candidate, n = f"{base}_{n}", n + 1
-        return candidate
 
     # --- editing (each is one undo step) -----------------------------------------------------------
     def add_node(self, type_name: str, pos: Point, params: Mapping[str, Any] | None = None) -> str | None:
@@ -149,42 +95,6 @@ class GraphController(QObject):
         for backdrop_id in backdrops:
             self.undo_stack.push(cmd.SetBackdrop(self, backdrop_id, self.backdrop(backdrop_id), None, "Delete"))
         self.undo_stack.endMacro()
-
-    def check_link(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
-        """Why this link is not allowed (a message for the status bar), or None when it is."""
-        s_spec, t_spec = self.doc.node(source), self.doc.node(target)
-        if s_spec is None or t_spec is None:
-            return "Cannot connect: the node is not in the graph"
-        if source == target:
-            return "Cannot connect a node to itself"
-        s_type, t_type = self.registry.get(s_spec.type), self.registry.get(t_spec.type)
-        if s_type is None or t_type is None:
-            return f"Cannot connect: unknown node type {(s_spec if s_type is None else t_spec).type!r}"
-        out_port, in_port = s_type.output(source_port), t_type.input(target_port)
-        if out_port is None:
-            return f"Cannot connect: {s_type.title} has no output {source_port!r}"
-        if in_port is None:
-            return f"Cannot connect: {t_type.title} has no input {target_port!r}"
-        if not port_fits(out_port.kind, in_port.kind):
-            return f"Cannot connect {out_port.kind} → {in_port.kind}"
-        if self._reaches(target, source):
-            return f"Cannot connect {source} → {target}: it would make a cycle"
-        return None
-
-    def _reaches(self, start: str, goal: str) -> bool:
-        successors: dict[str, list[str]] = {}
-        for edge in self.doc.edges:
-            successors.setdefault(edge.source, []).append(edge.target)
-        seen, stack = {start}, [start]
-        while stack:
-            node = stack.pop()
-            if node == goal:
-                return True
-            for nxt in successors.get(node, ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return False
 
     def change_links(self, removed: Iterable[EdgeSpec] = (), added: Iterable[EdgeSpec] = ()) -> str | None:
         """A link gesture: remove some edges and add others as one undo step.
@@ -244,7 +154,7 @@ class GraphController(QObject):
 
     def auto_layout(self, sizes: Mapping[str, tuple[float, float]]) -> None:
         old = {n.id: self.position(n.id) or (0.0, 0.0) for n in self.doc.nodes}
-        new = layered_positions(self.doc, sizes, origin=_top_left(old.values()))
+        new = layered_positions(self.doc, sizes, origin=top_left(old.values()))
         self.move({("node", k): (old[k], new[k]) for k in new}, "Auto-layout")
 
     def place_unpositioned(self, sizes: Mapping[str, tuple[float, float]]) -> list[str]:
@@ -306,8 +216,8 @@ class GraphController(QObject):
             self.message.emit(f"Skipped {_count(len(doc.nodes) - len(known), 'node')} of unknown type")
         if not known:
             return []
-        points = {n.id: _point(canvas.get(n.id)) for n in known}
-        left_top = _top_left(p for p in points.values() if p is not None)
+        points = {n.id: point_of(canvas.get(n.id)) for n in known}
+        left_top = top_left(p for p in points.values() if p is not None)
         shift = (at[0] - left_top[0], at[1] - left_top[1]) if at else offset
         id_map: dict[str, str] = {}
         self.undo_stack.beginMacro(f"Paste {_count(len(known), 'node')}")
@@ -380,67 +290,6 @@ class GraphController(QObject):
         self.title_changed.emit()
         return target
 
-    # --- primitives: the only code that changes `doc`; commands call them -----------------------------
-    def _insert_node(self, spec: NodeSpec, index: int, canvas: dict[str, Any] | None) -> None:
-        self.doc.nodes.insert(min(index, len(self.doc.nodes)), spec)
-        if canvas is not None:
-            self._canvas()[spec.id] = copy.deepcopy(canvas)
-        self.node_added.emit(spec.id)
-
-    def _delete_node(self, node_id: str) -> tuple[NodeSpec, int, dict[str, Any] | None]:
-        spec = self.doc.node(node_id)
-        assert spec is not None
-        index = self.doc.nodes.index(spec)
-        del self.doc.nodes[index]
-        canvas = self._canvas().pop(node_id, None)
-        self.issues.pop(node_id, None)
-        self.run_state.forget(node_id)
-        self.node_removed.emit(node_id)
-        return spec, index, canvas
-
-    def _insert_edge(self, edge: EdgeSpec, index: int | None) -> None:
-        self.doc.edges.insert(len(self.doc.edges) if index is None else index, edge)
-        self.edge_added.emit(edge)
-
-    def _delete_edge(self, edge: EdgeSpec) -> int:
-        index = self.doc.edges.index(edge)
-        del self.doc.edges[index]
-        self.edge_removed.emit(edge)
-        return index
-
-    def _write_param(self, node_id: str, name: str, value: Any) -> None:
-        spec = self.doc.node(node_id)
-        assert spec is not None
-        if value is MISSING:
-            spec.params.pop(name, None)
-        else:
-            spec.params[name] = copy.deepcopy(value)
-        self.param_changed.emit(node_id, name)
-
-    def _write_position(self, kind: str, item_id: str, pos: Point) -> None:
-        if kind == "node":
-            self._canvas().setdefault(item_id, {})["pos"] = [pos[0], pos[1]]
-        else:
-            backdrop = self.backdrop(item_id)
-            if backdrop is not None:
-                backdrop["rect"][:2] = [pos[0], pos[1]]
-        self.position_changed.emit(kind, item_id)
-
-    def _write_backdrop(self, backdrop_id: str, data: dict[str, Any] | None, index: int | None) -> int | None:
-        items = self.doc.meta.get("backdrops")
-        if not isinstance(items, list):
-            items = self.doc.meta["backdrops"] = []
-        old_index = next((i for i, b in enumerate(items) if isinstance(b, dict) and b.get("id") == backdrop_id), None)
-        if old_index is not None:
-            del items[old_index]
-        if data is not None:
-            position = old_index if old_index is not None else (len(items) if index is None else index)
-            items.insert(min(position, len(items)), copy.deepcopy(data))
-        if not items:
-            self.doc.meta.pop("backdrops", None)
-        self.backdrop_changed.emit(backdrop_id)
-        return old_index
-
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
@@ -468,15 +317,3 @@ def _same(old: Any, new: Any) -> bool:
     return type(old) is type(new) and old == new
 
 
-def _point(entry: Any) -> Point | None:
-    pos = entry.get("pos") if isinstance(entry, dict) else None
-    if isinstance(pos, list | tuple) and len(pos) == 2 and all(isinstance(v, int | float) for v in pos):
-        return float(pos[0]), float(pos[1])
-    return None
-
-
-def _top_left(points: Iterable[Point]) -> Point:
-    pts = list(points)
-    if not pts:
-        return 0.0, 0.0
-    return min(p[0] for p in pts), min(p[1] for p in pts)

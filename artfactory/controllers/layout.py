@@ -8,8 +8,8 @@ import networkx as nx
 
 from artfactory.engine.document import GraphDocument
 
-COLUMN_GAP = 90.0
-ROW_GAP = 40.0
+COLUMN_GAP = 70.0
+ROW_GAP = 36.0
 DEFAULT_SIZE = (220.0, 120.0)
 
 

@@ -68,7 +68,7 @@ class RunController(QObject):
         # Thumbnails are made after a node reports (off the order's critical path); nodes redraw then.
         if hasattr(signals, "thumbnails_ready"):
             signals.thumbnails_ready.connect(self._on_thumbnails_ready)
-        self._shown: dict[str, tuple[str, str]] = {}  # product id -> (order id, node id) showing it
+        self._shown: dict[str, set[tuple[str, str]]] = {}  # product id -> (order id, node id)s showing it
 
     # --- starting and stopping ---------------------------------------------------------------
     def run(self, graph: GraphController, only: list[str] | None = None) -> str | None:
@@ -213,7 +213,7 @@ class RunController(QObject):
             home = self.library.home
             products = [(pid, thumbnail_path(home, "medium", pid)) for pid in self.product_ids(order_id, node_id)]
             for pid, _path in products:
-                self._shown[pid] = (order_id, node_id)
+                self._shown.setdefault(pid, set()).add((order_id, node_id))
         self._graph_update(order_id, node_id, status=status, error=error, products=products,
                            percent=100.0 if status in ("executed", "cached") else None)
         self.node_changed.emit(order_id, node_id)
@@ -233,13 +233,11 @@ class RunController(QObject):
         self.message.emit(f"{name} {status}{detail}")
 
     def _on_thumbnails_ready(self, product_id: str) -> None:
-        where = self._shown.get(product_id)
-        graph = self._graphs.get(where[0]) if where else None
-        if where is None or graph is None or graph.run_state.order_id != where[0]:
-            return
-        run = graph.run_state.get(where[1])
-        if run is not None:
-            graph.run_state.update(where[1], products=list(run.products))
+        for order_id, node_id in self._shown.pop(product_id, set()):
+            graph = self._graphs.get(order_id)
+            run = graph.run_state.get(node_id) if graph and graph.run_state.order_id == order_id else None
+            if graph is not None and run is not None:
+                graph.run_state.update(node_id, products=list(run.products))
 
     def _graph_update(self, order_id: str, node_id: str, **changes: Any) -> None:
         graph = self._graphs.get(order_id)

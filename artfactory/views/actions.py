@@ -15,8 +15,6 @@ from artfactory.views import icons
 if TYPE_CHECKING:
     from artfactory.views.main_window import MainWindow
 
-Key = QKeySequence.StandardKey
-
 
 @dataclass
 class Actions:
@@ -43,14 +41,15 @@ def build(window: MainWindow) -> Actions:
     actions = Actions()
 
     def add(section: str, name: str, text: str, slot: Callable[[], object], *, icon: str = "",
-            keys: tuple[QKeySequence | str | Key, ...] = (), tip: str = "") -> QAction:
+            keys: tuple[str, ...] = (), tip: str = "") -> QAction:
         action = QAction(text, window)
         action.setObjectName(f"action_{name}")
         if icon:
             action.setIcon(icons.icon(icon, ICON_COLORS.get(icon)))
             actions.icons[name] = icon
         if keys:
-            action.setShortcuts([k if isinstance(k, QKeySequence) else QKeySequence(k) for k in keys])
+            # Explicit sequences, the same on every platform (Qt shows Ctrl as ⌘ on macOS).
+            action.setShortcuts([QKeySequence(k) for k in keys])
         shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')}" + (f"  ({shortcut})" if shortcut else ""))
         action.setStatusTip(tip)
@@ -63,32 +62,32 @@ def build(window: MainWindow) -> Actions:
         return action
 
     w = window
-    add("File", "new", "&New Graph", w.new_graph, icon="new", keys=(Key.New,), tip="Start an empty graph")
-    add("File", "open", "&Open…", w.open_file, icon="open", keys=(Key.Open,), tip="Open a graph file")
-    add("File", "save", "&Save", w.save_current, icon="save", keys=(Key.Save,), tip="Save the graph")
+    add("File", "new", "&New Graph", w.new_graph, icon="new", keys=("Ctrl+N",), tip="Start an empty graph")
+    add("File", "open", "&Open…", w.open_file, icon="open", keys=("Ctrl+O",), tip="Open a graph file")
+    add("File", "save", "&Save", w.save_current, icon="save", keys=("Ctrl+S",), tip="Save the graph")
     add("File", "save_as", "Save &As…", w.save_current_as, icon="save-as", keys=("Ctrl+Shift+S",),
         tip="Save the graph under a new name")
     add("File", "templates", "&Templates…", w.show_templates, icon="template", keys=("Ctrl+Shift+N",),
         tip="Start from a shipped example or one of your templates")
     add("File", "save_template", "Save as Te&mplate…", w.save_as_template, icon="template",
         tip="Keep this graph as a reusable template")
-    add("File", "close_tab", "&Close Tab", w.close_current_tab, keys=(Key.Close,))
-    add("File", "quit", "&Quit", w.close, keys=(Key.Quit,))
-    add("Edit", "undo", "&Undo", w.undo_group.undo, icon="undo", keys=(Key.Undo,))
+    add("File", "close_tab", "&Close Tab", w.close_current_tab, keys=("Ctrl+W",))
+    add("File", "quit", "&Quit", w.close, keys=("Ctrl+Q",))
+    add("Edit", "undo", "&Undo", w.undo_group.undo, icon="undo", keys=("Ctrl+Z",))
     add("Edit", "redo", "&Redo", w.undo_group.redo, icon="redo", keys=("Ctrl+Shift+Z", "Ctrl+Y"))
-    add("Edit", "copy", "&Copy", w.copy_selection, icon="copy", keys=(Key.Copy,), tip="Copy the selected nodes")
-    add("Edit", "paste", "&Paste", w.paste, icon="paste", keys=(Key.Paste,), tip="Paste nodes at the mouse")
+    add("Edit", "copy", "&Copy", w.copy_selection, icon="copy", keys=("Ctrl+C",), tip="Copy the selected nodes")
+    add("Edit", "paste", "&Paste", w.paste, icon="paste", keys=("Ctrl+V",), tip="Paste nodes at the mouse")
     add("Edit", "duplicate", "&Duplicate", w.duplicate_selection, icon="duplicate", keys=("Ctrl+D",),
         tip="Duplicate the selected nodes")
-    add("Edit", "delete", "De&lete", w.delete_selection, icon="delete", keys=(Key.Delete, "Backspace"),
+    add("Edit", "delete", "De&lete", w.delete_selection, icon="delete", keys=("Del", "Backspace"),
         tip="Delete the selected nodes and backdrops")
-    add("Edit", "select_all", "Select &All", w.select_all, keys=(Key.SelectAll,))
+    add("Edit", "select_all", "Select &All", w.select_all, keys=("Ctrl+A",))
     add("Edit", "add_node", "&Add Node…", w.show_node_search, icon="search", keys=("Ctrl+K",),
         tip="Search the node library (Tab over the canvas)")
     add("Edit", "backdrop", "Add &Backdrop", w.add_backdrop, icon="backdrop", keys=("Ctrl+G",),
         tip="Frame the selected nodes with a titled backdrop")
     add("Edit", "preferences", "Pre&ferences…", w.show_preferences, icon="preferences",
-        keys=(Key.Preferences, "Ctrl+,"))
+        keys=("Ctrl+,",))
     add("View", "fit", "&Zoom to Fit", w.zoom_to_fit, icon="fit", keys=("F",),
         tip="Frame the selection, or the whole graph")
     add("View", "layout", "Auto-&Layout", w.auto_layout, icon="layout", keys=("Ctrl+L",),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, Qt, QTimer
+from PyQt6.QtCore import QByteArray, Qt
 from PyQt6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PyQt6.QtWidgets import (
     QApplication,
@@ -43,17 +43,19 @@ class MainWindow(FilesMixin, QMainWindow):
         self.resize(1480, 900)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.undo_group = QUndoGroup(self)
-        self.undo_group.canUndoChanged.connect(lambda _can: self._update_actions())
-        self.undo_group.canRedoChanged.connect(lambda _can: self._update_actions())
-        self.undo_group.undoTextChanged.connect(lambda text: self._undo_text("undo", "Undo", text))
-        self.undo_group.redoTextChanged.connect(lambda text: self._undo_text("redo", "Redo", text))
+        # Bound methods only on undo signals: stacks emit while they are destroyed, and PyQt
+        # disconnects a bound slot when its receiver goes, which a lambda would outlive.
+        self.undo_group.canUndoChanged.connect(self._on_undo_state)
+        self.undo_group.canRedoChanged.connect(self._on_undo_state)
+        self.undo_group.undoTextChanged.connect(self._on_undo_text)
+        self.undo_group.redoTextChanged.connect(self._on_redo_text)
         self.schemas = SchemaController(app.library, self)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("CentralTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
-        self.tabs.tabCloseRequested.connect(lambda index: self.close_tab(index))
+        self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
 
@@ -122,11 +124,13 @@ class MainWindow(FilesMixin, QMainWindow):
     def add_graph(self, graph: GraphController, select: bool = True) -> GraphTab:
         tab = GraphTab(graph)
         graph.message.connect(self.show_message)
-        graph.title_changed.connect(lambda: self._retitle(tab))
-        tab.view.selection_changed.connect(lambda ids: self._on_selection(tab, ids))
+        graph.title_changed.connect(self._on_title_changed)
+        graph.run_state.reset.connect(self._on_run_state)
+        graph.run_state.finished.connect(self._on_run_state)
+        tab.view.selection_changed.connect(self._on_view_selection)
         tab.view.product_activated.connect(self.open_product)
-        tab.view.node_activated.connect(lambda _node: self.docks["properties"].raise_())
-        tab.view.files_dropped.connect(lambda paths: [self.open_file(Path(p)) for p in paths])
+        tab.view.node_activated.connect(self._on_node_activated)
+        tab.view.files_dropped.connect(self._open_dropped)
         window_actions.fill_canvas_menu(tab.view.context_menu(), self.actions)
         self.undo_group.addStack(graph.undo_stack)
         tab.autosave_key = self.autosave.track(graph)
@@ -142,7 +146,6 @@ class MainWindow(FilesMixin, QMainWindow):
         if select:
             self.tabs.setCurrentIndex(index)
         self._retitle(tab)
-        QTimer.singleShot(0, tab.view.zoom_to_fit)  # once the tab has its real size
         return tab
 
     def _retitle(self, tab: GraphTab) -> None:
@@ -168,16 +171,46 @@ class MainWindow(FilesMixin, QMainWindow):
             self.setWindowTitle("Art Factory")
         self._update_actions()
 
-    def _on_selection(self, tab: GraphTab, node_ids: list[str]) -> None:
-        if tab is self.current_tab():
+    def _tab_of(self, obj: object) -> GraphTab | None:
+        return next((t for t in self.graph_tabs() if obj in (t.controller, t.view)), None)
+
+    def _on_title_changed(self) -> None:
+        tab = self._tab_of(self.sender())
+        if tab is not None:
+            self._retitle(tab)
+
+    def _on_view_selection(self, node_ids: list[str]) -> None:
+        if self._tab_of(self.sender()) is self.current_tab():
             self.properties.show_nodes(node_ids)
             self._update_actions()
 
+    def _on_node_activated(self, _node_id: str) -> None:
+        self.docks["properties"].show()
+        self.docks["properties"].raise_()
+
+    def _open_dropped(self, paths: list[str]) -> None:
+        for path in paths:
+            self.open_file(Path(path))
+
+    def _on_run_state(self, *_args: object) -> None:
+        self._update_actions()
+
+    def _on_undo_state(self, _can: bool) -> None:
+        self._update_actions()
+
+    def _on_undo_text(self, text: str) -> None:
+        self._undo_text("undo", "Undo", text)
+
+    def _on_redo_text(self, text: str) -> None:
+        self._undo_text("redo", "Redo", text)
+
     def _update_actions(self) -> None:
-        has_graph = self.current_tab() is not None
+        tab = self.current_tab()
+        has_graph = tab is not None
         for name in ("save", "save_as", "save_template", "copy", "paste", "duplicate", "delete", "select_all",
-                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "cancel", "close_tab"):
+                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab"):
             self.actions[name].setEnabled(has_graph)
+        self.actions["cancel"].setEnabled(tab is not None and tab.controller.run_state.running)
         self.actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
         self.actions["redo"].setEnabled(has_graph and self.undo_group.canRedo())
 
@@ -209,7 +242,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def select_all(self) -> None:
         if tab := self.current_tab():
-            tab.view.graph.select_all()
+            tab.view.select_all()
 
     def show_node_search(self) -> None:
         if tab := self.current_tab():

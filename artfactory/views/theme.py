@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from PyQt6.QtGui import QColor, QFont, QPalette
 from PyQt6.QtWidgets import QApplication, QStyleFactory
@@ -83,6 +84,7 @@ NODE_DIM = "#9296a0"
 SELECTION = "#f2c94c"
 
 SPACING = 8  # the one spacing unit; layouts use multiples of it
+ICON_DIR = (Path(__file__).resolve().parent / "resources" / "icons").as_posix()
 
 _current = DARK
 
@@ -172,7 +174,23 @@ QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus, QSpinBox:focus, QDoubleS
 QComboBox:focus {{ border-color: {c.accent}; }}
 QLineEdit:disabled, QSpinBox:disabled, QComboBox:disabled {{ color: {c.dim}; }}
 QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {{ border-color: {STATUS_COLORS["failed"]}; }}
-QComboBox::drop-down {{ border: none; width: 18px; }}
+QComboBox::drop-down {{ border: none; width: 20px; }}
+QComboBox::down-arrow {{ image: url({ICON_DIR}/arrow-down.svg); width: 10px; height: 10px; }}
+QSpinBox, QDoubleSpinBox {{ padding-right: 20px; }}
+QSpinBox::up-button, QDoubleSpinBox::up-button, QSpinBox::down-button, QDoubleSpinBox::down-button {{
+    subcontrol-origin: border; width: 18px; border: none; border-left: 1px solid {c.border}; }}
+QSpinBox::up-button, QDoubleSpinBox::up-button {{ subcontrol-position: top right; border-top-right-radius: 5px; }}
+QSpinBox::down-button, QDoubleSpinBox::down-button {{ subcontrol-position: bottom right;
+    border-bottom-right-radius: 5px; }}
+QSpinBox::up-button:hover, QDoubleSpinBox::up-button:hover, QSpinBox::down-button:hover,
+QDoubleSpinBox::down-button:hover {{ background: {c.raised}; }}
+QSpinBox::up-arrow, QDoubleSpinBox::up-arrow {{ image: url({ICON_DIR}/arrow-up.svg); width: 9px; height: 9px; }}
+QSpinBox::down-arrow, QDoubleSpinBox::down-arrow {{ image: url({ICON_DIR}/arrow-down.svg); width: 9px;
+    height: 9px; }}
+QCheckBox::indicator {{ width: 16px; height: 16px; border: 1px solid {c.border}; border-radius: 4px;
+    background: {c.base}; }}
+QCheckBox::indicator:checked {{ background: {c.accent}; border-color: {c.accent};
+    image: url({ICON_DIR}/check.svg); }}
 QComboBox QAbstractItemView {{ background: {c.panel}; border: 1px solid {c.border};
                                selection-background-color: {c.accent}; }}
 QPushButton {{ background: {c.raised}; border: 1px solid {c.border}; border-radius: 5px; padding: 5px 14px;
@@ -201,8 +219,10 @@ QStatusBar QLabel {{ color: {c.dim}; padding: 0 {s}px; }}
 QProgressBar {{ background: {c.base}; border: 1px solid {c.border}; border-radius: 4px; text-align: center;
                 max-height: 14px; }}
 QProgressBar::chunk {{ background: {c.accent}; border-radius: 3px; }}
-QGroupBox {{ border: 1px solid {c.border}; border-radius: 6px; margin-top: 14px; padding: {s}px; }}
-QGroupBox::title {{ subcontrol-origin: margin; left: {s}px; padding: 0 4px; color: {c.dim}; }}
+QGroupBox {{ border: 1px solid {c.border}; border-radius: 6px; margin-top: 18px; padding: {s + 4}px {s}px {s}px;
+             font-weight: 600; }}
+QGroupBox::title {{ subcontrol-origin: margin; subcontrol-position: top left; left: {s}px; top: 2px;
+                   padding: 0 4px; color: {c.dim}; }}
 QLabel[role="heading"] {{ font-size: 13pt; font-weight: 600; }}
 QLabel[role="dim"] {{ color: {c.dim}; }}
 QLabel[role="error"] {{ color: {STATUS_COLORS["failed"]}; }}

@@ -16,7 +16,8 @@ from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
 from artfactory.services.library import Library
 from artfactory.views import theme
-from artfactory.views.canvas.graph_view import NODES_MIME, GraphView
+from artfactory.views.canvas.gestures import NODES_MIME
+from artfactory.views.canvas.graph_view import GraphView
 from artfactory.views.canvas.node_classes import STABLE_ID, ng_type_name
 from artfactory.views.main_window import MainWindow
 
@@ -196,7 +197,8 @@ def test_edit_a_param_in_the_form_then_undo(qtbot: Any, window: MainWindow) -> N
     qtbot.keyClick(tab.view.viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert tab.controller.doc.node("gen").params["width"] == 64
     assert spin.value() == 64
-    qtbot.keyClick(tab.view.viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(tab.view.viewer, Qt.Key.Key_Z, redo)
     assert tab.controller.doc.node("gen").params["width"] == 640
 
 
@@ -275,7 +277,7 @@ def test_backdrop_with_title_frames_the_selection(window: MainWindow, monkeypatc
     tab.view.select(["prompt", "gen"])
     window.actions["backdrop"].trigger()
     [backdrop] = tab.controller.backdrops()
-    x, y, w, h = backdrop["rect"]
+    x, _y, w, _h = backdrop["rect"]
     node = tab.view.node_item("gen")
     assert x < node.xy_pos[0] and x + w > node.xy_pos[0] + node.width
     monkeypatch.setattr("artfactory.views.canvas.graph_view.QInputDialog.getText",
@@ -308,3 +310,33 @@ def test_paste_of_foreign_text_changes_nothing(window: MainWindow) -> None:
     window.actions["paste"].trigger()
     assert len(tab.controller.doc.nodes) == 3
     assert "Nothing to paste" in window.statusBar().currentMessage()
+
+
+def test_provider_node_form_comes_from_the_model_schema(qtbot: Any, window: MainWindow) -> None:
+    from artfactory.services import secrets
+    from tests.fixtures import fake_replicate
+
+    server = fake_replicate.FakeReplicate().start()
+    try:
+        window.app.library.settings.replicate_base_url = server.url
+        secrets.set_key("replicate", fake_replicate.TOKEN)
+        tab = graph_tab(window, GraphDocument(nodes=[NodeSpec("paint", "provider.replicate",
+                                                               {"model": "acme/painter"})]))
+        tab.view.select(["paint"])
+        panel = window.properties
+        qtbot.waitUntil(lambda: hasattr(panel, "schema_button") and panel.schema_button.isEnabled(), timeout=2000)
+        panel.schema_button.click()  # fetched on a worker: the UI stays responsive meanwhile
+        qtbot.waitUntil(lambda: "width" in panel.input_rows, timeout=10_000)
+        assert "prompt" not in panel.input_rows  # the prompt port fills it
+        scheduler = panel.input_rows["scheduler"].field.editor
+        assert scheduler.count() > 1 and scheduler.itemText(0) == "DDIM"
+        width = panel.input_rows["width"].field.editor
+        assert isinstance(width, QSpinBox) and width.maximum() == 1440
+        width.setValue(768)
+        assert tab.controller.doc.node("paint").params["input"] == {"width": 768}
+        tab.controller.undo_stack.undo()
+        assert tab.controller.param_value("paint", "input") == {}
+        assert width.value() != 768
+        assert len(server.requests_to("GET", "/v1/models/acme/painter")) == 1
+    finally:
+        server.stop()

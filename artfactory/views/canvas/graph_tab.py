@@ -17,6 +17,7 @@ class GraphTab(QWidget):
     def __init__(self, controller: GraphController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
+        controller.setParent(self)  # the graph lives and dies with its tab, not with the garbage collector
         self.view = GraphView(controller, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

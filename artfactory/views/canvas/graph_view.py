@@ -8,17 +8,17 @@ goes through our undo stack and our link validation.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QCursor, QKeySequence
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QCursor
 from PyQt6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec
 from artfactory.views import theme
 from artfactory.views.canvas import compat
+from artfactory.views.canvas.gestures import BACKDROP_TYPE, GestureMixin
 from artfactory.views.canvas.node_classes import (
     STABLE_ID,
     classes_for,
@@ -27,15 +27,14 @@ from artfactory.views.canvas.node_classes import (
     summary,
 )
 from artfactory.views.canvas.node_item import ArtNodeItem
+from artfactory.views.canvas.thumb_loader import ThumbLoader
 
 NodeGraphQt = compat.import_nodegraphqt()
-BackdropNode = NodeGraphQt.BackdropNode
-BACKDROP_TYPE = BackdropNode.type_
-NODES_MIME = "nodegraphqt/nodes"
 FIT_MARGIN = 80.0
+SINGLE_PREVIEW = 190.0  # the height a single output thumbnail takes in a node
 
 
-class GraphView(QWidget):
+class GraphView(GestureMixin, QWidget):
     """One graph on screen; requests go to the controller, changes come back through its signals."""
 
     selection_changed = pyqtSignal(list)  # our node ids
@@ -56,6 +55,9 @@ class GraphView(QWidget):
         self._backdrops: dict[str, Any] = {}
         self._backdrop_ids: dict[str, str] = {}
         self._unknown_serial = 0
+        self._fit_pending = True
+        self.thumbs = ThumbLoader(self)
+        self.thumbs.loaded.connect(self._on_thumbnail_loaded)
         self._style()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -75,41 +77,6 @@ class GraphView(QWidget):
         self.graph.set_background_color(*c.canvas)
         self.graph.set_grid_color(*c.grid)
         self.graph.set_grid_mode(NodeGraphQt.constants.ViewerEnum.GRID_DISPLAY_LINES.value)
-
-    def _take_over_gestures(self) -> None:
-        v, g = self.viewer, self.graph
-        for signal, theirs, ours in (
-            (v.search_triggered, g._on_search_triggered, self._on_search),
-            (v.connection_changed, g._on_connection_changed, self._on_connection_changed),
-            (v.connection_sliced, g._on_connection_sliced, self._on_sliced),
-            (v.moved_nodes, g._on_nodes_moved, self._on_moved),
-            (v.node_backdrop_updated, g._on_node_backdrop_updated, self._on_backdrop_resized),
-            (v.data_dropped, g._on_node_data_dropped, self._on_dropped),
-            (v.node_name_changed, g._on_node_name_changed, None),
-            (v.insert_node, g._on_insert_node, None),
-        ):
-            signal.disconnect(theirs)
-            if ours is not None:
-                signal.connect(ours)
-        v.node_double_clicked.connect(self._on_double_clicked)
-        v.scene().selectionChanged.connect(self._on_selection)
-        # NodeGraphQt's own undo/redo actions (its stack, Ctrl+Z) would clash with ours: drop them.
-        menu = g.get_context_menu("graph").qmenu
-        for action in (v.qaction_for_undo(), v.qaction_for_redo()):
-            if action is not None:
-                action.setShortcuts([])
-                menu.removeAction(action)
-        for action in list(menu.actions()):
-            if action.isSeparator():
-                menu.removeAction(action)
-        # Tab opens the node search, only while the canvas has focus (elsewhere Tab moves focus).
-        search = QAction("Add node…", v)
-        search.setShortcut(QKeySequence(Qt.Key.Key_Tab))
-        search.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        search.triggered.connect(self.show_search)
-        v.addAction(search)
-        self.search_action = search
-        v.viewport().installEventFilter(self)
 
     def _bind(self) -> None:
         c = self.controller
@@ -142,13 +109,14 @@ class GraphView(QWidget):
             self._apply_backdrop(backdrop["id"])
         for spec in self.controller.doc.nodes:
             self._add_node_view(spec.id)
-        placed = self.controller.place_unpositioned(self.sizes())
+        placed = self.controller.place_unpositioned(self.layout_sizes())
         for node_id in placed:
             self._apply_position("node", node_id)
         for edge in self.controller.doc.edges:
             self._connect_view(edge)
         self.graph.undo_stack().clear()
         self._update_hint()
+        self._fit_pending = True  # frame the graph once the view has its real size
 
     def _update_hint(self, _node_id: str = "") -> None:
         self.hint.setVisible(not self._nodes)
@@ -157,6 +125,9 @@ class GraphView(QWidget):
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self.hint.resize(self.viewer.size())
+        if self._fit_pending and self.isVisible():
+            self._fit_pending = False
+            QTimer.singleShot(0, self.zoom_to_fit)
 
     def _class_for(self, type_name: str, node_id: str) -> str:
         ng_type = ng_type_name(type_name)
@@ -183,6 +154,7 @@ class GraphView(QWidget):
         view: ArtNodeItem = node.view
         view.stable_id = node_id
         view.on_product_clicked = self.product_activated.emit
+        view.loader = self.thumbs
         self._nodes[node_id] = node
         self._ids[node.id] = node_id
         view.summary = summary(self.controller.registry.get(spec.type), spec.params)
@@ -293,89 +265,14 @@ class GraphView(QWidget):
         node.view.set_run(run.status if run else None, run.percent if run else 0.0, errors,
                           run.products if run else [])
 
+    def _on_thumbnail_loaded(self, product_id: str) -> None:
+        for node in self._nodes.values():
+            if node.view.shows(product_id):
+                node.view.draw_node()
+
     def _apply_all_runs(self) -> None:
         for node_id in self._nodes:
             self._apply_run(node_id)
-
-    # --- gestures -> controller -------------------------------------------------------------------------
-    def _edge(self, a: Any, b: Any) -> EdgeSpec | None:
-        out_port, in_port = (a, b) if a.port_type == "out" else (b, a)
-        source, target = self._ids.get(out_port.node.id), self._ids.get(in_port.node.id)
-        if source is None or target is None:
-            return None
-        return EdgeSpec(source, out_port.name, target, in_port.name)
-
-    def _ng_port(self, item: Any) -> Any:
-        node = self.graph.get_node_by_id(item.node.id)
-        ports = node.outputs() if item.port_type == "out" else node.inputs()
-        return ports.get(item.name)
-
-    def _on_connection_changed(self, disconnected: list[Any], connected: list[Any]) -> None:
-        # The viewer already took the pipes of `disconnected` off the scene; mirror that in
-        # NodeGraphQt's model so the scene and its model agree before we compare with the document.
-        for a, b in disconnected:
-            pa, pb = self._ng_port(a), self._ng_port(b)
-            if pa is not None and pb is not None and pb in pa.connected_ports():
-                pa.disconnect_from(pb, push_undo=False, emit_signal=False)
-        removed = [e for e in (self._edge(a, b) for a, b in disconnected) if e]
-        added = [e for e in (self._edge(a, b) for a, b in connected) if e]
-        self.controller.change_links(removed, added)
-        self._sync_edges()
-
-    def _on_sliced(self, ports: list[Any]) -> None:
-        self.controller.disconnect([e for e in (self._edge(a, b) for a, b in ports) if e])
-        self._sync_edges()
-
-    def _on_moved(self, node_data: dict[Any, Any]) -> None:
-        moves = {}
-        for item, old in node_data.items():
-            new = (float(item.xy_pos[0]), float(item.xy_pos[1]))
-            if item.id in self._ids:
-                moves[("node", self._ids[item.id])] = ((float(old[0]), float(old[1])), new)
-            elif item.id in self._backdrop_ids:
-                moves[("backdrop", self._backdrop_ids[item.id])] = ((float(old[0]), float(old[1])), new)
-        self.controller.move(moves)
-
-    def _on_backdrop_resized(self, ng_id: str, what: str, value: Any) -> None:
-        backdrop_id = self._backdrop_ids.get(ng_id)
-        if backdrop_id and isinstance(value, dict) and what in ("sizer_mouse_release", "sizer_double_clicked"):
-            x, y = value["pos"]
-            self.controller.update_backdrop(backdrop_id, rect=(x, y, value["width"], value["height"]))
-            self._apply_backdrop(backdrop_id)
-
-    def _on_search(self, ng_type: str, pos: tuple[float, float]) -> None:
-        if ng_type == BACKDROP_TYPE:
-            self.add_backdrop_at((pos[0], pos[1]))
-        elif ng_type in self._our_type:
-            self.add_node(self._our_type[ng_type], (pos[0], pos[1]))
-
-    def _on_dropped(self, mime: Any, pos: QPoint) -> None:
-        if mime.hasFormat(NODES_MIME):
-            text = bytes(mime.data(NODES_MIME).data()).decode("utf-8", "replace")
-            x, y = float(pos.x()), float(pos.y())
-            for ng_type in re.findall(r"node:([\w.]+)", text):
-                if ng_type in self._our_type:
-                    self.add_node(self._our_type[ng_type], (x, y))
-                    x, y = x + 40, y + 40
-        elif mime.hasUrls():
-            paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-            if paths:
-                self.files_dropped.emit(paths)
-
-    def _on_double_clicked(self, ng_id: str) -> None:
-        if ng_id in self._ids:
-            self.node_activated.emit(self._ids[ng_id])
-        elif ng_id in self._backdrop_ids:
-            self.rename_backdrop(self._backdrop_ids[ng_id])
-
-    def _on_selection(self) -> None:
-        self.selection_changed.emit(self.selected_ids())
-
-    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
-        # NodeGraphQt re-creates a pipe in its default colour when a dragged link snaps back.
-        if event is not None and event.type() == QEvent.Type.MouseButtonRelease:
-            QTimer.singleShot(0, self._sync_edges)
-        return False
 
     # --- commands the window calls ----------------------------------------------------------------------
     def add_node(self, type_name: str, pos: tuple[float, float] | None = None) -> str | None:
@@ -405,14 +302,9 @@ class GraphView(QWidget):
         if ok:
             self.controller.update_backdrop(backdrop_id, title=title.strip() or "Backdrop")
 
-    def show_search(self) -> None:
-        """The Tab search, at the mouse when it is over the canvas, else in the middle."""
-        local = self.viewer.mapFromGlobal(QCursor.pos())
-        # NodeGraphQt places the new node at the last mouse position it saw.
-        self.viewer._previous_pos = local if self.viewer.rect().contains(local) else self.viewer.rect().center()
-        names = {n: t for n, t in self.graph.node_factory.names.items() if t != [BACKDROP_TYPE]}
-        self.viewer.tab_search_set_nodes(names)
-        self.viewer.tab_search_toggle()
+    def select_all(self) -> None:
+        for node in (*self._nodes.values(), *self._backdrops.values()):
+            node.view.setSelected(True)
 
     def selected_ids(self) -> list[str]:
         return [self._ids[n.id] for n in self.graph.selected_nodes() if n.id in self._ids]
@@ -421,7 +313,9 @@ class GraphView(QWidget):
         return [self._backdrop_ids[n.id] for n in self.graph.selected_nodes() if n.id in self._backdrop_ids]
 
     def select(self, node_ids: list[str]) -> None:
-        self.graph.clear_selection()
+        # Item-level selection: NodeGraphQt's own select calls would fill its (unused) undo stack.
+        for item in self.viewer.scene().selectedItems():
+            item.setSelected(False)
         for node_id in node_ids:
             node = self._nodes.get(node_id)
             if node is not None:
@@ -433,6 +327,16 @@ class GraphView(QWidget):
 
     def sizes(self) -> dict[str, tuple[float, float]]:
         return {i: (n.view.width, n.view.height) for i, n in self._nodes.items()}
+
+    def layout_sizes(self) -> dict[str, tuple[float, float]]:
+        """Sizes to lay out with: a node that makes images gets room for the preview it will show."""
+        sizes = self.sizes()
+        for node_id, node in self._nodes.items():
+            item = node.view
+            if not item.product_ids and any(k in ("image", "video", "media") for _n, k in type(node).AF_OUTPUTS):
+                width, height = sizes[node_id]
+                sizes[node_id] = (width, height + min(SINGLE_PREVIEW, width))
+        return sizes
 
     def drop_point(self) -> tuple[float, float]:
         """Where a new node goes: under the mouse if it is over the canvas, else the middle of the view."""
@@ -458,4 +362,4 @@ class GraphView(QWidget):
             self.viewer.reset_zoom(rect.center())
 
     def auto_layout(self) -> None:
-        self.controller.auto_layout(self.sizes())
+        self.controller.auto_layout(self.layout_sizes())

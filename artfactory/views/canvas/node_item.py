@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsSceneMo
 
 from artfactory.views import theme
 from artfactory.views.canvas import compat
+from artfactory.views.canvas.thumb_loader import ThumbLoader
 
 compat.apply()
 from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402  (after the PyQt6 patches)
@@ -54,9 +55,11 @@ def port_painter(optional: bool) -> Callable[[QPainter, QRectF, dict[str, Any]],
 class ThumbItem(QGraphicsPixmapItem):
     """An output thumbnail; a click opens the product."""
 
-    def __init__(self, product_id: str, pixmap: QPixmap, box: QRectF, parent: ArtNodeItem) -> None:
+    def __init__(self, product_id: str, pixmap: QPixmap, box: QRectF, parent: ArtNodeItem,
+                 pending: bool = False) -> None:
         super().__init__(parent)
         self.product_id = product_id
+        self.pending = pending  # still being decoded on a worker
         self.box = box
         self.extra = 0  # "+N" more products than shown
         self._hover = False
@@ -97,7 +100,7 @@ class ThumbItem(QGraphicsPixmapItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.pixmap().isNull():
             painter.setPen(QColor(theme.NODE_DIM))
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "no preview")
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "loading…" if self.pending else "no preview")
         if self.extra:
             chip = QRectF(area.right() - 34, area.bottom() - 20, 30, 16)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -177,8 +180,8 @@ class ArtNodeItem(NodeItem):
         self.summary: list[str] = []  # key settings, shown under the ports
         self.family_pixmap: QPixmap | None = None  # NodeGraphQt resets its icon item; ours is re-applied
         self.on_product_clicked: Callable[[str], None] | None = None
+        self.loader: ThumbLoader | None = None  # set by the view; decodes thumbnails off the UI thread
         self._products: list[tuple[str, Path]] = []
-        self._pixmaps: dict[str, QPixmap] = {}
         self._thumbs: list[ThumbItem] = []
         self._badge = BadgeItem(self)
         self._badge.setVisible(False)
@@ -188,12 +191,9 @@ class ArtNodeItem(NodeItem):
     # --- state from the run and validation --------------------------------------------------------
     def set_run(self, status: str | None, percent: float, errors: list[str],
                 products: list[tuple[str, Path]]) -> None:
-        relayout = [p for p, _ in products] != [p for p, _ in self._products]
-        missing = [p for p, pixmap in self._pixmaps.items() if pixmap.isNull()]
-        if missing:  # a thumbnail may have arrived since (they are made after the node reports)
-            for product_id in missing:
-                del self._pixmaps[product_id]
-            relayout = True
+        # A thumbnail that was missing may exist now: they are made after the node reports.
+        relayout = [p for p, _ in products] != [p for p, _ in self._products] or \
+            any(t.pixmap().isNull() for t in self._thumbs)
         self.status, self.percent, self.errors = status, percent, errors
         self._products = list(products)
         self._badge.setVisible(bool(errors))
@@ -206,13 +206,15 @@ class ArtNodeItem(NodeItem):
     def product_ids(self) -> list[str]:
         return [p for p, _ in self._products]
 
-    def _pixmap(self, product_id: str, path: Path) -> QPixmap:
-        pixmap = self._pixmaps.get(product_id)
-        if pixmap is None:
-            pixmap = QPixmap(str(path)) if path.is_file() else QPixmap()
-            self._pixmaps = {k: v for k, v in self._pixmaps.items() if k in self.product_ids}
-            self._pixmaps[product_id] = pixmap
-        return pixmap
+    def _pixmap(self, product_id: str, path: Path) -> tuple[QPixmap, bool]:
+        """The thumbnail and whether it is still loading (then a placeholder shows until it lands)."""
+        if self.loader is None:
+            return (QPixmap(str(path)) if path.is_file() else QPixmap()), False
+        pixmap = self.loader.pixmap(product_id, path)
+        return (QPixmap(), True) if pixmap is None else (pixmap, False)
+
+    def shows(self, product_id: str) -> bool:
+        return product_id in self.product_ids
 
     # --- geometry -------------------------------------------------------------------------------
     def _thumb_area(self, width: float) -> float:
@@ -221,7 +223,7 @@ class ArtNodeItem(NodeItem):
         inner = width - 2 * PAD
         if len(self._products) == 1:
             product_id, path = self._products[0]
-            pixmap = self._pixmap(product_id, path)
+            pixmap, _pending = self._pixmap(product_id, path)
             aspect = pixmap.height() / pixmap.width() if not pixmap.isNull() and pixmap.width() else 1.0
             return min(SINGLE_MAX_H, inner * aspect) + PAD
         shown = min(len(self._products), MAX_THUMBS)
@@ -275,7 +277,8 @@ class ArtNodeItem(NodeItem):
         cell = inner if len(shown) == 1 else (inner - THUMB_GAP * (len(shown) - 1)) / len(shown)
         for index, (product_id, path) in enumerate(shown):
             box = QRectF(PAD + index * (cell + THUMB_GAP), top, cell, area - PAD)
-            self._thumbs.append(ThumbItem(product_id, self._pixmap(product_id, path), box, self))
+            pixmap, pending = self._pixmap(product_id, path)
+            self._thumbs.append(ThumbItem(product_id, pixmap, box, self, pending))
         self._thumbs[-1].extra = max(0, len(self._products) - MAX_THUMBS)
 
     def set_proxy_mode(self, mode: bool) -> None:

@@ -71,7 +71,7 @@ class ParamField(QWidget):
         if p.kind == "int" and p.choices:  # a numeric enum from a provider schema
             combo = QComboBox()
             combo.addItems(list(p.choices))
-            combo.currentTextChanged.connect(lambda text: self._emit(int(text)) if text else None)
+            combo.currentTextChanged.connect(self._on_number_choice)
             return combo
         if p.kind == "int":
             spin = QSpinBox()
@@ -108,11 +108,12 @@ class ParamField(QWidget):
             self._timer.setSingleShot(True)
             self._timer.setInterval(COMMIT_DELAY_MS)
             self._timer.timeout.connect(self._commit_text)
-            text.textChanged.connect(lambda: None if self._loading else self._timer.start())  # type: ignore[union-attr]
+            text.textChanged.connect(self._on_text_changed)
             text.focus_lost.connect(self._commit_text)
             return text
         line = QLineEdit()
-        line.editingFinished.connect(lambda: self._emit(line.text()))
+        line.editingFinished.connect(self._on_line_finished)
+        self._line = line
         if p.kind != "path":
             return line
         box = QWidget()
@@ -121,9 +122,8 @@ class ParamField(QWidget):
         row.setSpacing(4)
         row.addWidget(line, 1)
         browse = QPushButton("Browse…")
-        browse.clicked.connect(lambda: self._browse(line))
+        browse.clicked.connect(self._browse)
         row.addWidget(browse)
-        self._line = line
         return box
 
     def _spin_common(self, spin: QAbstractSpinBox) -> None:
@@ -131,11 +131,22 @@ class ParamField(QWidget):
         spin.setAccelerated(True)
         spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel must scroll the panel, not change values
 
-    def _browse(self, line: QLineEdit) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.param.name}", line.text(), IMAGE_FILTER)
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.param.name}", self._line.text(), IMAGE_FILTER)
         if path:
-            line.setText(path)
+            self._line.setText(path)
             self._emit(path)
+
+    def _on_number_choice(self, text: str) -> None:
+        if text:
+            self._emit(int(text))
+
+    def _on_text_changed(self) -> None:
+        if not self._loading and self._timer is not None:
+            self._timer.start()
+
+    def _on_line_finished(self) -> None:
+        self._emit(self._line.text())
 
     # --- values -----------------------------------------------------------------------------------
     def set_value(self, value: Any) -> None:

@@ -43,11 +43,13 @@ class ShortcutsDialog(QDialog):
         tree = QTreeWidget()
         tree.setHeaderLabels(["Action", "Shortcut"])
         tree.setRootIsDecorated(False)
+        tree.setUniformRowHeights(True)
         tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         rows = [(title, [(a.text().replace("&", "").rstrip("…").strip(),
                           ",  ".join(k.toString(k.SequenceFormat.NativeText) for k in a.shortcuts()))
-                         for a in actions if a.shortcuts()]) for title, actions in sections]
+                         for a in actions if any(not k.isEmpty() for k in a.shortcuts())])
+                for title, actions in sections]
         rows.append(("Canvas", GESTURES))
         for title, entries in rows:
             if not entries:

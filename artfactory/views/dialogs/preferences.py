@@ -168,6 +168,7 @@ class PreferencesDialog(QDialog):
         if special:
             spin.setSpecialValueText(special)
         spin.setMinimumWidth(110)
+        spin.setMaximumWidth(240)
         return spin
 
     def _choose_library(self) -> None:

@@ -32,6 +32,7 @@ from artfactory.services.templates import TemplateError
 from artfactory.views import theme
 
 CARD = QSize(220, 150)
+PREVIEW = QSize(300, 200)
 ITEM_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -46,14 +47,14 @@ def schematic(doc: GraphDocument, size: QSize = CARD) -> QPixmap:
         return pixmap
     xs, ys = [p[0] for p in positions.values()], [p[1] for p in positions.values()]
     span_w, span_h = max(xs) - min(xs) + 220, max(ys) - min(ys) + 120
-    scale = min((size.width() - 24) / span_w, (size.height() - 24) / span_h, 0.35)
+    scale = min((size.width() - 28) / span_w, (size.height() - 28) / span_h, 0.6)
     off_x = (size.width() - span_w * scale) / 2 - min(xs) * scale
     off_y = (size.height() - span_h * scale) / 2 - min(ys) * scale
     boxes = {n: QRectF(x * scale + off_x, y * scale + off_y, 220 * scale, 100 * scale)
              for n, (x, y) in positions.items()}
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QPen(QColor(120, 170, 220, 170), 1.4))
+    painter.setPen(QPen(QColor(140, 180, 225, 190), max(1.2, 5 * scale)))
     for edge in doc.edges:
         a, b = boxes.get(edge.source), boxes.get(edge.target)
         if a and b:
@@ -68,7 +69,7 @@ def schematic(doc: GraphDocument, size: QSize = CARD) -> QPixmap:
         painter.setBrush(QColor(theme.NODE_BODY))
         painter.drawRoundedRect(box, 3, 3)
         painter.setBrush(theme.family_color(spec.type.split(".", 1)[0]))
-        painter.drawRoundedRect(QRectF(box.x(), box.y(), box.width(), min(9.0, box.height() / 3)), 3, 3)
+        painter.drawRoundedRect(QRectF(box.x(), box.y(), box.width(), box.height() * 0.3), 3, 3)
     painter.end()
     return pixmap
 
@@ -91,7 +92,10 @@ class TemplateBrowser(QDialog):
         self.list.setWordWrap(True)
         self.list.setSpacing(6)
         self.list.currentItemChanged.connect(self._show_details)
-        self.list.itemActivated.connect(lambda _item: self._open())
+        self.list.itemActivated.connect(self._open)
+        self.preview = QLabel()
+        self.preview.setFixedSize(PREVIEW)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title = QLabel()
         self.title.setProperty("role", "heading")
         self.title.setWordWrap(True)
@@ -101,13 +105,15 @@ class TemplateBrowser(QDialog):
         self.description.setWordWrap(True)
         self.description.setAlignment(Qt.AlignmentFlag.AlignTop)
         details = QVBoxLayout()
+        details.addWidget(self.preview)
+        details.addSpacing(theme.SPACING)
         details.addWidget(self.title)
         details.addWidget(self.meta)
         details.addSpacing(theme.SPACING)
         details.addWidget(self.description, 1)
         panel = QWidget()
         panel.setLayout(details)
-        panel.setFixedWidth(260)
+        panel.setFixedWidth(PREVIEW.width() + 16)
         body = QHBoxLayout()
         body.addWidget(self.list, 1)
         body.addWidget(panel)
@@ -153,6 +159,7 @@ class TemplateBrowser(QDialog):
         item = current.data(ITEM_ROLE) if current is not None else None
         self.open_button.setEnabled(item is not None)
         self.delete_button.setEnabled(bool(item and item["source"] == "user"))
+        self.preview.setPixmap(self._preview(item) if item else QPixmap())
         if item is None:
             self.title.setText("No templates yet")
             self.meta.setText("")
@@ -163,7 +170,16 @@ class TemplateBrowser(QDialog):
         self.meta.setText(f"{source}  ·  {item['nodes']} node{'s' if item['nodes'] != 1 else ''}")
         self.description.setText(item.get("description") or "No description.")
 
-    def _open(self) -> None:
+    def _preview(self, item: dict[str, Any]) -> QPixmap:
+        image = self.app.template_preview(item)
+        if image is not None:
+            return _cover(QPixmap(str(image)), PREVIEW)
+        try:
+            return schematic(self.app.template_document(item), PREVIEW)
+        except TemplateError:
+            return QPixmap()
+
+    def _open(self, *_args: object) -> None:
         item = self._item()
         if item is None:
             return

@@ -54,8 +54,8 @@ class GalleryWidget(QWidget):
         super().__init__(parent)
         self.library = library
         self.gallery = Gallery(library)
-        ratio = self.devicePixelRatioF() or 1.0
-        self.loader = ThumbnailLoader(library.home, edge=round(DEFAULT_EDGE * ratio), parent=self)
+        self.loader = ThumbnailLoader(library.home, parent=self)
+        self.loader.set_edge(DEFAULT_EDGE, self.devicePixelRatioF() or 1.0)
         self.model = GalleryModel(self.gallery, self.loader, self)
         self.view = GalleryView()
         self.view.setModel(self.model)
@@ -249,6 +249,8 @@ class GalleryWidget(QWidget):
         if len(ids) != 2:
             self.show_message("Select exactly two products to compare")
             return None
+        # Older first, so the table reads as "what changed from A to B".
+        ids.sort(key=lambda pid: (self.model.row_at(self.model.row_of(pid) or 0).created_at, pid))
         try:
             dialog = CompareDialog(self.library, ids[0], ids[1], self)
         except GalleryError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -135,8 +136,10 @@ class ImportDialog(QDialog):
         self.result_value = result
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
-        duplicates = {product_id for _, product_id in result.duplicates}
-        new = [p.id for p in result.products if p.id not in duplicates]
+        # A duplicate is listed among the products too (as the product it matched): count it once.
+        listed = Counter(p.id for p in result.products)
+        matched = Counter(product_id for _, product_id in result.duplicates)
+        new = [product_id for product_id in listed if listed[product_id] > matched[product_id]]
         parts = [f"Imported {len(new)} file{'s' if len(new) != 1 else ''}"]
         if result.duplicates:
             parts.append(f"{len(result.duplicates)} already in the library")

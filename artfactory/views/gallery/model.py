@@ -62,6 +62,7 @@ class GalleryModel(QAbstractListModel):
         self.gallery = gallery
         self.loader = loader
         self.storage = gallery.library.storage
+        self._root = str(self.storage.root)
         self._query = GalleryQuery()
         self._rows: list[GalleryRow] = []
         self._index: dict[str, int] = {}
@@ -144,7 +145,8 @@ class GalleryModel(QAbstractListModel):
         if role == Role.THUMBNAIL:
             pixmap = self.loader.pixmap(row.id)
             if pixmap is None:
-                self.loader.request(row.id, self.storage.root / row.path, row.media_type)
+                # A plain string join: data() runs for every painted cell, and pathlib is slow.
+                self.loader.request(row.id, f"{self._root}/{row.path}", row.media_type)
             return pixmap
         if role == Role.THUMBNAIL_FAILED:
             return self.loader.failed(row.id)

@@ -276,12 +276,14 @@ class GallerySidebar(QWidget):
                 return
 
     def reset(self) -> None:
-        widgets = (self.search, self.media, self.node_type, self.provider, self.dates, self.rating,
+        widgets = (self.search, self.project, self.media, self.node_type, self.provider, self.dates, self.rating,
                    self.favourites, self.collections)
         for widget in widgets:
             widget.blockSignals(True)
+        self._debounce.stop()
         self.search.clear()
-        for combo in (self.media, self.node_type, self.provider, self.dates, self.rating):
+        project_changed = self.project.currentIndex() != 0
+        for combo in (self.project, self.media, self.node_type, self.provider, self.dates, self.rating):
             combo.setCurrentIndex(0)
         self.custom_dates.setVisible(False)
         self.favourites.setChecked(False)
@@ -290,6 +292,8 @@ class GallerySidebar(QWidget):
         self.order_chip.setVisible(False)
         for widget in widgets:
             widget.blockSignals(False)
+        if project_changed:
+            self.reload(facets_only=True)
         self.filters_changed.emit()
 
     def _on_project(self) -> None:

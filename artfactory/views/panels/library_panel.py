@@ -7,7 +7,7 @@ from PyQt6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
 from artfactory.engine.registry import NodeRegistry
 from artfactory.views import icons, theme
-from artfactory.views.canvas.graph_view import NODES_MIME
+from artfactory.views.canvas.gestures import NODES_MIME
 from artfactory.views.canvas.node_classes import ng_type_name
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole

@@ -74,7 +74,7 @@ class RunsPanel(QWidget):
         self.tree.customContextMenuRequested.connect(self._menu)
         self.tree.itemExpanded.connect(self._expanded)
         self.tree.itemDoubleClicked.connect(self._double_clicked)
-        self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.tree.currentItemChanged.connect(self._update_buttons)
         self.cancel_button = QPushButton(icons.icon("cancel"), "Cancel")
         self.cancel_button.setToolTip("Cancel the selected order, or just the selected node")
         self.cancel_button.clicked.connect(self.cancel_selected)
@@ -187,7 +187,7 @@ class RunsPanel(QWidget):
             return None, None
         return item.data(0, ORDER_ROLE), item.data(0, NODE_ROLE)
 
-    def _update_buttons(self) -> None:
+    def _update_buttons(self, *_args: object) -> None:
         order_id, _node = self._selection()
         info = self.runs.orders.get(order_id) if order_id else None
         self.cancel_button.setEnabled(bool(info and info.status in ACTIVE))

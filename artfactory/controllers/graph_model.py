@@ -1,0 +1,208 @@
+"""The graph document as an observable model: reading helpers and the primitives that change it."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from artfactory.controllers.run_state import RunState
+from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
+from artfactory.engine.nodetypes import NodeType, port_fits
+from artfactory.engine.registry import NodeRegistry
+
+MISSING: Any = object()  # a param with no explicit value (the node type's default applies)
+Point = tuple[float, float]
+
+
+class GraphModel(QObject):
+    """The document plus change signals. Only the primitives (called by undo commands) change it."""
+
+    node_added = pyqtSignal(str)
+    node_removed = pyqtSignal(str)
+    edge_added = pyqtSignal(object)  # EdgeSpec
+    edge_removed = pyqtSignal(object)  # EdgeSpec
+    param_changed = pyqtSignal(str, str)  # node id, param name
+    position_changed = pyqtSignal(str, str)  # "node" | "backdrop", id
+    backdrop_changed = pyqtSignal(str)  # added, changed or removed
+    document_reset = pyqtSignal()
+
+    def __init__(self, registry: NodeRegistry, doc: GraphDocument | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.doc = doc or GraphDocument()
+        self.run_state = RunState(self)
+        self.issues: dict[str, list[str]] = {}
+        self.graph_issues: list[str] = []
+
+    # --- reading ------------------------------------------------------------------------------
+    def node_type(self, node_id: str) -> NodeType | None:
+        spec = self.doc.node(node_id)
+        return self.registry.get(spec.type) if spec else None
+
+    def param_value(self, node_id: str, name: str) -> Any:
+        spec, node_type = self.doc.node(node_id), self.node_type(node_id)
+        if spec is None:
+            return None
+        if name in spec.params:
+            return spec.params[name]
+        param = node_type.param(name) if node_type else None
+        return copy.deepcopy(param.default) if param else None
+
+    def _canvas(self) -> dict[str, Any]:
+        canvas = self.doc.meta.get("canvas")
+        if not isinstance(canvas, dict):
+            canvas = self.doc.meta["canvas"] = {}
+        return canvas
+
+    def position(self, node_id: str) -> Point | None:
+        return point_of(self._canvas().get(node_id))
+
+    def backdrops(self) -> list[dict[str, Any]]:
+        items = self.doc.meta.get("backdrops")
+        return [b for b in items if isinstance(b, dict) and isinstance(b.get("id"), str)] \
+            if isinstance(items, list) else []
+
+    def backdrop(self, backdrop_id: str) -> dict[str, Any] | None:
+        return next((b for b in self.backdrops() if b["id"] == backdrop_id), None)
+
+    def new_id(self, node_type: NodeType, taken: Iterable[str] = ()) -> str:
+        """A readable stable id from the type's title: "resize", "resize_2", …"""
+        base = re.sub(r"[^a-z0-9]+", "_", node_type.title.lower()).strip("_") or "node"
+        used = {n.id for n in self.doc.nodes} | set(taken)
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        return candidate
+
+    def check_link(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
+        """Why this link is not allowed (a message for the status bar), or None when it is."""
+        s_spec, t_spec = self.doc.node(source), self.doc.node(target)
+        if s_spec is None or t_spec is None:
+            return "Cannot connect: the node is not in the graph"
+        if source == target:
+            return "Cannot connect a node to itself"
+        s_type, t_type = self.registry.get(s_spec.type), self.registry.get(t_spec.type)
+        if s_type is None or t_type is None:
+            return f"Cannot connect: unknown node type {(s_spec if s_type is None else t_spec).type!r}"
+        out_port, in_port = s_type.output(source_port), t_type.input(target_port)
+        if out_port is None:
+            return f"Cannot connect: {s_type.title} has no output {source_port!r}"
+        if in_port is None:
+            return f"Cannot connect: {t_type.title} has no input {target_port!r}"
+        if not port_fits(out_port.kind, in_port.kind):
+            return f"Cannot connect {out_port.kind} → {in_port.kind}"
+        if self._reaches(target, source):
+            return f"Cannot connect {source} → {target}: it would make a cycle"
+        return None
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        successors: dict[str, list[str]] = {}
+        for edge in self.doc.edges:
+            successors.setdefault(edge.source, []).append(edge.target)
+        seen, stack = {start}, [start]
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            for nxt in successors.get(node, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        successors: dict[str, list[str]] = {}
+        for edge in self.doc.edges:
+            successors.setdefault(edge.source, []).append(edge.target)
+        seen, stack = {start}, [start]
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            for nxt in successors.get(node, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    # --- primitives: the only code that changes `doc`; commands call them -----------------------------
+    def _insert_node(self, spec: NodeSpec, index: int, canvas: dict[str, Any] | None) -> None:
+        self.doc.nodes.insert(min(index, len(self.doc.nodes)), spec)
+        if canvas is not None:
+            self._canvas()[spec.id] = copy.deepcopy(canvas)
+        self.node_added.emit(spec.id)
+
+    def _delete_node(self, node_id: str) -> tuple[NodeSpec, int, dict[str, Any] | None]:
+        spec = self.doc.node(node_id)
+        assert spec is not None
+        index = self.doc.nodes.index(spec)
+        del self.doc.nodes[index]
+        canvas = self._canvas().pop(node_id, None)
+        self.issues.pop(node_id, None)
+        self.run_state.forget(node_id)
+        self.node_removed.emit(node_id)
+        return spec, index, canvas
+
+    def _insert_edge(self, edge: EdgeSpec, index: int | None) -> None:
+        self.doc.edges.insert(len(self.doc.edges) if index is None else index, edge)
+        self.edge_added.emit(edge)
+
+    def _delete_edge(self, edge: EdgeSpec) -> int:
+        index = self.doc.edges.index(edge)
+        del self.doc.edges[index]
+        self.edge_removed.emit(edge)
+        return index
+
+    def _write_param(self, node_id: str, name: str, value: Any) -> None:
+        spec = self.doc.node(node_id)
+        assert spec is not None
+        if value is MISSING:
+            spec.params.pop(name, None)
+        else:
+            spec.params[name] = copy.deepcopy(value)
+        self.param_changed.emit(node_id, name)
+
+    def _write_position(self, kind: str, item_id: str, pos: Point) -> None:
+        if kind == "node":
+            self._canvas().setdefault(item_id, {})["pos"] = [pos[0], pos[1]]
+        else:
+            backdrop = self.backdrop(item_id)
+            if backdrop is not None:
+                backdrop["rect"][:2] = [pos[0], pos[1]]
+        self.position_changed.emit(kind, item_id)
+
+    def _write_backdrop(self, backdrop_id: str, data: dict[str, Any] | None, index: int | None) -> int | None:
+        items = self.doc.meta.get("backdrops")
+        if not isinstance(items, list):
+            items = self.doc.meta["backdrops"] = []
+        old_index = next((i for i, b in enumerate(items) if isinstance(b, dict) and b.get("id") == backdrop_id), None)
+        if old_index is not None:
+            del items[old_index]
+        if data is not None:
+            position = old_index if old_index is not None else (len(items) if index is None else index)
+            items.insert(min(position, len(items)), copy.deepcopy(data))
+        if not items:
+            self.doc.meta.pop("backdrops", None)
+        self.backdrop_changed.emit(backdrop_id)
+        return old_index
+
+
+def point_of(entry: Any) -> Point | None:
+    """The position in a canvas entry {"pos": [x, y]}, or None when it has none (or a malformed one)."""
+    pos = entry.get("pos") if isinstance(entry, dict) else None
+    if isinstance(pos, list | tuple) and len(pos) == 2 and all(isinstance(v, int | float) for v in pos):
+        return float(pos[0]), float(pos[1])
+    return None
+
+
+def top_left(points: Iterable[Point]) -> Point:
+    """The top-left corner of a set of positions ((0, 0) for none)."""
+    pts = list(points)
+    if not pts:
+        return 0.0, 0.0
+    return min(p[0] for p in pts), min(p[1] for p in pts)

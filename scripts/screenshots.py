@@ -1,0 +1,129 @@
+"""Render the README screenshots offscreen: the main window after a run, the template browser, preferences."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+EXAMPLE = "photo-finish.json"
+
+
+def main() -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false;qt.qpa.*=false")
+    work = Path(tempfile.mkdtemp(prefix="artfactory-shots-"))
+    os.environ["ARTFACTORY_UI_SETTINGS"] = str(work / "ui.ini")  # never the user's own window layout
+    for name in ("REPLICATE_API_TOKEN", "FAL_KEY"):
+        os.environ.pop(name, None)
+    sys.path.insert(0, str(ROOT))
+    _memory_keychain()  # the preferences shot must not read or write the user's real keychain
+
+    from artfactory.views.canvas import compat
+
+    compat.apply()
+    from PyQt6.QtWidgets import QApplication
+
+    from artfactory.app import create_main_window
+    from artfactory.config import shipped_graphs_dir
+    from artfactory.services.library import Library
+    from artfactory.views import theme
+
+    app = QApplication(sys.argv)
+    app.setApplicationName("Art Factory")
+    theme.apply(app)
+    library = Library.open(work / "library")
+    window = create_main_window(library)
+    window.resize(1920, 1080)
+    window.show()
+    settle(app)
+
+    tab = window.open_file(shipped_graphs_dir() / EXAMPLE)
+    assert tab is not None, f"{EXAMPLE} did not open"
+    window.run_graph()
+    wait(app, lambda: not tab.controller.run_state.running, 120, "the run")
+    makers = [n.id for n in tab.controller.doc.nodes if (r := tab.controller.run_state.get(n.id)) and r.products]
+    wait(app, lambda: all(tab.view.node_item(n)._thumbs and not tab.view.node_item(n)._thumbs[0].pixmap().isNull()
+                          for n in makers), 30, "thumbnails")
+    tab.view.zoom_to_fit()
+    tab.view.select(["grade"] if tab.controller.doc.node("grade") else makers[:1])
+    settle(app)
+    OUT.mkdir(parents=True, exist_ok=True)
+    save(window.grab(), "main-window.png")
+
+    first = window.app.first_product(tab.controller)
+    window.app.save_template(tab.controller, "Studio photo finish", "Grade, sharpen, watermark and export a "
+                             "web JPEG, with a black-and-white branch.", first[0] if first else None)
+    browser = window.show_templates()
+    browser.resize(1060, 640)
+    browser.list.setCurrentRow(0)
+    settle(app)
+    save(browser.grab(), "template-browser.png")
+    browser.close()
+
+    preferences = window.show_preferences()
+    preferences.resize(640, 560)
+    settle(app)
+    save(preferences.grab(), "preferences.png")
+    preferences.close()
+
+    window.app.runs.executor.wait_idle(10_000)
+    window.autosave.clean_exit()
+    library.close()
+    return 0
+
+
+def _memory_keychain() -> None:
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Memory(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store = {("artfactory", "replicate"): "r8_screenshot_placeholder_key"}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    keyring.set_keyring(Memory())
+
+
+def settle(app: object, seconds: float = 0.4) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.01)
+
+
+def wait(app: object, done: Callable[[], bool], timeout_s: float, what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > end:
+            raise SystemExit(f"screenshots: timed out waiting for {what}")
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    settle(app)
+
+
+def save(pixmap: object, name: str) -> None:
+    path = OUT / name
+    if not pixmap.save(str(path)):  # type: ignore[attr-defined]
+        raise SystemExit(f"screenshots: could not write {path}")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

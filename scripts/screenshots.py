@@ -1,4 +1,5 @@
-"""Render the README screenshots offscreen: the main window after a run, the template browser, preferences."""
+"""Render the README screenshots offscreen: the main window after a run, the template browser, preferences,
+the gallery, the product viewer with lineage, and compare."""
 
 from __future__ import annotations
 
@@ -71,6 +72,54 @@ def main() -> int:
     settle(app)
     save(preferences.grab(), "preferences.png")
     preferences.close()
+
+    # Fill the library with a few more runs, then show the gallery, the viewer and compare.
+    for name in ("fox-posters.json", "wildcard-sweep.json"):
+        other = window.open_file(shipped_graphs_dir() / name)
+        assert other is not None, f"{name} did not open"
+        window.run_graph()
+        wait(app, lambda other=other: not other.controller.run_state.running, 180, name)
+    window.app.runs.executor.wait_idle(30_000)
+    gallery = window.show_gallery()
+    gallery.refresh()
+    settle(app, 1.0)
+    from artfactory.services.gallery import GalleryQuery
+
+    posters = [r.id for r in gallery.gallery.page(GalleryQuery(node_type="provider.local"), limit=8)]
+    gallery.reveal(posters[0])
+    gallery.loader.wait_idle(10_000)
+    settle(app, 0.8)
+    save(window.grab(), "gallery.png")
+
+    viewer = window.open_product(posters[0])
+    assert viewer is not None
+    viewer.resize(1280, 760)
+    settle(app, 0.6)
+    save(viewer.grab(), "viewer.png")
+    viewer.close()
+
+    # Compare a poster with its tweaked re-run: the params and the graph snapshot differ in one place.
+    fox = next(t for t in window.graph_tabs() if t.controller.doc.name == "Fox posters")
+    fox_order = fox.controller.run_state.order_id
+    assert fox_order, "the fox posters did not run"
+    rerun = window.rerun_order(fox_order)
+    assert rerun is not None
+    rerun.controller.set_param("prompt", "text", "a red fox under a violet night sky, poster")
+    window.run_graph()
+    wait(app, lambda: not rerun.controller.run_state.running, 120, "the re-run")
+    pair = [window.app.first_product(t.controller) for t in (fox, rerun)]
+    gallery = window.show_gallery()
+    gallery.refresh()
+    ids = [p[0] for p in pair if p]
+    for product_id in ids:
+        gallery.reveal(product_id)  # loads the pages they are on
+    gallery.select_products(ids)
+    compare = gallery.compare_selected()
+    assert compare is not None, "compare did not open"
+    compare.resize(1280, 920)
+    settle(app, 0.6)
+    save(compare.grab(), "compare.png")
+    compare.close()
 
     window.app.runs.executor.wait_idle(10_000)
     window.autosave.clean_exit()

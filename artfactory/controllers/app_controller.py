@@ -16,7 +16,7 @@ from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.run_controller import RunController
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import GraphDocument
-from artfactory.services import lineage, secrets, templates
+from artfactory.services import lineage, secrets, templates, transfer
 from artfactory.services.library import Library
 from artfactory.services.thumbnails import thumbnail_path
 
@@ -45,10 +45,37 @@ class AppController(QObject):
         return GraphController(self.registry, doc, path, defaults=defaults)
 
     def open_graph(self, path: Path) -> GraphController:
-        """Load a graph file; raises DocumentError (with a message naming the problem) and changes nothing."""
-        return self.new_graph(graph_document.load(path), Path(path).resolve())
+        """Load a graph file, or restore the graph an exported PNG or lineage sidecar carries.
+
+        Raises DocumentError (with a message naming the file and the problem) and changes nothing.
+        """
+        path = Path(path).resolve()
+        if not transfer.is_export(path):
+            return self.new_graph(graph_document.load(path), path)
+        data = transfer.graph_from_export(path)
+        if data is None:
+            raise graph_document.DocumentError(f"{path.name}: carries no Art Factory graph")
+        graph = self.new_graph(graph_document.from_json(data, path.name))  # never saved over the export
+        graph.mark_dirty()
+        return graph
 
     # --- templates -----------------------------------------------------------------------------
+    def graph_from_order(self, order_id: str, *, rerun: bool = False) -> GraphController:
+        """The graph snapshot an order ran, with its seeds kept; raises lineage.NotFound or DocumentError.
+
+        With `rerun` the graph is linked to the order: its runs record it as their parent, and
+        everything left untouched comes from the cache.
+        """
+        with self.library.db.session() as session:
+            doc, pinned, _project_id = lineage.rerun_document(self.library, session, order_id, (), reroll=False)
+        graph = self.new_graph(doc)
+        graph.pinned_seeds = pinned
+        if rerun:
+            graph.parent_order_id = order_id
+            graph.doc.name = f"{doc.name or 'Graph'} (re-run)"
+        graph.mark_dirty()  # not saved anywhere yet: closing it asks
+        return graph
+
     def templates(self) -> list[dict[str, Any]]:
         return templates.list_templates(self.library)
 

@@ -35,6 +35,9 @@ class GraphController(GraphModel):
         super().__init__(registry, doc, parent)
         self.path = Path(path) if path else None
         self.defaults = dict(defaults or {})
+        # A graph opened from an order: re-runs record it as their parent and keep its seeds.
+        self.parent_order_id: str | None = None
+        self.pinned_seeds: dict[str, int] = {}
         self.undo_stack = QUndoStack(self)
         # Bound methods, not lambdas: a dying QUndoStack still emits, and PyQt drops a bound slot in time.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)

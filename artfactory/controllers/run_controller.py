@@ -83,7 +83,7 @@ class RunController(QObject):
                               f"(marked on the nodes) — {errors[0]}")
             return None
         try:
-            plan = self.executor.plan(graph.doc.copy(), only=only)
+            plan = self.executor.plan(graph.doc.copy(), only=only, pinned_seeds=graph.pinned_seeds)
         except PlanError as exc:  # validated above; a race with the registry is all that is left
             self.message.emit(f"Not started: {exc}")
             return None
@@ -92,7 +92,8 @@ class RunController(QObject):
             return None
         if self._project_id is None:
             self._project_id = self.library.project_id()
-        runner = self.executor.submit(plan, project_id=self._project_id, start=False)
+        runner = self.executor.submit(plan, project_id=self._project_id, parent_order_id=graph.parent_order_id,
+                                      start=False)
         order_id = runner.order_id
         self._graphs[order_id] = graph
         self._runners[order_id] = runner

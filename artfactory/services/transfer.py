@@ -221,6 +221,14 @@ def export_products(library: Library, product_ids: Sequence[str], destination: P
     return written
 
 
+EXPORT_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff"})
+
+
+def is_export(path: Path) -> bool:
+    """An exported product or its lineage sidecar (rather than a graph file): a graph may ride inside it."""
+    return path.name.lower().endswith(SIDECAR_SUFFIX) or path.suffix.lower() in EXPORT_IMAGE_SUFFIXES
+
+
 def graph_from_export(path: Path) -> dict[str, Any] | None:
     """The graph carried by an exported PNG or a lineage sidecar, for drop-to-restore."""
     if path.suffix.lower() == ".json":

@@ -71,6 +71,12 @@ def build(window: MainWindow) -> Actions:
         tip="Start from a shipped example or one of your templates")
     add("File", "save_template", "Save as Te&mplate…", w.save_as_template, icon="template",
         tip="Keep this graph as a reusable template")
+    add("File", "import", "&Import Files…", w.import_files, icon="product", keys=("Ctrl+I",),
+        tip="Add images or videos to the library (duplicates and impostors are listed, never half-imported)")
+    add("File", "import_folder", "Import F&older…", w.import_folder, keys=("Ctrl+Shift+I",),
+        tip="Add every image and video in a folder to the library")
+    add("File", "export", "&Export Selected Products…", w.export_products, icon="save-as", keys=("Ctrl+E",),
+        tip="Copy the products selected in the gallery to a folder, each with its lineage")
     add("File", "close_tab", "&Close Tab", w.close_current_tab, keys=("Ctrl+W",))
     add("File", "quit", "&Quit", w.close, keys=("Ctrl+Q",))
     add("Edit", "undo", "&Undo", w.undo_group.undo, icon="undo", keys=("Ctrl+Z",))
@@ -88,6 +94,8 @@ def build(window: MainWindow) -> Actions:
         tip="Frame the selected nodes with a titled backdrop")
     add("Edit", "preferences", "Pre&ferences…", w.show_preferences, icon="preferences",
         keys=("Ctrl+,",))
+    add("View", "gallery", "&Gallery", w.show_gallery, icon="gallery", keys=("Ctrl+1",),
+        tip="Browse every product beside the graphs that made them")
     add("View", "fit", "&Zoom to Fit", w.zoom_to_fit, icon="fit", keys=("F",),
         tip="Frame the selection, or the whole graph")
     add("View", "layout", "Auto-&Layout", w.auto_layout, icon="layout", keys=("Ctrl+L",),
@@ -121,6 +129,9 @@ def build_menus(window: MainWindow, actions: Actions) -> QMenu:
     for name in ("templates", "save_template"):
         file_menu.addAction(actions[name])
     file_menu.addSeparator()
+    for name in ("import", "import_folder", "export"):
+        file_menu.addAction(actions[name])
+    file_menu.addSeparator()
     file_menu.addAction(actions["close_tab"])
     file_menu.addAction(actions["quit"])
     edit = bar.addMenu("&Edit")
@@ -128,6 +139,8 @@ def build_menus(window: MainWindow, actions: Actions) -> QMenu:
                  "add_node", "backdrop", None, "preferences"):
         edit.addSeparator() if name is None else edit.addAction(actions[name])
     view = bar.addMenu("&View")
+    view.addAction(actions["gallery"])
+    view.addSeparator()
     view.addAction(actions["fit"])
     view.addAction(actions["layout"])
     view.addSeparator()
@@ -149,7 +162,7 @@ def build_toolbar(window: MainWindow, actions: Actions) -> QToolBar:
     bar.setIconSize(QSize(18, 18))
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     for name in ("new", "open", "save", None, "undo", "redo", None, "add_node", "backdrop", "layout", "fit",
-                 None, "templates"):
+                 None, "templates", "gallery"):
         bar.addSeparator() if name is None else bar.addAction(actions[name])
     bar.addSeparator()
     for name in ("run", "run_branch", "cancel"):

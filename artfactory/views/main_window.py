@@ -1,4 +1,4 @@
-"""The main window: tabbed canvases (and a slot for the gallery), dockable panels, menus, toolbar, status bar."""
+"""The main window: the gallery and tabbed canvases, dockable panels, menus, toolbar, status bar."""
 
 from __future__ import annotations
 
@@ -21,15 +21,20 @@ from artfactory.controllers import session
 from artfactory.controllers.app_controller import AppController
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.schema_controller import SchemaController
+from artfactory.engine.document import DocumentError
+from artfactory.services.lineage import NotFound
 from artfactory.views import actions as window_actions
 from artfactory.views import icons, theme
 from artfactory.views.canvas.graph_tab import GraphTab
 from artfactory.views.canvas.properties import PropertiesPanel
+from artfactory.views.gallery.gallery_widget import GalleryWidget
 from artfactory.views.panels.library_panel import LibraryPanel
 from artfactory.views.panels.runs_panel import RunsPanel
+from artfactory.views.viewer.product_dialog import ProductDialog
 from artfactory.views.window_files import FilesMixin
 
 LAYOUT_VERSION = 1
+CANVAS_DOCKS = ("library", "properties")  # panels that only serve a canvas
 MESSAGE_MS = 8000
 
 
@@ -78,6 +83,15 @@ class MainWindow(FilesMixin, QMainWindow):
         self.splitDockWidget(self.docks["properties"], self.docks["runs"], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["library"], self.docks["properties"]], [250, 360], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["properties"], self.docks["runs"]], [520, 300], Qt.Orientation.Vertical)
+        self._canvas_docks: list[str] | None = None  # canvas panels hidden while the gallery is shown
+        self.gallery = GalleryWidget(app.library)
+        self.gallery.attach_executor(app.runs.executor)
+        self.gallery.open_graph_requested.connect(self.open_order_graph)
+        self.gallery.rerun_requested.connect(self.rerun_order)
+        self.gallery.product_activated.connect(self.open_product)
+        self.add_central_tab(self.gallery, "Gallery", icons.icon("gallery"))
+        self.product_window: ProductDialog | None = None
+
         self.library_label = QLabel(f"Library: {app.library.home}")
         status = self.statusBar()
         assert status is not None
@@ -158,7 +172,21 @@ class MainWindow(FilesMixin, QMainWindow):
         if tab is self.current_tab():
             self.setWindowTitle(f"{graph.title()}{' •' if graph.dirty else ''} — Art Factory")
 
+    def _switch_perspective(self) -> None:
+        """The gallery gets the width: the canvas-only panels step aside while it is shown and come back after."""
+        on_gallery = self.tabs.currentWidget() is self.gallery
+        if on_gallery and self._canvas_docks is None:
+            self._canvas_docks = [d for d in CANVAS_DOCKS if not self.docks[d].isHidden()]
+            for name in self._canvas_docks:
+                self.docks[name].hide()
+        elif not on_gallery and self._canvas_docks is not None:
+            for name in self._canvas_docks:
+                self.docks[name].show()
+            self._canvas_docks = None
+
     def _on_tab_changed(self, _index: int) -> None:
+        if hasattr(self, "gallery"):
+            self._switch_perspective()
         tab = self.current_tab()
         if tab is not None:
             self.undo_group.setActiveStack(tab.controller.undo_stack)
@@ -297,6 +325,77 @@ class MainWindow(FilesMixin, QMainWindow):
                 return
         self.show_message("That order's graph is not open")
 
+    # --- products and lineage -------------------------------------------------------------------------------
+    def show_gallery(self) -> GalleryWidget:
+        self.tabs.setCurrentWidget(self.gallery)
+        self.gallery.view.setFocus()
+        return self.gallery
+
+    def import_files(self) -> None:
+        self.show_gallery().import_dialog()
+
+    def import_folder(self) -> None:
+        self.show_gallery().import_dialog(folder=True)
+
+    def export_products(self) -> None:
+        gallery = self.show_gallery()
+        if not gallery.selected_ids():
+            self.show_message("Select the products to export in the gallery first")
+            return
+        gallery.export_selected()
+
+    def open_product(self, product_id: str) -> ProductDialog | None:
+        """The product viewer window (one, reused) with the product and its lineage."""
+        if self.product_window is None:
+            window = ProductDialog(self.app.library, self)
+            viewer = window.viewer
+            viewer.open_graph_requested.connect(self.open_order_graph)
+            viewer.rerun_requested.connect(self.rerun_order)
+            viewer.order_requested.connect(self._show_order_in_gallery)
+            viewer.product_changed.connect(lambda pid: self.gallery.model.update_products([pid]))
+            viewer.product_deleted.connect(lambda _pid: self.gallery.refresh())
+            viewer.message.connect(self.show_message)
+            self.product_window = window
+        if not self.product_window.show_product(product_id):
+            self.show_error("Product not found", f"The product {product_id} is no longer in the library.")
+            return None
+        return self.product_window
+
+    def _show_order_in_gallery(self, order_id: str) -> None:
+        self.show_gallery().show_order(order_id)
+
+    def _graph_from_order(self, order_id: str, rerun: bool) -> GraphController | None:
+        try:
+            return self.app.graph_from_order(order_id, rerun=rerun)
+        except (NotFound, DocumentError) as exc:
+            self.show_error("Cannot open the order's graph", f"Order {order_id}: {exc}")
+            return None
+
+    def open_order_graph(self, order_id: str, node_id: str = "") -> GraphTab | None:
+        """The graph exactly as the order ran it, in a new tab, with the producing node selected and highlighted."""
+        graph = self._graph_from_order(order_id, rerun=False)
+        if graph is None:
+            return None
+        tab = self.add_graph(graph)
+        if node_id:
+            if not tab.view.highlight(node_id):
+                self.show_message(f"Node {node_id} is not in that order's graph")
+        else:
+            tab.view.zoom_to_fit()
+        self.show_message(f"Opened the graph of order {order_id}" + (f" at node {node_id}" if node_id else ""))
+        return tab
+
+    def rerun_order(self, order_id: str) -> GraphTab | None:
+        """The order's graph as a new graph linked to it: tweak, Run, and only what changed executes."""
+        graph = self._graph_from_order(order_id, rerun=True)
+        if graph is None:
+            return None
+        tab = self.add_graph(graph)
+        tab.view.zoom_to_fit()
+        self.show_message(f"Re-run of order {order_id}: change what you like and Run — "
+                          "unchanged nodes come from the cache")
+        return tab
+
     # --- layout ---------------------------------------------------------------------------------------------
     def restore_layout(self) -> None:
         settings = session.ui_settings()
@@ -307,6 +406,9 @@ class MainWindow(FilesMixin, QMainWindow):
             self.restoreState(state, LAYOUT_VERSION)
 
     def save_layout(self) -> None:
+        if self._canvas_docks is not None:  # keep the canvas perspective, not the gallery's
+            for name in self._canvas_docks:
+                self.docks[name].show()
         settings = session.ui_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))

@@ -5,22 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
 from artfactory.controllers import session
 from artfactory.engine.document import DocumentError
-from artfactory.services.lineage import NotFound
 from artfactory.views.canvas.graph_tab import GraphTab
 from artfactory.views.dialogs.info import AboutDialog, ShortcutsDialog
 from artfactory.views.dialogs.preferences import PreferencesDialog
 from artfactory.views.dialogs.templates import SaveTemplateDialog, TemplateBrowser
-from artfactory.views.viewer.product_dialog import ProductDialog
 
 if TYPE_CHECKING:
     from artfactory.views.main_window import MainWindow
 
-GRAPH_FILTER = "Art Factory graphs (*.json);;All files (*)"
+GRAPH_FILTER = ("Art Factory graphs (*.json);;Exported products carrying a graph (*.png *.artfactory.json);;"
+                "All files (*)")
 Button = QMessageBox.StandardButton
 
 
@@ -202,15 +200,4 @@ class FilesMixin:
     def show_about(self: MainWindow) -> AboutDialog:
         dialog = AboutDialog(self.app, self)
         dialog.open()
-        return dialog
-
-    def open_product(self: MainWindow, product_id: str) -> QWidget | None:
-        try:
-            detail = self.app.product_detail(product_id)
-        except NotFound:
-            self.show_error("Product not found", f"The product {product_id} is no longer in the library.")
-            return None
-        dialog = ProductDialog(detail, self.app.product_image(product_id, detail), self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
         return dialog

@@ -340,13 +340,3 @@ def test_title_shows_the_graph_and_unsaved_state(window: MainWindow) -> None:
     assert window.tabs.tabText(window.tabs.indexOf(tab)) == "Local •"
     tab.controller.undo_stack.undo()
     assert window.windowTitle() == "Local — Art Factory"
-
-
-def test_gallery_slot_takes_a_page_beside_the_canvases(window: MainWindow) -> None:
-    from PyQt6.QtWidgets import QLabel
-
-    page = QLabel("gallery")
-    index = window.add_central_tab(page, "Gallery", index=0)
-    assert window.tabs.widget(index) is page and index == 0
-    window.tabs.setCurrentIndex(index)
-    assert window.current_tab() is None and not window.actions["run"].isEnabled()

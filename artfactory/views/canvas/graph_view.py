@@ -321,6 +321,21 @@ class GraphView(GestureMixin, QWidget):
             if node is not None:
                 node.view.setSelected(True)
 
+    def highlight(self, node_id: str) -> bool:
+        """Select the node, frame it and draw a halo round it until another node is highlighted."""
+        if node_id not in self._nodes:
+            return False
+        for other in self._nodes.values():
+            if other.view.highlighted:
+                other.view.highlighted = False
+                other.view.update()
+        item = self._nodes[node_id].view
+        item.highlighted = True
+        item.update()
+        self.select([node_id])
+        self.zoom_to_fit()  # frames the selection
+        return True
+
     def node_item(self, node_id: str) -> ArtNodeItem | None:
         node = self._nodes.get(node_id)
         return node.view if node is not None else None

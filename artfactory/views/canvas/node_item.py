@@ -178,6 +178,7 @@ class ArtNodeItem(NodeItem):
         self.errors: list[str] = []
         self.description = ""
         self.summary: list[str] = []  # key settings, shown under the ports
+        self.highlighted = False  # the node a product came from, when its graph is opened from the gallery
         self.family_pixmap: QPixmap | None = None  # NodeGraphQt resets its icon item; ours is re-applied
         self.on_product_clicked: Callable[[str], None] | None = None
         self.loader: ThumbLoader | None = None  # set by the view; decodes thumbnails off the UI thread
@@ -330,6 +331,12 @@ class ArtNodeItem(NodeItem):
             pen = QPen(QColor(0, 0, 0, 140), 1.0)
         if self.errors and not self.selected:
             pen = QPen(theme.status_color("failed"), 1.8)
+        if self.highlighted:
+            halo = QColor(theme.SELECTION)
+            for width, alpha in ((10.0, 40), (6.0, 80)):
+                halo.setAlpha(alpha)
+                painter.setPen(QPen(halo, width))
+                painter.drawPath(body)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(body)

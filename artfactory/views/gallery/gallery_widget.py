@@ -120,6 +120,10 @@ class GalleryWidget(QWidget):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([280, 900, 400])
+        # Explicit minimums below the panels' hints, so the window still fits a small screen.
+        for widget, width in ((left, 200), (center, 300), (self.viewer, 240)):
+            widget.setMinimumWidth(width)
+        self.setMinimumSize(320, 240)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -194,6 +198,26 @@ class GalleryWidget(QWidget):
             if row is not None:
                 selection.select(self.model.index(row), flag.Select)
                 selection.setCurrentIndex(self.model.index(row), flag.Select)
+
+    def reveal(self, product_id: str, max_pages: int = 20) -> bool:
+        """Select a product in the grid, fetching pages up to it, and show it in the viewer.
+
+        False when it is not within the first `max_pages` pages of the current filter (the viewer
+        still shows it)."""
+        if self._requery.isActive():
+            self._apply_query()
+        pages = 0
+        while self.model.row_of(product_id) is None and self.model.canFetchMore() and pages < max_pages:
+            self.model.fetchMore()
+            pages += 1
+        row = self.model.row_of(product_id)
+        if row is None:
+            self.view.clearSelection()
+            self.viewer.show_product(product_id)
+            return False
+        self.select_products([product_id])
+        self.view.scrollTo(self.model.index(row))
+        return True
 
     def set_thumbnail_size(self, edge: int) -> None:
         self.view.set_edge(edge)

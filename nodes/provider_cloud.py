@@ -12,7 +12,8 @@ from typing import Any
 
 from artfactory.engine.nodetypes import Media, NewMedia, NodeError, NodeType, Param, Port, RunContext
 from artfactory.providers import fal, replicate
-from artfactory.providers.http import ProviderError, download
+from artfactory.providers.downloads import download
+from artfactory.providers.http import ProviderError
 from artfactory.services.secrets import MissingKeyError, SecretsError, get_key
 
 # The remote job fills the progress bar up to here; downloading the outputs fills the rest.

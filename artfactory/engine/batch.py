@@ -12,6 +12,7 @@ from artfactory.engine.context import CollectionAdd, NodeContext
 from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType
 from artfactory.models import new_id
 from artfactory.services.orders import ProductDraft, encode_outputs
+from artfactory.services.secrets import redact
 from artfactory.services.storage import LibraryStorage, StorageError
 
 log = logging.getLogger("artfactory.engine")
@@ -167,12 +168,13 @@ def execute_node(node_type: NodeType, node_id: str, ctx: NodeContext, inputs: Ma
     except NodeCanceled:
         return NodeOutcome(node_id, "canceled", error="canceled", code="canceled")
     except NodeError as exc:
-        return NodeOutcome(node_id, "failed", error=str(exc), code=exc.code)
+        # Error texts go to the database, the CLI and exports: no key may ride along (plugins included).
+        return NodeOutcome(node_id, "failed", error=redact(str(exc)), code=exc.code)
     except StorageError as exc:
         return NodeOutcome(node_id, "failed", error=str(exc), code="storage")
     except MemoryError:
         return NodeOutcome(node_id, "failed", error="out of memory", code="memory")
     except Exception as exc:
         log.exception("node %s (%s) crashed", node_id, node_type.type)
-        return NodeOutcome(node_id, "failed", error=f"internal error in {node_type.type}: {exc!r}",
+        return NodeOutcome(node_id, "failed", error=redact(f"internal error in {node_type.type}: {exc!r}"),
                            code="internal")

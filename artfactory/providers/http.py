@@ -1,23 +1,18 @@
-"""Shared HTTP for provider clients: errors, retries that never repay a create, rate limit, downloads."""
+"""Shared HTTP for provider clients: errors, retries that never repay a create, rate limit, sessions."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email.utils
 import json
 import logging
-import mimetypes
 import random
 import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -33,7 +28,6 @@ USER_AGENT = f"ArtFactory/{__version__}"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 # How often a blocking wait looks at the cancel flag: well under the 1 s promise.
 CANCEL_SLICE_S = 0.05
-DOWNLOAD_CHUNK = 64 * 1024
 
 # Error codes that say "cannot reach the provider right now", not "the provider said no".
 TRANSIENT_CODES = frozenset({"network", "timeout", "unavailable", "rate_limited"})
@@ -234,10 +228,13 @@ class RetryPolicy:
         return random.uniform(0.0, min(self.cap_s, self.base_s * (2 ** max(0, attempt))))
 
     def delay(self, attempt: int, response: httpx.Response | None = None) -> float:
-        if response is not None:
-            after = parse_retry_after(response.headers.get("retry-after"))
-            if after is not None:
-                return min(after, self.retry_after_cap_s)
+        return self.delay_after(attempt, response.headers.get("retry-after") if response is not None else None)
+
+    def delay_after(self, attempt: int, retry_after: str | None) -> float:
+        """The wait before retry `attempt`: the server's Retry-After header when it sent one, else backoff."""
+        after = parse_retry_after(retry_after)
+        if after is not None:
+            return min(after, self.retry_after_cap_s)
         return self.backoff(attempt)
 
 
@@ -403,6 +400,9 @@ def request_idempotent(client: httpx.Client, method: str, url: str, *, provider:
             last_error = ProviderError(
                 f"{display_name(provider)} could not {what}: {_transport_reason(exc)} ({safe_url(url)})", code
             )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # too many redirects, undecodable body, bad URL
+            raise ProviderError(f"{display_name(provider)} could not {what}: {exc} ({safe_url(url)})",
+                                "bad_response") from None
         else:
             if response.is_success:
                 return response
@@ -489,6 +489,15 @@ def create_once(settings: Any, headers: dict[str, str], method: str, url: str, *
                 "before re-running",
                 "uncertain_create",
             ) from None
+        except httpx.InvalidURL as exc:  # refused before anything was sent
+            raise ProviderError(f"cannot {what}: {exc} ({safe_url(url)})", "validation") from None
+        except httpx.HTTPError as exc:  # e.g. an undecodable answer: the job may exist all the same
+            raise ProviderError(
+                f"{name} answered in a way we could not read while trying to {what} ({exc}); the job may "
+                "have started and may be billed, so it was not sent again — check your dashboard before "
+                "re-running",
+                "uncertain_create",
+            ) from None
         else:
             if response.is_success:
                 return response
@@ -508,178 +517,6 @@ def create_once(settings: Any, headers: dict[str, str], method: str, url: str, *
         sleep_cancellable(delay, cancelled)
     assert last_error is not None
     raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", last_error.code,
-                        status=last_error.status)
-
-
-# --- downloads ---------------------------------------------------------------------------------
-
-
-def _suffix_for(url: str, content_type: str | None) -> str:
-    if content_type:
-        guessed = mimetypes.guess_extension(content_type.split(";")[0].strip())
-        if guessed:
-            return ".jpg" if guessed == ".jpe" else guessed
-    path = urllib.parse.urlsplit(url).path
-    suffix = Path(path).suffix.lower()
-    return suffix if 1 < len(suffix) <= 6 and suffix[1:].isalnum() else ".bin"
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
-
-
-def _too_big(where: str, size: int | None, limit: int) -> ProviderError:
-    size_text = f" is {_mb(size)}," if size is not None else " is"
-    return ProviderError(f"the file at {where}{size_text} over the {_mb(limit)} size limit", "download")
-
-
-def _unlink(path: Path | None) -> None:
-    if path is not None:
-        with suppress(OSError):
-            path.unlink()
-
-
-@contextmanager
-def _temp_file(storage: Any, suffix: str) -> Iterator[Path]:
-    """A temp path that is deleted unless the block finishes without error."""
-    path = Path(storage.temp_path(suffix))
-    try:
-        yield path
-    except BaseException:
-        _unlink(path)
-        raise
-
-
-def _verify(storage: Any, path: Path, display: str, where: str, content_type: str = "") -> Path:
-    """Check the bytes are real media (storage.inspect); name the file by its real type."""
-    try:
-        info = storage.inspect(path, display)
-    except Exception as exc:
-        # StorageError is the expected refusal, but any failure to decode means the same to the user:
-        # the provider's bytes are not usable media. The message keeps storage's reason.
-        _unlink(path)
-        hint = ""
-        if "html" in content_type.lower():
-            hint = "the server sent an HTML page instead of an image or video; "
-        raise ProviderError(f"{where}: {hint}{exc}", "bad_output") from None
-    ext = getattr(info, "ext", "") or ""
-    if ext and path.suffix.lower() != f".{ext.lower().lstrip('.')}":
-        target = path.with_suffix(f".{ext.lower().lstrip('.')}")
-        try:
-            path.rename(target)
-            return target
-        except OSError:
-            return path
-    return path
-
-
-def _save_data_uri(uri: str, storage: Any, display: str, max_bytes: int) -> Path:
-    header, sep, payload = uri.partition(",")
-    if not sep:
-        raise ProviderError("a data: URI output has no payload", "bad_output")
-    meta = header[5:]
-    is_base64 = meta.endswith(";base64")
-    mime = (meta[: -len(";base64")] if is_base64 else meta).split(";")[0] or "application/octet-stream"
-    # Base64 inflates by 4/3: refuse before decoding a giant string into memory twice.
-    estimated = len(payload) * 3 // 4 if is_base64 else len(payload)
-    if estimated > max_bytes:
-        raise _too_big(f"data: URI ({mime})", estimated, max_bytes)
-    try:
-        if is_base64:
-            data = base64.b64decode(payload, validate=False)
-        else:
-            data = urllib.parse.unquote_to_bytes(payload)
-    except (binascii.Error, ValueError) as exc:
-        raise ProviderError(f"a data: URI output is not valid base64: {exc}", "bad_output") from None
-    if len(data) > max_bytes:
-        raise _too_big(f"data: URI ({mime})", len(data), max_bytes)
-    with _temp_file(storage, _suffix_for("", mime)) as path:
-        path.write_bytes(data)
-    return _verify(storage, path, display, f"data: URI output ({mime})", mime)
-
-
-def _stream_once(client: httpx.Client, url: str, storage: Any, max_bytes: int,
-                 cancelled: CancelCheck) -> tuple[Path | None, httpx.Response]:
-    """One GET streamed into a fresh temp file; (None, response) when the status is not 2xx."""
-    where = safe_url(url)
-    with client.stream("GET", url) as response:
-        if not response.is_success:
-            response.read()
-            return None, response
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            raise _too_big(where, int(length), max_bytes)
-        with _temp_file(storage, _suffix_for(url, response.headers.get("content-type"))) as path:
-            written = 0
-            with path.open("wb") as fh:
-                for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
-                    if cancelled():
-                        raise NodeCanceled("canceled during a download")
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise _too_big(where, None, max_bytes)
-                    fh.write(chunk)
-        return path, response
-
-
-def download(source: str, storage: Any, ctx: Any, display_name: str, *, settings: Any = None,
-             policy: RetryPolicy | None = None, client: httpx.Client | None = None) -> Path:
-    """Fetch an output (https URL or data: URI) into storage's temp/, verified as real media.
-
-    Streams with the size limit enforced as bytes arrive; retries transport errors, 429 and 5xx with
-    a fresh temp file; deletes every temp file on failure. Never sends provider credentials: output
-    URLs point at CDNs, so the client used here carries no Authorization header.
-    """
-    cancelled = cancel_check(ctx)
-    settings = settings if settings is not None else getattr(ctx, "settings", None)
-    max_bytes = int(getattr(storage, "max_bytes", 0) or getattr(settings, "max_file_bytes", 0) or 512 << 20)
-    if source.startswith("data:"):
-        return _save_data_uri(source, storage, display_name, max_bytes)
-    scheme = urllib.parse.urlsplit(source).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ProviderError(f"output {safe_url(source)!r} is not an http(s) URL or data: URI", "bad_output")
-    policy = policy or RetryPolicy.for_settings(settings)
-    limiter = limiter_for(settings) if settings is not None else None
-    where = safe_url(source)
-    own_client = client is None
-    http = client or make_client(settings)
-    last_error: ProviderError | None = None
-    try:
-        for attempt in range(max(1, policy.attempts)):
-            if cancelled():
-                raise NodeCanceled("canceled before a download")
-            if limiter is not None:
-                limiter.acquire(cancelled)
-            response: httpx.Response | None = None
-            try:
-                path, response = _stream_once(http, source, storage, max_bytes, cancelled)
-            except httpx.TransportError as exc:
-                last_error = ProviderError(
-                    f"download of {where} failed: {_transport_reason(exc)}", "download"
-                )
-            else:
-                if path is not None:
-                    return _verify(storage, path, display_name, f"download from {where}",
-                                   response.headers.get("content-type", ""))
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise ProviderError(
-                        f"download of {where} failed (HTTP {response.status_code})", "download",
-                        status=response.status_code,
-                    )
-                last_error = ProviderError(
-                    f"download of {where} failed (HTTP {response.status_code})", "download",
-                    status=response.status_code,
-                )
-            if attempt + 1 >= policy.attempts:
-                break
-            delay = policy.delay(attempt, response)
-            log.info("retrying download of %s in %.2fs (%s)", where, delay, last_error)
-            sleep_cancellable(delay, cancelled)
-    finally:
-        if own_client:
-            http.close()
-    assert last_error is not None
-    raise ProviderError(f"{last_error} — gave up after {policy.attempts} attempts", "download",
                         status=last_error.status)
 
 

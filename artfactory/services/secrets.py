@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import keyring
@@ -144,6 +145,11 @@ _KEY_SCHEME = re.compile(r"(?i)\b((?:key|token)\s+)(?=[A-Za-z0-9._:~+/=\-]*\d)([
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\n,}]+)")
 # Replicate tokens have a recognisable prefix; scrub them even when we never saw the value.
 _REPLICATE_TOKEN = re.compile(r"\br8_[A-Za-z0-9]{16,}")
+# Credentials in URL query strings (signed CDN links: ?token=, X-Amz-Signature=, Key-Pair-Id=, …), as
+# httpx logs every request URL at INFO. The parameter name stays, so the line still says what it was.
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;][\w.\-]*(?:token|key|sig|secret|passw|credential|auth|policy)[\w.\-]*=)[^&#\s'\"<>]+"
+)
 
 
 def remember_secret(value: str | None) -> None:
@@ -172,41 +178,62 @@ def redact(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _KEY_SCHEME.sub(lambda m: m.group(1) + MASK, text)
     text = _REPLICATE_TOKEN.sub(MASK, text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record so its message, arguments and traceback text carry no key."""
+def _scrub(record: logging.LogRecord) -> None:
+    """Rewrite a record in place so its message, arguments and traceback text carry no key."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string must not hide the record
+        message = str(record.msg)
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _FORMATTER.formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
 
-    _formatter = logging.Formatter()
+
+_FORMATTER = logging.Formatter()
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs every record a handler (or logger) it is attached to sees."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string must not hide the record
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self._formatter.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+        _scrub(record)
         return True
 
 
 _FILTER = RedactingFilter()
+# The record factory in place before ours, while ours is installed.
+_previous_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = (_previous_factory or logging.LogRecord)(*args, **kwargs)
+    _scrub(record)
+    return record
 
 
 def install_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Attach the redacting filter to a logger (default: root) and to every one of its handlers.
+    """Scrub keys from every log record: at creation (a record factory) and in every current handler.
 
-    Handler filters are what count: a filter on a logger does not see records propagated from child
-    loggers, a handler filter sees them all. Call again after adding handlers; it is idempotent.
+    The record factory is what makes it "everywhere": a record is clean before any handler sees it,
+    also handlers added later (a log file, pytest's caplog) and records of libraries such as httpx,
+    which logs each request URL at INFO. The handler filters catch records built without the factory
+    (logging.makeLogRecord in socket/queue listeners). Idempotent; call again after adding handlers.
     """
+    global _previous_factory
     target = logger or logging.getLogger()
     _known_from_env()
+    if _previous_factory is None:
+        _previous_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_redacting_factory)
     if _FILTER not in target.filters:
         target.addFilter(_FILTER)
     for handler in target.handlers:
@@ -216,8 +243,12 @@ def install_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
 
 
 def remove_redaction(logger: logging.Logger | None = None) -> None:
-    """Detach the redacting filter again (tests, or a host application that manages logging itself)."""
+    """Detach the redaction again (tests, or a host application that manages logging itself)."""
+    global _previous_factory
     target = logger or logging.getLogger()
     target.removeFilter(_FILTER)
     for handler in target.handlers:
         handler.removeFilter(_FILTER)
+    if _previous_factory is not None and logging.getLogRecordFactory() is _redacting_factory:
+        logging.setLogRecordFactory(_previous_factory)
+        _previous_factory = None

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
 from keyring.backends import fail
 
+from artfactory.engine.batch import execute_node
+from artfactory.engine.context import NodeContext
+from artfactory.engine.nodetypes import NodeError, NodeType, Port
 from artfactory.services import secrets
 from artfactory.services.secrets import MissingKeyError, SecretsError
+from artfactory.services.storage import LibraryStorage
 
 REPLICATE_KEY = "r8_UnitTestToken0123456789abcdefABCDEF"
 FAL_KEY = "0a1b2c3d-4e5f-6789-abcd-ef0123456789:fedcba9876543210fedcba9876543210"
@@ -103,6 +109,65 @@ def test_redacting_filter_scrubs_messages_args_and_tracebacks(memory_keyring: An
     assert "token is ***" in caplog.text
     assert "ValueError: request failed for ***" in caplog.text
     assert all(REPLICATE_KEY not in r.getMessage() for r in caplog.records)
+
+
+def test_handlers_added_later_and_other_loggers_get_clean_records(memory_keyring: Any) -> None:
+    secrets.set_key("fal", FAL_KEY)
+    secrets.install_redaction()
+    # Added after install_redaction, on a logger that does not even propagate to the root.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    library = logging.getLogger("some.http.library")
+    library.addHandler(handler)
+    library.propagate = False
+    try:
+        library.warning("HTTP Request: POST %s headers=%s", "https://queue.fal.run/fal-ai/flux/dev",
+                        {"Authorization": f"Key {FAL_KEY}"})
+        try:
+            raise ConnectionError(f"refused while sending Key {FAL_KEY}")
+        except ConnectionError:
+            library.exception("request failed")
+    finally:
+        library.removeHandler(handler)
+        library.propagate = True
+    text = stream.getvalue()
+    assert "HTTP Request: POST https://queue.fal.run/fal-ai/flux/dev" in text
+    assert "ConnectionError: refused while sending Key ***" in text
+    assert FAL_KEY not in text and FAL_KEY.split(":")[1] not in text
+
+
+def test_signed_url_credentials_are_scrubbed_but_the_url_stays_readable() -> None:
+    line = ('HTTP Request: GET https://cdn.example/out-0.png?size=2&token=cdn-secret-1&X-Amz-Signature=abc123'
+            '&X-Amz-Credential=AKIA%2F2024 "HTTP/1.1 200 OK"')
+    clean = secrets.redact(line)
+    assert "cdn-secret-1" not in clean and "abc123" not in clean and "AKIA" not in clean
+    assert clean.startswith("HTTP Request: GET https://cdn.example/out-0.png?size=2&token=***&X-Amz-Signature=***")
+    assert clean.endswith('"HTTP/1.1 200 OK"')
+
+
+def test_remove_redaction_restores_the_record_factory() -> None:
+    before = logging.getLogRecordFactory()
+    secrets.install_redaction()
+    assert logging.getLogRecordFactory() is not before
+    secrets.remove_redaction()
+    assert logging.getLogRecordFactory() is before
+
+
+@pytest.mark.parametrize("error", [NodeError, RuntimeError])
+def test_a_node_error_never_carries_a_key_into_the_order(memory_keyring: Any, tmp_path: Path,
+                                                         error: type[Exception]) -> None:
+    secrets.set_key("replicate", REPLICATE_KEY)
+
+    def run(ctx: Any, inputs: Any, params: Any) -> dict[str, list[Any]]:
+        raise error(f"the plugin echoed Bearer-less {REPLICATE_KEY} into its message")
+
+    leaky = NodeType(type="plugin.leaky", title="Leaky", run=run, outputs=(Port("text", "text"),))
+    ctx = NodeContext(node_id="n", order_id="o", home=tmp_path, settings=None, storage=None)
+    outcome = execute_node(leaky, "n", ctx, {}, {}, LibraryStorage(tmp_path, 1 << 20), project_id=1)
+    assert outcome.status == "failed" and outcome.error is not None
+    assert "the plugin echoed Bearer-less *** into its message" in outcome.error
+    assert REPLICATE_KEY not in outcome.error
 
 
 def test_install_redaction_is_idempotent() -> None:

@@ -52,7 +52,8 @@ class Settings:
     request_timeout_s: float = _setting(60.0, "HTTP timeout for one provider request, in seconds.")
     poll_interval_s: float = _setting(1.0, "Longest wait between two polls of a remote job, in seconds.")
     requests_per_second: float = _setting(
-        10.0, "Polite global cap on provider HTTP requests per second.", env="ARTFACTORY_REQUESTS_PER_SECOND"
+        10.0, "Polite global cap on provider API requests per second (downloads of outputs are not counted).",
+        env="ARTFACTORY_REQUESTS_PER_SECOND",
     )
     schema_ttl_s: int = _setting(24 * 3600, "How long a fetched model schema is trusted, in seconds.")
     default_width: int = _setting(512, "Default image width for new provider nodes.")

@@ -22,7 +22,6 @@ from artfactory.providers.http import (
     ProviderError,
     RetryPolicy,
     cancel_check,
-    limiter_for,
     make_client,
     run_cancellable,
     safe_url,
@@ -179,14 +178,12 @@ def download(source: str, storage: Any, ctx: Any, display_name: str, *, settings
     if scheme not in ("http", "https"):
         raise ProviderError(f"output {safe_url(source)!r} is not an http(s) URL or data: URI", "bad_output")
     policy = policy or RetryPolicy.for_settings(settings)
-    limiter = limiter_for(settings) if settings is not None else None
     where = safe_url(source)
     last_error: ProviderError | None = None
     for attempt in range(max(1, policy.attempts)):
         if cancelled():
             raise NodeCanceled("canceled before a download")
-        if limiter is not None:
-            limiter.acquire(cancelled)
+        # No API rate here: outputs come from the file host, once each, and the cap is for the API.
         retry_after: str | None = None
         try:
             fetched = run_cancellable(

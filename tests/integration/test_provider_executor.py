@@ -68,6 +68,22 @@ def _when(check: Callable[[], bool], then: Callable[[], None]) -> QTimer:
     return timer
 
 
+def _canceller(ready: Callable[[], bool], cancel: Callable[[OrderRunner], None],
+               ) -> tuple[list[float], Callable[[OrderRunner], None]]:
+    """An `on_runner` hook that calls `cancel(runner)` once `ready()`; the list gets the moment it did."""
+    canceled_at: list[float] = []
+    timers: list[QTimer] = []  # kept alive by the hook
+
+    def on_runner(runner: OrderRunner) -> None:
+        def fire() -> None:
+            canceled_at.append(time.monotonic())
+            cancel(runner)
+
+        timers.append(_when(ready, fire))
+
+    return canceled_at, on_runner
+
+
 def _finish_times(session: HeadlessSession) -> dict[str, tuple[str, float]]:
     finished: dict[str, tuple[str, float]] = {}
     session.signals.node_finished.connect(
@@ -87,16 +103,9 @@ def test_cancelling_a_provider_node_cancels_its_remote_job_within_a_second(
     ], edges=[EdgeSpec("p", "text", "gen", "prompt"), EdgeSpec("gen", "media", "small", "image"),
               EdgeSpec("p", "text", "local", "prompt")])
     finished = _finish_times(session)
-    canceled_at: list[float] = []
-    timers: list[QTimer] = []
-
-    def on_runner(runner: OrderRunner) -> None:
-        def cancel() -> None:
-            canceled_at.append(time.monotonic())
-            runner.cancel_node("gen")
-
-        # Once the job exists remotely and the local branch is done: only the cloud node is running.
-        timers.append(_when(lambda: bool(_jobs(server)) and "local" in finished, cancel))
+    # Once the job exists remotely and the local branch is done: only the cloud node is running.
+    canceled_at, on_runner = _canceller(lambda: bool(_jobs(server)) and "local" in finished,
+                                        lambda runner: runner.cancel_node("gen"))
 
     order_id, status = session.run(session.plan(doc), project_id=session.library.project_id(),
                                    on_runner=on_runner)
@@ -117,15 +126,7 @@ def test_cancelling_the_order_cancels_every_remote_job_within_a_second(
                                _cloud("rep", "replicate"), _cloud("fal", "fal")],
                         edges=[EdgeSpec("p", "text", "rep", "prompt"), EdgeSpec("p", "text", "fal", "prompt")])
     finished = _finish_times(session)
-    canceled_at: list[float] = []
-    timers: list[QTimer] = []
-
-    def on_runner(runner: OrderRunner) -> None:
-        def cancel() -> None:
-            canceled_at.append(time.monotonic())
-            runner.cancel()
-
-        timers.append(_when(lambda: all(_jobs(s) for s in servers), cancel))
+    canceled_at, on_runner = _canceller(lambda: all(_jobs(s) for s in servers), lambda runner: runner.cancel())
 
     started = time.monotonic()
     _, status = session.run(session.plan(doc), project_id=session.library.project_id(), on_runner=on_runner)

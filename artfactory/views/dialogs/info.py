@@ -33,6 +33,17 @@ GESTURES = [
     ("Rename a backdrop", "Double-click its title"),
     ("Open a product", "Click its thumbnail in a node"),
 ]
+GALLERY_KEYS = [
+    ("Open a product in its own window", "Double-click, or Enter"),
+    ("Rate the selected products", "0 – 5"),
+    ("Favourite / unfavourite", "L"),
+    ("Delete the selected products", "Del"),
+    ("Compare two products", "Select both, then Compare"),
+    ("Add to a collection", "Drag onto it in the sidebar"),
+    ("Viewer: fit / actual size", "0  /  1"),
+    ("Viewer: zoom in / out", "+  /  −, or the mouse wheel"),
+    ("Video: play or pause", "Space"),
+]
 
 
 class ShortcutsDialog(QDialog):
@@ -51,6 +62,7 @@ class ShortcutsDialog(QDialog):
                          for a in actions if any(not k.isEmpty() for k in a.shortcuts())])
                 for title, actions in sections]
         rows.append(("Canvas", GESTURES))
+        rows.append(("Gallery and viewer", GALLERY_KEYS))
         for title, entries in rows:
             if not entries:
                 continue

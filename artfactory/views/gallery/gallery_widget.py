@@ -127,7 +127,7 @@ class GalleryWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        for key, slot in (("Del", self.delete_selected), ("F", self.toggle_favourite),
+        for key, slot in (("Del", self.delete_selected), ("L", self.toggle_favourite),
                           *((str(n), lambda n=n: self.rate_selected(n)) for n in range(6))):
             action = QAction(self.view)
             action.setShortcut(QKeySequence(key))
@@ -147,6 +147,9 @@ class GalleryWidget(QWidget):
         self.view.activated.connect(self._on_activated)
         self.view.files_dropped.connect(self.import_files)
         self.view.customContextMenuRequested.connect(self._context_menu)
+        scroll_bar = self.view.verticalScrollBar()
+        assert scroll_bar is not None
+        scroll_bar.valueChanged.connect(self._prune_thumbnail_requests)
         selection = self.view.selectionModel()
         assert selection is not None
         selection.currentChanged.connect(self._on_current)
@@ -344,6 +347,12 @@ class GalleryWidget(QWidget):
     def _show_new_products(self) -> None:
         self.model.insert_new()
         self._facets.start()
+
+    def _prune_thumbnail_requests(self) -> None:
+        """Cells scrolled past no longer need their thumbnails: the workers decode what is on screen."""
+        first, last = self.view.visible_rows()
+        if first >= 0:
+            self.loader.keep_only(self.model.ids_between(first, last))
 
     def _on_total(self, total: int) -> None:
         self.count_label.setText(f"{total:,} product{'s' if total != 1 else ''}")

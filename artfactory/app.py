@@ -27,8 +27,15 @@ def _library_home(home: str | os.PathLike[str] | None) -> str | os.PathLike[str]
     return chosen if isinstance(chosen, str) and chosen else None
 
 
+# The UI thread shares the GIL with the workers that run nodes. Python hands the GIL over every 5 ms by
+# default, and each thread a burst of starts wakes costs the UI thread a turn: with 1 ms the longest UI
+# stall during a 16-node run drops from ~200 ms to ~40 ms here, and the run itself gets no slower.
+UI_SWITCH_INTERVAL_S = 0.001
+
+
 def create_main_window(library: Library) -> MainWindow:
     """The main window over an open library, not yet shown (tests and screenshots use it too)."""
+    sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     from artfactory.controllers.app_controller import AppController
     from artfactory.views.main_window import MainWindow
 

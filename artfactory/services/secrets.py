@@ -7,10 +7,8 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
-
-import keyring
-from keyring.errors import NoKeyringError, PasswordDeleteError
 
 SERVICE = "artfactory"
 # provider -> (display name, environment variable that overrides the keychain)
@@ -54,9 +52,18 @@ def display_name(provider: str) -> str:
 def _keychain_error(action: str, exc: BaseException) -> SecretsError:
     # The backend's own words explain the cause (no backend, locked, denied); scrubbed in case it echoes.
     reason = redact(str(exc)) or type(exc).__name__
+    from keyring.errors import NoKeyringError
+
     if isinstance(exc, NoKeyringError):
         reason = "no system keychain backend is available"
     return SecretsError(f"cannot {action} the system keychain: {reason}")
+
+
+def _keyring() -> ModuleType:
+    """keyring, imported on first use: it scans its backends, which the app's start-up need not wait for."""
+    import keyring
+
+    return keyring
 
 
 def get_key(provider: str) -> str | None:
@@ -71,7 +78,7 @@ def get_key(provider: str) -> str | None:
         remember_secret(value)
         return value
     try:
-        stored = keyring.get_password(SERVICE, provider)
+        stored = _keyring().get_password(SERVICE, provider)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise SecretsError(f"{_keychain_error('read', exc)}; set {env} instead") from None
     if stored:
@@ -99,7 +106,7 @@ def set_key(provider: str, value: str) -> None:
         raise SecretsError("the key contains whitespace; paste it again without spaces or line breaks")
     remember_secret(value)
     try:
-        keyring.set_password(SERVICE, provider, value)
+        _keyring().set_password(SERVICE, provider, value)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise _keychain_error("write to", exc) from None
 
@@ -107,11 +114,13 @@ def set_key(provider: str, value: str) -> None:
 def delete_key(provider: str) -> bool:
     """Remove a stored key; True when one was there. The environment variable is left alone."""
     _provider(provider)
+    from keyring.errors import PasswordDeleteError
+
     try:
-        existing = keyring.get_password(SERVICE, provider)
+        existing = _keyring().get_password(SERVICE, provider)
         if existing is None:
             return False
-        keyring.delete_password(SERVICE, provider)
+        _keyring().delete_password(SERVICE, provider)
     except PasswordDeleteError:
         return False
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
@@ -126,7 +135,7 @@ def key_status(provider: str) -> dict[str, Any]:
     if os.environ.get(env, "").strip():
         return {**status, "set": True, "source": "env"}
     try:
-        stored = keyring.get_password(SERVICE, provider)
+        stored = _keyring().get_password(SERVICE, provider)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         return {**status, "set": False, "source": "none", "error": str(_keychain_error("read", exc))}
     if stored and stored.strip():

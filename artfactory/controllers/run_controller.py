@@ -177,6 +177,9 @@ class RunController(QObject):
         self.order_changed.emit(order_id)
 
     def product_ids(self, order_id: str, node_id: str) -> list[str]:
+        runner = self._runners.get(order_id)
+        if runner is not None and node_id in runner.outputs:  # a live order: no database read per node
+            return product_ids_in(runner.outputs[node_id])
         items = self.executor.store.items(order_id)
         item = items.get(node_id)
         return product_ids_in(item.get("outputs")) if item else []

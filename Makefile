@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PIP_CONSTRAINT :=
 
-.PHONY: run test lint bench screenshots dist selftest clean sysdeps dist-selftest
+.PHONY: run test lint bench screenshots dist selftest clean sysdeps dist-selftest icons
 
 $(VENV)/.sysdeps: scripts/system-deps.sh
 	@mkdir -p $(VENV)
@@ -37,6 +37,9 @@ bench: $(VENV)/.dev
 
 screenshots: $(VENV)/.dev
 	$(PY) scripts/screenshots.py
+
+icons: $(VENV)/.app
+	$(PY) scripts/make_icons.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

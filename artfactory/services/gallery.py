@@ -11,9 +11,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, exists, false, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, exists, false, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, utcnow
 from artfactory.services import lineage
@@ -22,6 +24,12 @@ from artfactory.services.thumbnails import delete_thumbnails
 
 PROMPT_SNIPPET = 160
 SMALL_SET = 5000  # id sets up to this size are sorted in memory rather than probed along an index
+# A search matching up to this many products is counted from its matches (a rowid lookup each) rather
+# than by walking an index of every product in scope and probing the matches (bench/gallery.py).
+SEARCH_COUNT_DRIVES = 20_000
+# A page is found faster from the search's matches than by walking the sort order when the other filters
+# keep fewer than one match in this many: the walk would pass that many products per row it keeps.
+SPARSE_MATCHES = 20
 _CHUNK = 500  # stays under every database's bound-parameter limit
 
 PRODUCTS = cast(Table, Product.__table__)
@@ -179,9 +187,15 @@ class Gallery:
     def __init__(self, library: Library) -> None:
         self.library = library
         self.db = library.db
+        self._sqlite = self.db.engine.dialect.name == "sqlite"
+        self._match_counts: dict[str, int] = {}
+        self._counts: dict[GalleryQuery, int] = {}  # the last count of each query, for planning its pages
 
     # -- browsing ------------------------------------------------------------------------------
-    def _conditions(self, session: Session, query: GalleryQuery) -> list[Any]:
+    def _conditions(self, session: Session, query: GalleryQuery, counting: bool = False) -> tuple[list[Any], bool]:
+        """The WHERE terms of a query, and whether its full-text matches drive it: then no index on
+        products may (SQLite would rather walk one of them and probe the matches, which costs the
+        same for 50 matches as for 50,000)."""
         where: list[Any] = []
         # A small id set (an order, a small collection) is the cheapest place to start; "+ 0" keeps
         # SQLite from preferring the project index (most rows) over it when it has no statistics.
@@ -198,27 +212,51 @@ class Gallery:
             ids = lineage.order_product_ids(session, query.order_id)
             where.append(P.id.in_(ids) if ids else false())
             small_set = True
-        if query.project_id is not None:
-            where.append((P.project_id + 0 if small_set else P.project_id) == query.project_id)
-        if query.node_type:
-            where.append(P.node_type == query.node_type)
-        if query.provider:
-            where.append(P.provider == query.provider)
-        if query.model:
-            where.append(P.model == query.model)
-        if query.media_type:
-            where.append(P.media_type == query.media_type)
-        if query.created_from is not None:
-            where.append(P.created_at >= query.created_from)
-        if query.created_to is not None:
-            where.append(P.created_at < query.created_to)
-        if query.min_rating > 0:
-            where.append(P.rating >= query.min_rating)
-        if query.favourites_only:
-            where.append(P.favourite.is_(True))
+        search_drives = False
         if query.search.strip():
-            where.append(lineage.search_clause(session, query.search))
-        return where
+            search = lineage.search_clause(session, query.search)
+            where.append(search)
+            if self._sqlite and not small_set:
+                matches = self._search_matches(session, search)
+                if counting:
+                    search_drives = matches <= SEARCH_COUNT_DRIVES
+                else:
+                    known = self._counts.get(_unsorted(query))
+                    search_drives = matches <= SMALL_SET or (known is not None and known * SPARSE_MATCHES <= matches)
+        c = _unindexed if search_drives else _indexed
+        if query.project_id is not None:
+            where.append((P.project_id + 0 if small_set else c(P.project_id)) == query.project_id)
+        if query.node_type:
+            where.append(c(P.node_type) == query.node_type)
+        if query.provider:
+            where.append(c(P.provider) == query.provider)
+        if query.model:
+            where.append(c(P.model) == query.model)
+        if query.media_type:
+            where.append(c(P.media_type) == query.media_type)
+        if query.created_from is not None:
+            where.append(c(P.created_at) >= query.created_from)
+        if query.created_to is not None:
+            where.append(c(P.created_at) < query.created_to)
+        if query.min_rating > 0:
+            where.append(c(P.rating) >= query.min_rating)
+        if query.favourites_only:
+            where.append(c(P.favourite).is_(True))
+        return where, search_drives
+
+    def _search_matches(self, session: Session, search: Any) -> int:
+        """How many products a full-text search matches, all projects and filters aside. Only the plan
+        depends on it, so a count a little out of date (cached per search) does no harm."""
+        match = search.compile().params.get("match")
+        if match is None:
+            return SEARCH_COUNT_DRIVES + 1
+        if match not in self._match_counts:
+            if len(self._match_counts) >= 64:
+                self._match_counts.clear()
+            total = session.execute(text("SELECT count(*) FROM products_fts WHERE products_fts MATCH :match"),
+                                    {"match": match}).scalar()
+            self._match_counts[match] = int(total or 0)
+        return self._match_counts[match]
 
     @staticmethod
     def _members(session: Session, collection_id: int) -> int:
@@ -229,8 +267,13 @@ class Gallery:
         with self.db.session() as session:
             if query.collection_id is not None and self._collection_only(session, query):
                 return self._members(session, query.collection_id)
-            stmt = select(func.count()).select_from(PRODUCTS).where(*self._conditions(session, query))
-            return int(session.execute(stmt).scalar() or 0)
+            where, _ = self._conditions(session, query, counting=True)
+            stmt = select(func.count()).select_from(PRODUCTS).where(*where)
+            total = int(session.execute(stmt).scalar() or 0)
+        if len(self._counts) >= 64:
+            self._counts.clear()
+        self._counts[_unsorted(query)] = total
+        return total
 
     @staticmethod
     def _collection_only(session: Session, query: GalleryQuery) -> bool:
@@ -249,16 +292,18 @@ class Gallery:
              after: Cursor | None = None) -> list[GalleryRow]:
         """Rows in the query's order. Pass `after` (the previous page's last row) for keyset paging,
         which costs the same at row 99,000 as at row 0; `offset` is for random access."""
-        column = _SORT_COLUMNS[query.sort]
         with self.db.session() as session:
-            stmt = select(*_ROW_COLUMNS).where(*self._conditions(session, query))
+            where, search_drives = self._conditions(session, query)
+            c = _unindexed if search_drives else _indexed
+            column, row_id = c(_SORT_COLUMNS[query.sort]), c(P.id)
+            stmt = select(*_ROW_COLUMNS).where(*where)
             if after is not None:
-                key, mark = tuple_(column, P.id), tuple_(after.value, after.id)
+                key, mark = tuple_(column, row_id), tuple_(after.value, after.id)
                 stmt = stmt.where(key < mark if query.descending else key > mark)
             if query.descending:
-                stmt = stmt.order_by(column.desc(), P.id.desc())
+                stmt = stmt.order_by(column.desc(), row_id.desc())
             else:
-                stmt = stmt.order_by(column.asc(), P.id.asc())
+                stmt = stmt.order_by(column.asc(), row_id.asc())
             stmt = stmt.limit(limit)
             if after is None and offset:
                 stmt = stmt.offset(offset)
@@ -518,6 +563,19 @@ def _diff_dicts(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[
         elif json.dumps(old, sort_keys=True, default=str) != json.dumps(new, sort_keys=True, default=str):
             changes.append(ValueChange(name, ChangeKind.CHANGED, old, new))
     return changes
+
+
+def _unsorted(query: GalleryQuery) -> GalleryQuery:
+    return replace(query, sort=SortKey.DATE, descending=True)
+
+
+def _indexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return column
+
+
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`+column`: the same value to SQLite, but no index of the column can serve the term."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 def _collection_name(name: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import insert, inspect, select, text
 from artfactory.models import Collection, Order, Product, collection_products, new_id
 from artfactory.models.entities import Product as ProductEntity
 from artfactory.services import gallery as gallery_module
+from artfactory.services import lineage
 from artfactory.services.gallery import (
     _ROW_COLUMNS,
     _SORT_COLUMNS,
@@ -123,7 +124,9 @@ def _in_collection(library: Library, name: str, ids: list[str]) -> int:
 def test_each_filter_and_combinations_match_a_brute_force_answer(library: Library, rows: list[dict[str, Any]],
                                                                  small_set: int,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gallery_module, "SMALL_SET", small_set)  # both query shapes for collections
+    # Both query shapes for collections, and for searches both plans: driven by the matches or by an index.
+    monkeypatch.setattr(gallery_module, "SMALL_SET", small_set)
+    monkeypatch.setattr(gallery_module, "SEARCH_COUNT_DRIVES", small_set)
     gallery = Gallery(library)
     other = make_products(library, 200, seed=9, project="Client")
     everything = rows + other
@@ -182,6 +185,12 @@ def test_an_empty_order_and_a_deleted_collection_match_nothing(library: Library,
     assert gallery.count(GalleryQuery(collection_id=999)) == 0
 
 
+def _plan(library: Library, stmt: Any) -> str:
+    with library.db.session() as session:
+        compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        return " | ".join(row[3] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+
+
 def test_queries_walk_an_index_never_the_whole_table(library: Library, rows: list[dict[str, Any]]) -> None:
     """EXPLAIN QUERY PLAN: each sort order reads an index in order; no temp b-tree sorts the whole set."""
     gallery = Gallery(library)
@@ -189,13 +198,45 @@ def test_queries_walk_an_index_never_the_whole_table(library: Library, rows: lis
         for project_id in (None, library.project_id()):
             query = GalleryQuery(project_id=project_id, sort=sort)
             with library.db.session() as session:
-                column = _SORT_COLUMNS[sort]
-                stmt = (select(*_ROW_COLUMNS).where(*gallery._conditions(session, query))
-                        .order_by(column.desc(), P.id.desc()).limit(200))
-                compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-                plan = " | ".join(row[3] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+                where, search_drives = gallery._conditions(session, query)
+            column = _SORT_COLUMNS[sort]
+            plan = _plan(library, select(*_ROW_COLUMNS).where(*where).order_by(column.desc(), P.id.desc()).limit(200))
+            assert not search_drives
             assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
             assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_a_search_with_few_matches_starts_from_them_and_a_broad_one_walks_the_sort_order(
+        library: Library, rows: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few matches: look each up by rowid (cost ∝ matches). Many: walk the sort index and probe the matches,
+    which finds a page of them quickly. The answer is the same either way (see the brute-force test)."""
+    monkeypatch.setattr(gallery_module, "SMALL_SET", 100)
+    monkeypatch.setattr(gallery_module, "SEARCH_COUNT_DRIVES", 100)
+    gallery = Gallery(library)
+    rare = next(r for r in rows if r["name"].startswith("owl"))
+    broad = GalleryQuery(project_id=library.project_id(), search="o", media_type="image")  # "owl", "ocean"
+    narrow = broad.with_(search=rare["name"].replace("-", " "))  # "owl 00042": one product
+    for query, drives in ((narrow, True), (broad, False)):
+        for counting in (False, True):
+            with library.db.session() as session:
+                where, search_drives = gallery._conditions(session, query, counting=counting)
+            assert search_drives is drives, query
+            plan = _plan(library, select(P.id).where(*where).limit(10))
+            assert ("INTEGER PRIMARY KEY (rowid=?)" in plan) is drives, plan
+            assert ("ix_products_project" in plan or "ix_products_rating" in plan) is not drives, plan
+    assert ids_of(gallery.page(narrow)) == [rare["id"]] and gallery.count(narrow) == 1
+
+    # Other filters that keep few of many matches: once the query is counted, its pages start from the matches.
+    sparse = broad.with_(min_rating=4, favourites_only=True)
+    walked = all_pages(gallery, sparse)
+    with library.db.session() as session:
+        assert not gallery._conditions(session, sparse)[1]
+        matches = gallery._search_matches(session, lineage.search_clause(session, sparse.search))
+    total = gallery.count(sparse)
+    assert total * gallery_module.SPARSE_MATCHES <= matches, "the case must be sparse"
+    with library.db.session() as session:
+        assert gallery._conditions(session, sparse.with_(sort=SortKey.NAME))[1], "the count is known for any sort"
+    assert ids_of(all_pages(gallery, sparse)) == ids_of(walked) and len(walked) == total > 0
 
 
 def test_new_indexes_are_in_the_schema_and_the_models(library: Library) -> None:

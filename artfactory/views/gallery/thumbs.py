@@ -7,9 +7,10 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Collection
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, QTimer, QUrl, pyqtSignal, pyqtSlot
 from PyQt6.QtGui import QImage, QImageReader, QPixmap
 from PyQt6.QtMultimedia import QMediaPlayer, QVideoFrame, QVideoSink
 
@@ -97,7 +98,7 @@ class ThumbnailLoader(QObject):
     loaded = pyqtSignal(str)
 
     def __init__(self, home: Path, edge: int = 176, parent: QObject | None = None,
-                 cache_bytes: int = CACHE_BYTES, threads: int = 3) -> None:
+                 cache_bytes: int = CACHE_BYTES, threads: int | None = None) -> None:
         super().__init__(parent)
         self.home = Path(home)
         self._edge = edge
@@ -113,7 +114,8 @@ class ThumbnailLoader(QObject):
         self._active = 0
         self._generation = 0
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
+        # Decoding is CPU work: leave a core to the UI thread, or scrolling stutters while thumbnails load.
+        self._pool.setMaxThreadCount(threads or max(1, min(3, QThread.idealThreadCount() - 1)))
         self._bridge = _Bridge(self)
         self._bridge.done.connect(self._on_done)
         self.videos = VideoPosterGrabber(self.home, self)
@@ -176,6 +178,21 @@ class ThumbnailLoader(QObject):
                 self._active += 1
         if start:
             self._pool.start(_Worker(self))
+
+    def keep_only(self, product_ids: Collection[str]) -> int:
+        """Forget queued requests for every product not in `product_ids` (the cells still on screen): a
+        fast scroll must not leave the workers decoding what went by. Returns how many were dropped."""
+        with self._lock:
+            gone = [pid for pid in self._pending if pid not in product_ids]
+            for pid in gone:
+                del self._pending[pid]
+        return len(gone)
+
+    def pending(self) -> int:
+        """Thumbnails asked for and not there yet: queued, being decoded, or waiting for a video frame."""
+        with self._lock:
+            busy = len(self._pending) + len(self._inflight)
+        return busy + len(self._awaiting_poster)
 
     @property
     def cached_bytes(self) -> int:

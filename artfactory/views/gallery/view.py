@@ -6,7 +6,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
     QDrag,
@@ -196,9 +196,11 @@ class GalleryView(QListView):
         self.setWrapping(True)
         self.setMovement(QListView.Movement.Static)  # also turns dragging off, so it is turned on again below
         self.setResizeMode(QListView.ResizeMode.Adjust)
+        # Every cell has the same size; the whole layout is redone in one pass whenever a page arrives,
+        # which the model's C++ row count keeps to a few ms even at 100,000 rows. (Batched layout would
+        # restart from row 0 for each page and hold the scroll bar's range back until it got to the end.)
         self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(240)
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
         self.setSpacing(0)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -232,6 +234,19 @@ class GalleryView(QListView):
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
         self._fit_grid()
+
+    def visible_rows(self, margin_lines: int = 1) -> tuple[int, int]:
+        """First and last row on screen, widened by `margin_lines` lines of cells; (-1, -1) when empty."""
+        model, viewport = self.model(), self.viewport()
+        count = model.rowCount() if model is not None else 0
+        if not count or viewport is None:
+            return -1, -1
+        columns = max(1, viewport.width() // max(1, self.gridSize().width()))
+        top = self.indexAt(QPoint(2, 2))
+        bottom = self.indexAt(QPoint(2, viewport.height() - 2))
+        first = top.row() if top.isValid() else 0
+        last = bottom.row() + columns - 1 if bottom.isValid() else count - 1
+        return max(0, first - margin_lines * columns), min(count - 1, last + margin_lines * columns)
 
     # -- dragging products out -------------------------------------------------------------------
     def startDrag(self, supportedActions: Qt.DropAction) -> None:

@@ -95,7 +95,8 @@ class AboutDialog(QDialog):
         head.addWidget(logo)
         head.addWidget(title, 1)
         blurb = QLabel("Wire AI image and video pipelines as node graphs, run them, and keep every product "
-                       "linked to the graph that made it.")
+                       "linked to the graph that made it.<br/>Free software under the GNU General Public "
+                       "License, version 3 or later; it comes with no warranty.")
         blurb.setWordWrap(True)
         facts = QLabel(f"Library: {app.library.home}<br/>Python {platform.python_version()} · "
                        f"Qt {QT_VERSION_STR} · PyQt {PYQT_VERSION_STR} · {platform.system()} {platform.machine()}")

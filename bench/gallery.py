@@ -27,7 +27,7 @@ from sqlalchemy import insert
 from artfactory.models import Order, OrderItem
 from artfactory.services.gallery import Cursor, Gallery, GalleryQuery, SortKey
 from artfactory.services.library import Library
-from artfactory.services.thumbnails import THUMBNAIL_SAVE_OPTIONS, thumbnail_path
+from artfactory.services.thumbnails import THUMBNAIL_SAVE_OPTIONS, THUMBNAIL_SIZES, thumbnail_path
 
 DATA = Path(__file__).resolve().parent / ".data"
 WORDS = (
@@ -114,16 +114,18 @@ def populate(library: Library, count: int, seed: int = 1) -> dict[str, Any]:
 
 def thumbnails(library: Library, ids: list[str], distinct: int = 48) -> None:
     """Real WebP thumbnails for every product: `distinct` drawn images, hard-linked under each id, so the
-    scroll decodes real files all the way down without writing 100,000 of them."""
+    scroll decodes real files all the way down without writing 100,000 of them. They are the size the app
+    writes for the 512 px products of this library (the gallery's default cells read the medium size)."""
     folder = thumbnail_path(library.home, "medium", "x").parent
     folder.mkdir(parents=True, exist_ok=True)
+    edge = THUMBNAIL_SIZES["medium"]
     sources = []
     for n in range(distinct):
         rng = random.Random(n)
-        image = Image.new("RGB", (192, 192), tuple(rng.randrange(40, 200) for _ in range(3)))
+        image = Image.new("RGB", (edge, edge), tuple(rng.randrange(40, 200) for _ in range(3)))
         draw = ImageDraw.Draw(image)
         for _ in range(12):
-            x, y, r = rng.randrange(192), rng.randrange(192), rng.randrange(8, 60)
+            x, y, r = rng.randrange(edge), rng.randrange(edge), rng.randrange(edge // 24, edge // 3)
             draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in range(3)))
         path = folder.parent / f"bench-{n}.webp"
         image.save(path, "WEBP", **THUMBNAIL_SAVE_OPTIONS)

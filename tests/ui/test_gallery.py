@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from PyQt6.QtCore import QMimeData, QPointF, QSize, Qt, QTimer, QUrl
-from PyQt6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage
+from PyQt6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSize, Qt, QTimer, QUrl
+from PyQt6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage, QMouseEvent
 from PyQt6.QtMultimedia import (
     QMediaCaptureSession,
     QMediaFormat,
@@ -19,7 +20,7 @@ from PyQt6.QtMultimedia import (
     QVideoFrame,
     QVideoFrameInput,
 )
-from PyQt6.QtWidgets import QApplication, QWidget
+from PyQt6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from artfactory.engine import document
@@ -29,10 +30,14 @@ from artfactory.services.library import Library
 from artfactory.services.thumbnails import THUMBNAIL_SIZES, thumbnail_path
 from artfactory.services.transfer import graph_from_export, import_paths
 from artfactory.views.gallery import gallery_widget as gallery_widget_module
+from artfactory.views.gallery import thumbs
 from artfactory.views.gallery.gallery_widget import GalleryWidget
+from artfactory.views.gallery.import_dialog import ImportDialog
 from artfactory.views.gallery.model import PAGE_SIZE, Role, decode_product_ids
-from artfactory.views.gallery.sidebar import COLLECTION_ID
+from artfactory.views.gallery.sidebar import COLLECTION_COUNT, COLLECTION_ID
+from artfactory.views.gallery.thumbs import ThumbnailLoader
 from artfactory.views.viewer.compare import CompareWidget
+from artfactory.views.viewer.media import ImageView
 from artfactory.views.viewer.viewer import ProductViewer
 from artfactory.workers.headless import HeadlessSession
 from tests.unit.test_gallery_queries import make_products
@@ -111,8 +116,19 @@ def test_model_fetches_pages_on_demand_never_all_rows(qtbot: QtBot, library: Lib
         assert seen[-1] - seen[-2] <= PAGE_SIZE * 2, "a page or two per scroll to the end, not everything"
         assert len(seen) < 500
     assert model.rowCount() == 5000 and not model.canFetchMore()
+    assert model.fetched_pages == -(-5000 // PAGE_SIZE), "each page was queried once"
     newest_first = sorted(rows, key=lambda r: (r["created_at"], r["id"]), reverse=True)
     assert product_ids(widget) == [r["id"] for r in newest_first]
+    # The row count the view lays out with stays in step with the rows through removals, and a cell
+    # cannot be edited in place (renaming goes through the gallery service).
+    doomed = [newest_first[i]["id"] for i in (0, 1, 2, 700, 4999)]
+    model.remove_products(doomed)
+    assert model.rowCount() == len(model.rows()) == 4995 and model.total == 4995
+    assert product_ids(widget) == [r["id"] for r in newest_first if r["id"] not in doomed]
+    assert model.row_of(newest_first[3]["id"]) == 0 and model.row_of(doomed[3]) is None
+    first = model.index(0)
+    assert not model.flags(first) & Qt.ItemFlag.ItemIsEditable
+    assert not model.setData(first, "renamed") and first.data() == newest_first[3]["name"]
 
 
 def test_sidebar_filters_combine_and_search_is_debounced(qtbot: QtBot, library: Library) -> None:
@@ -189,6 +205,63 @@ def test_new_products_appear_live_while_an_order_runs(qtbot: QtBot, library: Lib
     qtbot.waitUntil(lambda: widget.orders.orders.topLevelItemCount() == 1, timeout=3000)
 
 
+def _thumbnail_file(library: Library, product_id: str, color: tuple[int, int, int]) -> None:
+    path = thumbnail_path(library.home, "small", product_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (96, 96), color).save(path, "WEBP")
+
+
+def test_thumbnail_cache_is_a_least_recently_used_cache_bounded_in_bytes(qtbot: QtBot, library: Library) -> None:
+    ids = ["p0", "p1", "p2"]
+    for n, product_id in enumerate(ids):
+        _thumbnail_file(library, product_id, (80 * n, 90, 200))
+    one = 96 * 96 * 4
+    loader = ThumbnailLoader(library.home, edge=96, cache_bytes=int(one * 2.5), threads=1)
+
+    def load(product_id: str) -> None:
+        with qtbot.waitSignal(loader.loaded, check_params_cb=lambda pid: pid == product_id, timeout=5000):
+            loader.request(product_id, "/no/source/needed", "image")
+
+    load("p0")
+    load("p1")
+    assert loader.pixmap("p0") is not None  # looked at again: now the most recently used
+    load("p2")
+    assert loader.pixmap("p1") is None, "the least recently used went"
+    assert loader.pixmap("p0") is not None and loader.pixmap("p2") is not None
+    assert loader.cached_bytes == 2 * one <= int(one * 2.5)
+    assert loader.pixmap("p2").size() == QSize(96, 96) and loader.pending() == 0
+
+
+def test_scrolling_drops_thumbnail_requests_for_cells_scrolled_past(qtbot: QtBot, library: Library,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    make_products(library, 3000)
+    gate = threading.Event()
+    load = thumbs._Worker._load
+
+    def held(self: Any, *args: Any) -> Any:  # the workers wait, so what is queued stays queued
+        gate.wait(10)
+        return load(self, *args)
+
+    monkeypatch.setattr(thumbs._Worker, "_load", held)
+    widget = make_widget(qtbot, library)
+    view, model, loader = widget.view, widget.model, widget.loader
+    try:
+        assert loader.pending() > 0, "the first screen asked for its thumbnails"
+        bar = view.verticalScrollBar()
+        asked = 0
+        for _ in range(6):  # a fast fling, a screen and more at a time
+            bar.setValue(bar.value() + 2 * view.viewport().height())
+            QApplication.processEvents()
+            first, last = view.visible_rows()
+            asked += last - first + 1
+        on_screen = model.ids_between(*view.visible_rows())
+        assert 0 < loader.pending() <= len(on_screen) + 3, "queued: what is on screen (and what workers hold)"
+        assert asked > 2 * (len(on_screen) + 3), "far more cells went by than are queued"
+    finally:
+        gate.set()
+        loader.wait_idle()
+
+
 # -- lineage: open graph, re-run, compare --------------------------------------------------------------
 def test_open_graph_and_rerun_from_a_product(qtbot: QtBot, library: Library, session: HeadlessSession) -> None:
     order_id = run_graph(session)
@@ -229,6 +302,32 @@ def test_rerun_with_tweaks_executes_only_the_tweaked_node_and_its_dependents(
     assert detail["parent_order_id"] == first
     assert {i["node_id"]: i["status"] for i in detail["items"]} == {
         "prompt": "cached", "gen": "cached", "small": "executed", "keep": "executed"}
+
+
+def test_the_lineage_panel_of_a_rerun_product_shows_where_it_came_from(qtbot: QtBot, library: Library,
+                                                                       session: HeadlessSession) -> None:
+    first = run_graph(session)
+    second = rerun_with(session, first, ["small.width=32"])
+    gen = next(r for r in Gallery(library).page(GalleryQuery(order_id=first)) if r.name == "gen-1")
+    small = next(r for r in Gallery(library).page(GalleryQuery(order_id=second)) if r.name == "small-1")
+    widget = make_widget(qtbot, library)
+    panel = widget.viewer.lineage
+    widget.select_products([gen.id])
+    assert (panel.value("seed"), panel.value("provider")) == ("7", "local")
+    assert panel.value("model") == "procedural/illustration"
+    assert panel.value("parent") == "—" and panel.value("size").startswith("96×96 · ")
+    assert panel.value("created") not in ("", "—")
+    widget.select_products([small.id])
+    assert panel.value("prompt") == "a red fox" and panel.value("node") == "small (transform.resize)"
+    assert second in panel.value("order") and "succeeded" in panel.value("order")
+    assert first in panel.value("parent")
+    assert panel.value("size").startswith("32×")
+    params = {panel.params.topLevelItem(i).text(0): panel.params.topLevelItem(i).text(1)
+              for i in range(panel.params.topLevelItemCount())}
+    assert params == {"width": "32", "height": "48", "mode": "fit"}
+    with qtbot.waitSignal(widget.viewer.order_requested) as clicked:
+        panel.fields["parent"].linkActivated.emit(first)
+    assert clicked.args == [first]
 
 
 def test_compare_two_products_shows_param_and_graph_changes(qtbot: QtBot, library: Library,
@@ -288,6 +387,9 @@ def test_dragging_products_onto_a_collection_adds_them(qtbot: QtBot, library: Li
     assert event.isAccepted()
     assert Gallery(library).count(GalleryQuery(collection_id=picks)) == 2
     assert "Added 2 products" in widget.message_label.text()
+    counts = {collections.item(i).data(COLLECTION_ID): collections.item(i).data(COLLECTION_COUNT)
+              for i in range(collections.count())}
+    assert counts[picks] == 2, "the sidebar shows the new count"
 
     not_products = QMimeData()
     not_products.setText("hello")
@@ -332,6 +434,40 @@ def test_import_lists_impostor_corrupt_and_duplicate_files_and_imports_nothing_o
     assert list(library.storage.temp_dir.iterdir()) == []
 
 
+def test_import_can_be_canceled_and_leaves_only_whole_products(qtbot: QtBot, library: Library,
+                                                              tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(8):
+        Image.new("RGB", (24, 24), (i * 30, 80, 160)).save(folder / f"img-{i}.png")
+    seen: list[tuple[int, int]] = []
+    dialog = ImportDialog(library, [folder], library.project_id())
+    qtbot.addWidget(dialog)
+    dialog.show()
+
+    def on_progress(index: int, total: int, _name: str) -> None:
+        seen.append((index, total))
+        if index == 2:  # the user presses Cancel while the third file is being imported
+            dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+
+    # Blocking: the worker waits for the click, so where it stops does not depend on timing.
+    dialog.worker.progress.connect(on_progress, Qt.ConnectionType.BlockingQueuedConnection)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=10_000)
+    dialog.wait()
+    assert seen == [(0, 8), (1, 8), (2, 8)]
+    assert dialog.canceled and len(dialog.result_value.products) == 3
+    assert dialog.status.text() == "Imported 3 files · canceled before the end."
+    assert (dialog.bar.minimum(), dialog.bar.maximum()) == (0, 1) and dialog.bar.value() == 1
+    gallery = Gallery(library)
+    rows = gallery.page(GalleryQuery())
+    stored = sorted(p for p in (library.home / "products").rglob("*") if p.is_file())
+    assert len(rows) == 3 and stored == sorted(library.storage.absolute(r.path) for r in rows)
+    assert list(library.storage.temp_dir.iterdir()) == []
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Close).click()
+    assert not dialog.isVisible()
+
+
 def test_dropping_files_on_the_grid_imports_them(qtbot: QtBot, library: Library, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     Image.new("RGB", (20, 20), (0, 90, 200)).save(tmp_path / "drop.png")
@@ -362,6 +498,55 @@ def test_export_carries_the_graph_in_the_png_and_the_sidecar(qtbot: QtBot, libra
     assert graph_from_export(png) == snapshot
     assert graph_from_export(sidecar) == snapshot
     assert document.from_json(graph_from_export(png)).node("gen") is not None
+
+
+def _drag(view: QWidget, start: QPoint, end: QPoint) -> None:
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    mods = Qt.KeyboardModifier.NoModifier
+    for kind, pos, button, buttons in ((QEvent.Type.MouseButtonPress, start, left, left),
+                                       (QEvent.Type.MouseMove, (start + end) / 2, none, left),
+                                       (QEvent.Type.MouseMove, end, none, left),
+                                       (QEvent.Type.MouseButtonRelease, end, left, none)):
+        point = QPointF(pos)
+        QApplication.sendEvent(view, QMouseEvent(kind, point, QPointF(view.mapToGlobal(pos)), button, buttons, mods))
+
+
+def test_image_view_fits_shows_actual_size_zooms_and_pans(qtbot: QtBot, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    Image.new("RGB", (1600, 1200), (30, 120, 200)).save(big)
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    zooms: list[float] = []
+    view.zoom_changed.connect(zooms.append)
+    assert view.load(big) and view.has_image()
+    assert view.fitting and view.zoom == pytest.approx(min(view.viewport().width() / 1600,
+                                                           view.viewport().height() / 1200), rel=0.02)
+    shown = view.mapFromScene(view.sceneRect()).boundingRect()
+    assert view.viewport().rect().contains(shown.adjusted(1, 1, -1, -1)), "fit shows all of it"
+    qtbot.keyClick(view, Qt.Key.Key_1)
+    assert view.zoom == 1.0 and not view.fitting and zooms[-1] == 1.0
+    hbar = view.horizontalScrollBar()
+    assert hbar.maximum() > 1000, "at 1:1 the image is far wider than the view"
+    view.zoom_in()
+    assert view.zoom == pytest.approx(1.25)
+    view.zoom_out()
+    view.zoom_out()
+    assert view.zoom == pytest.approx(0.8)
+    view.set_zoom(1000)
+    assert view.zoom == pytest.approx(32.0), "zoom is bounded"
+    view.actual_size()
+    before = (hbar.value(), view.verticalScrollBar().value())
+    _drag(view.viewport(), QPoint(300, 200), QPoint(200, 150))  # grab the image and move it left and up
+    assert (hbar.value(), view.verticalScrollBar().value()) == (before[0] + 100, before[1] + 50), "dragging pans"
+    view.resize(600, 450)
+    qtbot.keyClick(view, Qt.Key.Key_0)
+    assert view.fitting and view.zoom < 0.5
+    small = tmp_path / "small.png"
+    Image.new("RGB", (50, 40), (200, 60, 20)).save(small)
+    assert view.load(small) and view.zoom == 1.0, "a small image is shown at its size, not blown up"
 
 
 # -- video ---------------------------------------------------------------------------------------------

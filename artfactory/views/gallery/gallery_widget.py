@@ -337,6 +337,7 @@ class GalleryWidget(QWidget):
     # -- reactions ---------------------------------------------------------------------------------
     def _apply_query(self) -> None:
         self._requery.stop()
+        self.loader.keep_only(())  # what the old grid asked for is no longer on screen
         self.model.set_query(self.query())
         self._on_selection()
 

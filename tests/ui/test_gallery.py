@@ -36,6 +36,7 @@ from artfactory.views.gallery.import_dialog import ImportDialog
 from artfactory.views.gallery.model import PAGE_SIZE, Role, decode_product_ids
 from artfactory.views.gallery.sidebar import COLLECTION_COUNT, COLLECTION_ID
 from artfactory.views.gallery.thumbs import ThumbnailLoader
+from artfactory.views.viewer import viewer as viewer_module
 from artfactory.views.viewer.compare import CompareWidget
 from artfactory.views.viewer.media import ImageView
 from artfactory.views.viewer.viewer import ProductViewer
@@ -481,6 +482,18 @@ def test_dropping_files_on_the_grid_imports_them(qtbot: QtBot, library: Library,
     event = drop(widget.view.viewport(), mime, QPointF(50, 50))
     assert event.isAccepted()
     assert started == [[tmp_path / "drop.png"]]
+
+
+def test_reveal_file_opens_the_folder_that_holds_it(qtbot: QtBot, library: Library, session: HeadlessSession,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    run_graph(session)
+    opened: list[QUrl] = []
+    monkeypatch.setattr(viewer_module.QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    widget = make_widget(qtbot, library)
+    product = widget.model.row_at(0)
+    widget.select_products([product.id])
+    widget.viewer.reveal_action.trigger()
+    assert [Path(url.toLocalFile()) for url in opened] == [library.storage.absolute(product.path).parent]
 
 
 def test_export_carries_the_graph_in_the_png_and_the_sidecar(qtbot: QtBot, library: Library,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -93,6 +94,10 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
     from PyQt6.QtCore import QTimer
 
     QTimer.singleShot(0, window.offer_restore)
+    # Start-up leaves ~1M long-lived objects (Qt wrappers, SQLAlchemy, NodeGraphQt); moving them out of
+    # the collector's reach spares the user a one-off ~100 ms pause the first time a full collection runs.
+    gc.collect()
+    gc.freeze()
     try:
         return int(app.exec())
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from artfactory.models import Product, new_id
 from artfactory.services import lineage
@@ -77,23 +78,29 @@ def import_paths(library: Library, paths: Sequence[Path], *, project_id: int, co
         except StorageError as exc:
             result.rejected.append((path, _reason(exc, path)))
             continue
-        with library.db.session() as session:
-            if stored.deduplicated:
-                existing = session.scalars(select(Product).where(
-                    Product.project_id == project_id, Product.sha256 == stored.sha256)).first()
-                if existing is not None:
-                    result.duplicates.append((path, existing.id))
-                    result.products.append(existing)
-                    continue
-            info = stored.info
-            product = Product(
-                id=product_id, project_id=project_id, node_type="import", name=sanitize_name(path.stem),
-                path=stored.relative_path, sha256=stored.sha256, media_type=info.media_type, mime=info.mime,
-                width=info.width, height=info.height, duration=info.duration, size_bytes=stored.size_bytes,
-                prompt=_embedded_prompt(library.storage.absolute(stored.relative_path)), params={},
-                meta={"imported_from": path.name}, provider="import",
-            )
-            session.add(product)
+        info = stored.info
+        try:
+            with library.db.session() as session:
+                if stored.deduplicated:
+                    existing = session.scalars(select(Product).where(
+                        Product.project_id == project_id, Product.sha256 == stored.sha256)).first()
+                    if existing is not None:
+                        result.duplicates.append((path, existing.id))
+                        result.products.append(existing)
+                        continue
+                product = Product(
+                    id=product_id, project_id=project_id, node_type="import", name=sanitize_name(path.stem),
+                    path=stored.relative_path, sha256=stored.sha256, media_type=info.media_type, mime=info.mime,
+                    width=info.width, height=info.height, duration=info.duration, size_bytes=stored.size_bytes,
+                    prompt=_embedded_prompt(library.storage.absolute(stored.relative_path)), params={},
+                    meta={"imported_from": path.name}, provider="import",
+                )
+                session.add(product)
+        except (SQLAlchemyError, OSError) as exc:  # e.g. a full disk: the file goes too, nothing half-imported
+            if not stored.deduplicated:
+                library.storage.absolute(stored.relative_path).unlink(missing_ok=True)
+            result.rejected.append((path, f"could not be recorded in the library: {exc}"))
+            continue
         result.products.append(product)
         if collection:
             with engine.begin() as conn:

@@ -94,8 +94,8 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
     from PyQt6.QtCore import QTimer
 
     QTimer.singleShot(0, window.offer_restore)
-    # Start-up leaves ~1M long-lived objects (Qt wrappers, SQLAlchemy, NodeGraphQt); moving them out of
-    # the collector's reach spares the user a one-off ~100 ms pause the first time a full collection runs.
+    # Start-up leaves many long-lived objects (Qt wrappers, SQLAlchemy, NodeGraphQt); moving them out of
+    # the collector's reach spares the user a one-off pause (75–110 ms in bench/gallery.py) later on.
     gc.collect()
     gc.freeze()
     try:

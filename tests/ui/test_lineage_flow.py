@@ -178,3 +178,18 @@ def test_export_then_drop_on_the_canvas_restores_the_graph(qtbot: Any, window: M
     assert window.last_error is not None and "plain.png" in window.last_error.text()
     assert "carries no Art Factory graph" in window.last_error.text()
     window.last_error.close()
+
+
+def test_reveal_finds_a_product_beyond_the_loaded_pages_through_its_order(qtbot: Any, window: MainWindow) -> None:
+    tab = window.add_graph(window.app.new_graph(poster_graph()))
+    order_id = run_to_end(qtbot, window, tab)
+    first = product_of(window, tab, "gen")
+    for text in ("a blue whale", "a green owl", "a grey cat"):  # newer products push the first one down
+        tab.controller.set_param("prompt", "text", text)
+        run_to_end(qtbot, window, tab)
+    gallery = window.show_gallery()
+    gallery.model.page_size = 2
+    gallery.refresh()
+    assert gallery.reveal(first, max_pages=1)
+    assert gallery.selected_ids() == [first] and gallery.viewer.product_id == first
+    assert gallery.model.total == 2 and gallery.sidebar.order_id == order_id

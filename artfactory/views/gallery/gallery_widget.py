@@ -203,17 +203,20 @@ class GalleryWidget(QWidget):
                 selection.setCurrentIndex(self.model.index(row), flag.Select)
 
     def reveal(self, product_id: str, max_pages: int = 20) -> bool:
-        """Select a product in the grid, fetching pages up to it, and show it in the viewer.
+        """Select a product in the grid and show it in the viewer.
 
-        False when it is not within the first `max_pages` pages of the current filter (the viewer
-        still shows it)."""
+        Pages are fetched up to it; a product deeper than `max_pages` pages is found by narrowing the
+        grid to its order. False when the grid cannot show it (the viewer still does)."""
         if self._requery.isActive():
             self._apply_query()
-        pages = 0
-        while self.model.row_of(product_id) is None and self.model.canFetchMore() and pages < max_pages:
-            self.model.fetchMore()
-            pages += 1
-        row = self.model.row_of(product_id)
+        row = self._fetch_until(product_id, max_pages)
+        if row is None:
+            self.viewer.show_product(product_id)
+            order_id = (self.viewer.detail or {}).get("order_id")
+            if order_id:
+                self.show_order(order_id)
+                self._apply_query()
+                row = self._fetch_until(product_id, max_pages)
         if row is None:
             self.view.clearSelection()
             self.viewer.show_product(product_id)
@@ -221,6 +224,13 @@ class GalleryWidget(QWidget):
         self.select_products([product_id])
         self.view.scrollTo(self.model.index(row))
         return True
+
+    def _fetch_until(self, product_id: str, max_pages: int) -> int | None:
+        pages = 0
+        while self.model.row_of(product_id) is None and self.model.canFetchMore() and pages < max_pages:
+            self.model.fetchMore()
+            pages += 1
+        return self.model.row_of(product_id)
 
     def set_thumbnail_size(self, edge: int) -> None:
         self.view.set_edge(edge)

@@ -115,21 +115,6 @@ class GraphModel(QObject):
                     stack.append(nxt)
         return False
 
-    def _reaches(self, start: str, goal: str) -> bool:
-        successors: dict[str, list[str]] = {}
-        for edge in self.doc.edges:
-            successors.setdefault(edge.source, []).append(edge.target)
-        seen, stack = {start}, [start]
-        while stack:
-            node = stack.pop()
-            if node == goal:
-                return True
-            for nxt in successors.get(node, ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return False
-
     # --- primitives: the only code that changes `doc`; commands call them -----------------------------
     def _insert_node(self, spec: NodeSpec, index: int, canvas: dict[str, Any] | None) -> None:
         self.doc.nodes.insert(min(index, len(self.doc.nodes)), spec)

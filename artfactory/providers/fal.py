@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +30,6 @@ PROVIDER = "fal"
 PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 # Statuses fal does not document for the queue but some answers carry; treated as a failed end.
 FAILED_ENDS = frozenset({"FAILED", "ERROR", "CANCELED", "CANCELLED"})
-CANCEL_FOREGROUND_S = 0.6
 # fal.run runs models; the per-endpoint OpenAPI documents are served from fal.ai/api.
 FAL_RUN_DEFAULT = "https://fal.run"
 FAL_SCHEMA_BASE = "https://fal.ai/api"
@@ -108,6 +106,9 @@ def schema_url(settings: Any, endpoint: str) -> str:
 class FalClient(ApiSession):
     """One user's fal queue session. Plain JSON over httpx, per DESIGN §7."""
 
+    JOB_NOUN = "fal request"
+    JOB_ID_FIELD = "request_id"
+
     def __init__(self, settings: Any, key: str, cancelled: CancelCheck | None = None) -> None:
         self._key = key
         super().__init__(settings, settings.fal_queue_url, {"Authorization": f"Key {key}"}, cancelled)
@@ -180,20 +181,8 @@ class FalClient(ApiSession):
             if exc.status not in (400, 404, 409):  # ALREADY_COMPLETED / NOT_FOUND
                 raise
 
-    def cancel_soon(self, job: dict[str, Any], foreground_s: float = CANCEL_FOREGROUND_S) -> None:
-        """Send the cancel in a helper thread; wait at most `foreground_s` for it, never raise."""
-        settings, key = self.settings, self._key
-
-        def send() -> None:
-            try:
-                with FalClient(settings, key) as client:
-                    client.cancel(job)
-            except Exception as exc:
-                log.warning("could not cancel fal request %s: %s", job.get("request_id"), exc)
-
-        thread = threading.Thread(target=send, name="fal-cancel", daemon=True)
-        thread.start()
-        thread.join(foreground_s)
+    def twin(self) -> FalClient:
+        return FalClient(self.settings, self._key)
 
     def wait(self, job: dict[str, Any],
              on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ USER_AGENT = f"ArtFactory/{__version__}"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 # How often a blocking wait looks at the cancel flag: well under the 1 s promise.
 CANCEL_SLICE_S = 0.05
+CANCEL_FOREGROUND_S = 0.6  # how long a cancel holds up the node before it goes on in the background
 
 # Error codes that say "cannot reach the provider right now", not "the provider said no".
 TRANSIENT_CODES = frozenset({"network", "timeout", "unavailable", "rate_limited"})
@@ -542,3 +543,29 @@ class ApiSession:
 
     def close(self) -> None:
         self._client.close()
+
+    # -- cancelling a remote job (each client says how to cancel and how to make a twin) -----------------
+    JOB_NOUN = "job"  # how the provider calls a remote job, for messages
+    JOB_ID_FIELD = "id"
+
+    def cancel(self, job: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def twin(self) -> Self:
+        """A new client with the same settings and key, for another thread."""
+        raise NotImplementedError
+
+    def cancel_soon(self, job: dict[str, Any], foreground_s: float = CANCEL_FOREGROUND_S) -> None:
+        """Send the cancel in a helper thread; wait at most `foreground_s` for it, never raise."""
+        twin = self.twin
+
+        def send() -> None:
+            try:
+                with twin() as client:
+                    client.cancel(job)
+            except Exception as exc:
+                log.warning("could not cancel %s %s: %s", self.JOB_NOUN, job.get(self.JOB_ID_FIELD), exc)
+
+        thread = threading.Thread(target=send, name=f"{self.JOB_NOUN}-cancel", daemon=True)
+        thread.start()
+        thread.join(foreground_s)

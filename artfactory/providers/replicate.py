@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 MAX_PREFER_WAIT_S = 60
 # Give a best-effort cancel this long in the foreground; the rest of its retries run in background,
 # so a cancelled node still stops within the 1 s promise.
-CANCEL_FOREGROUND_S = 0.6
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _MODEL_RE = re.compile(rf"^({_NAME})/({_NAME})(?::([A-Za-z0-9]+))?$")
@@ -132,6 +130,9 @@ def _same_origin(url: str, base: str) -> bool:
 class ReplicateClient(ApiSession):
     """One user's Replicate API session. Not a vendor SDK: plain JSON over httpx, per DESIGN §7."""
 
+    JOB_NOUN = "Replicate prediction"
+    JOB_ID_FIELD = "id"
+
     def __init__(self, settings: Any, token: str, cancelled: CancelCheck | None = None) -> None:
         self._token = token
         super().__init__(settings, settings.replicate_base_url, {"Authorization": f"Bearer {token}"}, cancelled)
@@ -210,20 +211,8 @@ class ReplicateClient(ApiSession):
             if exc.status not in (404, 409, 422):  # already finished or gone: nothing to stop
                 raise
 
-    def cancel_soon(self, prediction: dict[str, Any], foreground_s: float = CANCEL_FOREGROUND_S) -> None:
-        """Send the cancel in a helper thread; wait at most `foreground_s` for it, never raise."""
-        settings, token = self.settings, self._token
-
-        def send() -> None:
-            try:
-                with ReplicateClient(settings, token) as client:
-                    client.cancel(prediction)
-            except Exception as exc:
-                log.warning("could not cancel Replicate prediction %s: %s", prediction.get("id"), exc)
-
-        thread = threading.Thread(target=send, name="replicate-cancel", daemon=True)
-        thread.start()
-        thread.join(foreground_s)
+    def twin(self) -> ReplicateClient:
+        return ReplicateClient(self.settings, self._token)
 
     def wait(self, prediction: dict[str, Any],
              on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QApplication, QLineEdit, QMenu, QMessageBox, QSpinBox
 
@@ -20,6 +20,7 @@ from artfactory.views.canvas.gestures import NODES_MIME
 from artfactory.views.canvas.graph_view import GraphView
 from artfactory.views.canvas.node_classes import STABLE_ID, ng_type_name
 from artfactory.views.main_window import MainWindow
+from tests.support.qt import drag, while_popup_open
 
 # NodeGraphQt compares Qt versions with distutils' LooseVersion whenever a menu command is added.
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
@@ -66,33 +67,6 @@ def port_pos(view: GraphView, node_id: str, port: str, output: bool) -> QPoint:
     node = view._nodes[node_id]
     item = (node.outputs() if output else node.inputs())[port].view
     return view.viewer.mapFromScene(item.sceneBoundingRect().center())
-
-
-def drag(qtbot: Any, view: GraphView, start: QPoint, end: QPoint) -> None:
-    vp = view.viewer.viewport()
-    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
-    qtbot.mouseMove(vp, (start + end) / 2)
-    qtbot.mouseMove(vp, end)
-    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
-
-
-def while_popup_open(qtbot: Any, trigger: Callable[[], None], inside: Callable[[QMenu], None]) -> bool:
-    """NodeGraphQt's search is a blocking exec_(): a zero-delay timer runs inside its event loop."""
-    seen: list[QMenu] = []
-
-    def in_loop() -> None:
-        popup = QApplication.activePopupWidget()
-        if isinstance(popup, QMenu):
-            seen.append(popup)
-            try:
-                inside(popup)
-            finally:
-                popup.close()
-
-    QTimer.singleShot(0, in_loop)
-    trigger()
-    qtbot.wait(5)
-    return bool(seen)
 
 
 def edges(graph: GraphController) -> set[tuple[str, str, str, str]]:
@@ -155,18 +129,19 @@ def test_drag_connects_compatible_ports_and_refuses_others_with_a_message(qtbot:
     tab = graph_tab(window, two_nodes())
     view, graph = tab.view, tab.controller
     view.zoom_to_fit()
-    drag(qtbot, view, port_pos(view, "prompt", "text", True), port_pos(view, "gen", "prompt", False))
+    drag(qtbot, view.viewer.viewport(), port_pos(view, "prompt", "text", True), port_pos(view, "gen", "prompt", False))
     assert edges(graph) == {("prompt", "text", "gen", "prompt")}
 
-    drag(qtbot, view, port_pos(view, "prompt", "text", True), port_pos(view, "small", "image", False))
+    drag(qtbot, view.viewer.viewport(), port_pos(view, "prompt", "text", True), port_pos(view, "small", "image", False))
     assert edges(graph) == {("prompt", "text", "gen", "prompt")}
     assert window.statusBar().currentMessage() == "Cannot connect text → image"
     assert view_edges(view) == edges(graph)
 
-    drag(qtbot, view, port_pos(view, "gen", "image", True), port_pos(view, "small", "image", False))
+    drag(qtbot, view.viewer.viewport(), port_pos(view, "gen", "image", True), port_pos(view, "small", "image", False))
     assert edges(graph) == {("prompt", "text", "gen", "prompt"), ("gen", "image", "small", "image")}
     # Dragging a link's end off its input disconnects it; undo brings it back.
-    drag(qtbot, view, port_pos(view, "small", "image", False), port_pos(view, "small", "image", False) + QPoint(0, 120))
+    start = port_pos(view, "small", "image", False)
+    drag(qtbot, view.viewer.viewport(), start, start + QPoint(0, 120))
     assert ("gen", "image", "small", "image") not in edges(graph)
     graph.undo_stack.undo()
     assert ("gen", "image", "small", "image") in edges(graph)
@@ -250,7 +225,7 @@ def test_moving_a_node_is_recorded_and_undoable(qtbot: Any, window: MainWindow) 
     tab.view.zoom_to_fit()
     item = tab.view.node_item("prompt")
     start = tab.view.viewer.mapFromScene(item.sceneBoundingRect().topLeft() + QPointF(60, 10))
-    drag(qtbot, tab.view, start, start + QPoint(40, 90))
+    drag(qtbot, tab.view.viewer.viewport(), start, start + QPoint(40, 90))
     moved = tab.controller.position("prompt")
     assert moved is not None and moved != (0.0, 0.0)
     tab.controller.undo_stack.undo()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSize, Qt, QTimer
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSize, Qt
 from PyQt6.QtGui import QContextMenuEvent, QDropEvent, QWheelEvent
 from PyQt6.QtWidgets import (
     QApplication,
@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 
 from artfactory.views import excepthook
 from artfactory.views.canvas import compat
+from tests.support.qt import drag, while_popup_open
 
 NodeGraphQt = compat.import_nodegraphqt()
 NodePropWidgetEnum = NodeGraphQt.constants.NodePropWidgetEnum
@@ -100,38 +101,6 @@ def port_pos(graph: Any, port: Any) -> QPoint:
 
 def node_pos(graph: Any, node: Any) -> QPoint:
     return graph.viewer().mapFromScene(node.view.sceneBoundingRect().center())
-
-
-def drag(qtbot: Any, widget: QWidget, start: QPoint, end: QPoint) -> None:
-    """Press, move in two steps and release the left button, as a hand would."""
-    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=start)
-    qtbot.mouseMove(widget, (start + end) / 2)
-    qtbot.mouseMove(widget, end)
-    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=end)
-
-
-def while_popup_open(qtbot: Any, trigger: Callable[[], None],
-                     inside: Callable[[QMenu], None]) -> bool:
-    """Run `inside` on the popup menu that `trigger` opens with a blocking exec_(), then close it.
-
-    NodeGraphQt opens its menus with exec_(); a zero-delay timer runs inside that nested event loop.
-    Returns whether a popup was seen.
-    """
-    seen: list[QMenu] = []
-
-    def in_loop() -> None:
-        popup = QApplication.activePopupWidget()
-        if isinstance(popup, QMenu):
-            seen.append(popup)
-            try:
-                inside(popup)
-            finally:
-                popup.close()
-
-    QTimer.singleShot(0, in_loop)
-    trigger()
-    qtbot.wait(5)
-    return bool(seen)
 
 
 def open_context_menu(graph: Any, at: QPoint) -> None:

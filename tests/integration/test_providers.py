@@ -315,19 +315,25 @@ def test_remembered_job_of_another_batch_item_is_not_resumed(
     assert fake.accepted_creates == 2
 
 
+def cancel_after(ctx: Any, delay_s: float) -> list[float]:
+    """Cancel the node from another thread after `delay_s`; the list gets the moment it did."""
+    canceled_at: list[float] = []
+
+    def cancel() -> None:
+        time.sleep(delay_s)
+        canceled_at.append(time.monotonic())
+        ctx.cancel_event.set()
+
+    threading.Thread(target=cancel, daemon=True).start()
+    return canceled_at
+
+
 def test_replicate_cancel_sends_one_cancel_and_stops_fast(fake_replicate_server: FakeReplicate,
                                                           replicate_key: str, make_ctx: MakeCtx) -> None:
     fake = fake_replicate_server
     fake.run_s = 30.0
     ctx = make_ctx(provider_settings(fake, poll_interval_s=1.0))
-    canceled_at: list[float] = []
-
-    def cancel_soon() -> None:
-        time.sleep(0.4)
-        canceled_at.append(time.monotonic())
-        ctx.cancel_event.set()
-
-    threading.Thread(target=cancel_soon, daemon=True).start()
+    canceled_at = cancel_after(ctx, 0.4)
     with pytest.raises(NodeCanceled):
         run_replicate(ctx)
     assert time.monotonic() - canceled_at[0] < 1.0
@@ -583,14 +589,7 @@ def test_fal_cancel_sends_one_put_and_stops_fast(fake_fal_server: FakeFal, fal_k
     fake = fake_fal_server
     fake.queue_s, fake.run_s = 0.1, 30.0
     ctx = make_ctx(provider_settings(fal=fake, poll_interval_s=1.0))
-    canceled_at: list[float] = []
-
-    def cancel_soon() -> None:
-        time.sleep(0.4)
-        canceled_at.append(time.monotonic())
-        ctx.cancel_event.set()
-
-    threading.Thread(target=cancel_soon, daemon=True).start()
+    canceled_at = cancel_after(ctx, 0.4)
     with pytest.raises(NodeCanceled):
         run_fal(ctx)
     assert time.monotonic() - canceled_at[0] < 1.0

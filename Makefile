@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PIP_CONSTRAINT :=
 
-.PHONY: run test lint bench screenshots dist selftest clean sysdeps dist-selftest icons
+.PHONY: run test lint bench screenshots icons dist selftest clean sysdeps dist-selftest icons
 
 $(VENV)/.sysdeps: scripts/system-deps.sh
 	@mkdir -p $(VENV)
@@ -34,6 +34,8 @@ bench: $(VENV)/.dev
 	$(PY) bench/thumbnails.py
 	$(PY) bench/engine.py
 	$(PY) bench/providers.py
+	$(PY) bench/ui.py
+	$(PY) bench/gallery.py
 
 screenshots: $(VENV)/.dev
 	$(PY) scripts/screenshots.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata as metadata
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.run_controller import RunController
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import GraphDocument
+from artfactory.providers.connection import check_connection
+from artfactory.providers.http import ProviderError
 from artfactory.services import lineage, secrets, templates, transfer
 from artfactory.services.library import Library
 from artfactory.services.thumbnails import thumbnail_path
@@ -28,6 +31,7 @@ BUNDLED = ("PyQt6", "PyQt6-Qt6", "NodeGraphQt", "Qt.py", "SQLAlchemy", "alembic"
 
 class AppController(QObject):
     settings_changed = pyqtSignal()
+    connection_tested = pyqtSignal(str, bool, str)  # provider, whether the key works, what happened
 
     def __init__(self, library: Library, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +145,24 @@ class AppController(QObject):
         save_settings(self.library.home, self.settings)
         self.runs.apply_limits()
         self.settings_changed.emit()
+
+    def test_connection(self, provider: str, typed_key: str = "") -> threading.Thread:
+        """Check the typed key, else the stored one, off the UI thread; the answer comes as `connection_tested`."""
+
+        def work() -> None:
+            try:
+                key = typed_key.strip() or secrets.require_key(provider)
+                secrets.remember_secret(key)  # redacted from any message from here on
+                ok, message = True, check_connection(provider, self.settings, key)
+            except (ProviderError, secrets.SecretsError) as exc:
+                ok, message = False, str(exc)
+            except Exception as exc:  # a bug must not leave the button waiting forever
+                ok, message = False, secrets.redact(f"unexpected error: {exc}")
+            self.connection_tested.emit(provider, ok, message)
+
+        thread = threading.Thread(target=work, name=f"test-{provider}", daemon=True)
+        thread.start()
+        return thread
 
     def key_status(self, provider: str) -> dict[str, Any]:
         return secrets.key_status(provider)

@@ -27,6 +27,8 @@ from artfactory.providers.replicate import is_file_ref
 log = logging.getLogger("artfactory.providers.fal")
 
 PROVIDER = "fal"
+PROBE_ENDPOINT = "fal-ai/fast-sdxl"  # any public endpoint: the key check asks it about a request that isn't
+NIL_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 # Statuses fal does not document for the queue but some answers carry; treated as a failed end.
 FAILED_ENDS = frozenset({"FAILED", "ERROR", "CANCELED", "CANCELLED"})
@@ -125,6 +127,18 @@ class FalClient(ApiSession):
         if not endpoint:
             raise ProviderError(f"fal request {rid}: no {key} to follow", "bad_response")
         return f"{self.base}/{app_id(endpoint)}/requests/{rid}{suffix}"
+
+    def check_key(self) -> None:
+        """Ask the queue about a request that cannot exist: "not found" means the key was accepted.
+
+        fal has no account endpoint on the queue API; 401/403 raise the usual authentication error.
+        """
+        url = f"{self.base}/{PROBE_ENDPOINT}/requests/{NIL_REQUEST_ID}/status"
+        try:
+            self._call("GET", url, "check the API key")
+        except ProviderError as exc:
+            if exc.status not in (400, 404, 422):
+                raise
 
     def _call(self, method: str, url: str, what: str, *, cancellable: bool = True,
               **kwargs: Any) -> httpx.Response:

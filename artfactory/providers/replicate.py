@@ -143,6 +143,11 @@ class ReplicateClient(ApiSession):
             return given
         return f"{self.base}{fallback_path}"
 
+    def account(self) -> str:
+        """Who the token belongs to (`GET /v1/account`): proves the key works without paying for anything."""
+        data = self._get_json(f"{self.base}/v1/account", "check the API token")
+        return str(data.get("username") or data.get("name") or "your account")
+
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
         response = request_idempotent(
             self._client, "GET", url, provider=PROVIDER, what=what, policy=self.policy,

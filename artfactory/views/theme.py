@@ -226,6 +226,7 @@ QGroupBox::title {{ subcontrol-origin: margin; subcontrol-position: top left; le
 QLabel[role="heading"] {{ font-size: 13pt; font-weight: 600; }}
 QLabel[role="dim"] {{ color: {c.dim}; }}
 QLabel[role="error"] {{ color: {STATUS_COLORS["failed"]}; }}
+QLabel[role="ok"] {{ color: {STATUS_COLORS["executed"]}; }}
 QFrame[role="card"] {{ background: {c.alt_base}; border: 1px solid {c.border}; border-radius: 6px; }}
 QSplitter::handle {{ background: {c.border}; }}
 """

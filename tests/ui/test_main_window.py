@@ -340,3 +340,40 @@ def test_title_shows_the_graph_and_unsaved_state(window: MainWindow) -> None:
     assert window.tabs.tabText(window.tabs.indexOf(tab)) == "Local •"
     tab.controller.undo_stack.undo()
     assert window.windowTitle() == "Local — Art Factory"
+
+
+def test_test_connection_checks_the_typed_or_stored_key_without_blocking(qtbot: Any, window: MainWindow) -> None:
+    from artfactory.services import secrets
+    from tests.fixtures import fake_fal, fake_replicate
+
+    replicate, fal = fake_replicate.FakeReplicate().start(), fake_fal.FakeFal().start()
+    try:
+        window.app.library.settings.replicate_base_url = replicate.url
+        window.app.library.settings.fal_queue_url = fal.url
+        dialog = window.show_preferences()
+        rows = dialog.keys
+
+        def test(provider: str, typed: str = "") -> str:
+            row = rows[provider]
+            row.field.setText(typed)
+            qtbot.mouseClick(row.test, Qt.MouseButton.LeftButton)
+            assert not row.test.isEnabled() and row.test.text() == "Testing…"  # the answer comes later
+            qtbot.waitUntil(row.test.isEnabled, timeout=10_000)
+            return row.status.text()
+
+        assert test("replicate").startswith("✗ no API key for Replicate")
+        wrong = "r8_wrongtoken0000000000"
+        message = test("replicate", wrong)
+        assert "authentication failed for Replicate" in message and wrong not in message
+        assert rows["replicate"].status.property("role") == "error"
+        assert test("replicate", fake_replicate.TOKEN) == "✓ Connected to Replicate as fake-artist"
+        assert rows["replicate"].status.property("role") == "ok"
+        secrets.set_key("fal", fake_fal.KEY)  # the stored key is used when nothing is typed
+        assert test("fal") == "✓ Connected to fal: the key was accepted"
+        assert not [r for r in replicate.requests if r.method == "POST"] and not fal.requests_to("POST")
+        # Testing saves nothing: the typed Replicate key never reached the keychain.
+        assert keyring.get_password("artfactory", "replicate") is None
+        dialog.close()
+    finally:
+        replicate.stop()
+        fal.stop()

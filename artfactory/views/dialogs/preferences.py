@@ -43,9 +43,15 @@ class _KeyRow(QWidget):
         self.status.setProperty("role", "dim")
         self.remove = QPushButton("Remove stored key")
         self.remove.clicked.connect(self._toggle_remove)
+        self.test = QPushButton("Test connection")
+        self.test.setObjectName(f"test_{provider}")
+        self.test.setToolTip("Check the key typed here (or the stored one) with one request that costs nothing")
+        self.test.clicked.connect(self.test_connection)
+        app.connection_tested.connect(self._on_tested)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.field, 1)
+        row.addWidget(self.test)
         row.addWidget(self.remove)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -62,11 +68,33 @@ class _KeyRow(QWidget):
             text = "Stored in the system keychain. Type a new key to replace it."
         else:
             text = status.get("error") or "Not set. Paste your API key; it is kept in the system keychain."
-        self.status.setText(text)
+        self._say(text)
         self.field.clear()
         self.field.setPlaceholderText(MASKED + "  (stored)" if status.get("set") else "paste the API key")
         self.remove.setEnabled(status.get("source") == "keychain")
         self.remove.setText("Remove stored key")
+
+    def test_connection(self) -> None:
+        self.test.setEnabled(False)
+        self.test.setText("Testing…")
+        self._say(f"Asking {self.app.provider_name(self.provider)}…")
+        self.app.test_connection(self.provider, self.field.text())
+
+    def _on_tested(self, provider: str, ok: bool, message: str) -> None:
+        if provider != self.provider:
+            return
+        self.test.setEnabled(True)
+        self.test.setText("Test connection")
+        self._say(("✓ " if ok else "✗ ") + message, "ok" if ok else "error")
+
+    def _say(self, text: str, role: str = "dim") -> None:
+        self.status.setText(text)
+        if self.status.property("role") != role:
+            self.status.setProperty("role", role)
+            style = self.status.style()
+            if style is not None:  # a dynamic property takes effect on re-polish
+                style.unpolish(self.status)
+                style.polish(self.status)
 
     def _toggle_remove(self) -> None:
         self.remove_requested = not self.remove_requested

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = command("keys", "manage provider API keys in the system keychain")
     ksub = keys.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    for action in ("set", "delete", "status"):
+    for action in ("set", "delete", "status", "test"):
         kp = ksub.add_parser(action, parents=[common])
         kp.add_argument("provider", choices=["replicate", "fal"])
         if action == "set":

@@ -375,12 +375,30 @@ def cmd_keys(args: argparse.Namespace) -> int:
         elif args.action == "delete":
             secrets.delete_key(args.provider)
             data = secrets.key_status(args.provider)
+        elif args.action == "test":
+            return _test_key(args)
         else:
             data = secrets.key_status(args.provider)
     except secrets.SecretsError as exc:
         raise CliError(str(exc), EXIT_FAILED) from None
     emit(args, {"provider": args.provider, **data},
          lambda: print(f"{args.provider}: {'set' if data.get('set') else 'not set'} ({data.get('source')})"))
+    return EXIT_OK
+
+
+def _test_key(args: argparse.Namespace) -> int:
+    """One request that creates nothing: does the provider accept the key?"""
+    from artfactory.config import load_settings, resolve_home
+    from artfactory.providers.connection import check_connection
+    from artfactory.providers.http import ProviderError
+    from artfactory.services import secrets
+
+    key = secrets.require_key(args.provider)
+    try:
+        message = check_connection(args.provider, load_settings(resolve_home(args.home)), key)
+    except ProviderError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    emit(args, {"provider": args.provider, "ok": True, "message": message}, lambda: print(message))
     return EXIT_OK
 
 

@@ -75,3 +75,26 @@ def test_environment_key_shows_as_such_and_unknown_providers_are_bad_input(
     assert FAL_KEY not in status.out
     unknown = run_cli(capsys, "keys", "status", "openai")
     assert unknown.code == 2 and "invalid choice" in unknown.err
+
+
+def test_keys_test_asks_the_provider_without_creating_anything(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any,
+        memory_keyring: MemoryKeyring) -> None:
+    from tests.fixtures import fake_replicate
+
+    server = fake_replicate.FakeReplicate().start()
+    try:
+        monkeypatch.setenv("ARTFACTORY_REPLICATE_BASE_URL", server.url)
+        home = tmp_path / "lib"
+        missing = run_cli(capsys, "keys", "test", "replicate", "--home", home)
+        assert missing.code == 1 and "no API key for Replicate" in missing.err
+        monkeypatch.setenv("REPLICATE_API_TOKEN", KEY)  # not the server's token
+        refused = run_cli(capsys, "keys", "test", "replicate", "--home", home)
+        assert refused.code == 1 and "authentication failed for Replicate" in refused.err
+        assert KEY not in refused.out + refused.err
+        monkeypatch.setenv("REPLICATE_API_TOKEN", fake_replicate.TOKEN)
+        ok = run_cli(capsys, "keys", "test", "replicate", "--home", home, "--json")
+        assert ok.code == 0 and ok.json["message"] == "Connected to Replicate as fake-artist"
+        assert not [r for r in server.requests if r.method == "POST"]
+    finally:
+        server.stop()

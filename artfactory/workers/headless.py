@@ -69,7 +69,9 @@ class HeadlessSession:
                 if self.interrupted:
                     raise KeyboardInterrupt
                 self.interrupted = True
-                runner.cancel()
+                # The handler runs between two bytecodes of whatever the main thread was doing (maybe
+                # half-way through a database write): cancel from the event loop, never from here.
+                QTimer.singleShot(0, runner.cancel)
 
             previous = signal.signal(signal.SIGINT, on_sigint)
             ticker.timeout.connect(lambda: None)

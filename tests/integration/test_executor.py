@@ -183,3 +183,42 @@ def test_batch_mismatch_fails_clearly(session: HeadlessSession) -> None:
     assert status == "partial" and nodes["sum"] == "failed"
     error = session.executor.store.items(order_id)["sum"]["error"]
     assert "a has 3" in error and "b has 2" in error
+
+
+@pytest.mark.timeout(30)  # before the fix the handler waited on its own write lock, then hung
+def test_ctrl_c_in_the_middle_of_a_database_write_cancels_cleanly(library_home: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python runs the SIGINT handler between two bytecodes of whatever the main thread was doing, here
+    inside an open write transaction: the cancel must wait for the event loop instead of writing there."""
+    import signal
+
+    from artfactory.models import utcnow
+    from artfactory.services.orders import OrderStore
+
+    calls: list[int] = []
+
+    def mark_running_then_ctrl_c(store: OrderStore, item_ids: object) -> None:
+        ids = list(item_ids)  # type: ignore[call-overload]
+        calls.append(len(ids))
+        with store.engine.begin() as conn:
+            store._update_items(conn, [{"_id": i, "status": "running", "started_at": utcnow(), "error": None,
+                                        "error_code": None} for i in ids])
+            if len(calls) == 2:  # the wave that starts the slow node
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(OrderStore, "mark_running", mark_running_then_ctrl_c)
+    library = Library.open(library_home)
+    try:
+        session = HeadlessSession(library)
+        doc = GraphDocument(nodes=[
+            NodeSpec("p", "prompt.text", {"text": "a lighthouse"}),
+            NodeSpec("slow", "provider.local", {"seed": 1, "width": 64, "height": 64, "latency_ms": 20_000}),
+        ], edges=[EdgeSpec("p", "text", "slow", "prompt")])
+        started = time.monotonic()
+        order_id, status = session.run(session.plan(doc), project_id=library.project_id(), handle_sigint=True)
+        assert time.monotonic() - started < 5  # no wait on our own write lock
+        assert status == "canceled" and session.interrupted and len(calls) == 2
+        items = session.executor.store.items(order_id)
+        assert (items["p"]["status"], items["slow"]["status"]) == ("executed", "canceled")
+    finally:
+        library.close()

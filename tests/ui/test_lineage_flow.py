@@ -193,3 +193,17 @@ def test_reveal_finds_a_product_beyond_the_loaded_pages_through_its_order(qtbot:
     assert gallery.reveal(first, max_pages=1)
     assert gallery.selected_ids() == [first] and gallery.viewer.product_id == first
     assert gallery.model.total == 2 and gallery.sidebar.order_id == order_id
+
+
+def test_an_empty_grid_says_what_to_do_next(qtbot: Any, window: MainWindow) -> None:
+    gallery = window.show_gallery()
+    assert gallery.model.total == 0 and gallery.view.empty_text == gallery.view.EMPTY_LIBRARY
+    tab = window.add_graph(window.app.new_graph(poster_graph()))
+    run_to_end(qtbot, window, tab)
+    window.show_gallery()
+    gallery.refresh()
+    assert gallery.model.total == 2
+    gallery.sidebar.search.setText("zebra submarine")
+    gallery.sidebar.search.returnPressed.emit()
+    qtbot.waitUntil(lambda: gallery.model.total == 0, timeout=3000)
+    assert gallery.view.empty_text == gallery.view.EMPTY_FILTER

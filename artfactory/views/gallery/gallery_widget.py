@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QModelIndex, QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -63,6 +63,7 @@ class GalleryWidget(QWidget):
         self.orders = OrdersPanel(self.gallery)
         self.viewer = ProductViewer(library, orientation=Qt.Orientation.Vertical)
         self.dialogs: list[QWidget] = []  # keeps open import and compare dialogs alive
+        self._auto_split = True
 
         self._requery = QTimer(self, singleShot=True, interval=0)
         self._requery.timeout.connect(self._apply_query)
@@ -120,6 +121,7 @@ class GalleryWidget(QWidget):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([280, 900, 400])
+        self.splitter.splitterMoved.connect(self._on_divider_moved)
         # Explicit minimums below the panels' hints, so the window still fits a small screen.
         for widget, width in ((left, 200), (center, 300), (self.viewer, 240)):
             widget.setMinimumWidth(width)
@@ -166,6 +168,16 @@ class GalleryWidget(QWidget):
         v.message.connect(self.show_message)
 
     # -- public ------------------------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        if self._auto_split:  # until the user drags a divider, the grid gets what the side panes don't need
+            width = self.splitter.width()
+            left, right = min(300, width // 5), min(420, width // 3)
+            self.splitter.setSizes([left, max(300, width - left - right), right])
+
+    def _on_divider_moved(self, _pos: int, _index: int) -> None:
+        self._auto_split = False
+
     def refresh(self) -> None:
         """Re-read everything: facets, collections, orders and the grid (keeping filters)."""
         self._reload_side_panels()
@@ -367,6 +379,10 @@ class GalleryWidget(QWidget):
 
     def _on_total(self, total: int) -> None:
         self.count_label.setText(f"{total:,} product{'s' if total != 1 else ''}")
+        if total == 0:  # an empty library and an over-narrow filter need different advice
+            empty = self.gallery.count(GalleryQuery()) == 0
+            self.view.empty_text = self.view.EMPTY_LIBRARY if empty else self.view.EMPTY_FILTER
+            self.view.viewport().update()  # type: ignore[union-attr]
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.viewer.show_product(current.data(Role.PRODUCT_ID) if current.isValid() else None)

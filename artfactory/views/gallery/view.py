@@ -16,6 +16,7 @@ from PyQt6.QtGui import (
     QFont,
     QPainter,
     QPainterPath,
+    QPaintEvent,
     QPen,
     QPixmap,
     QPolygonF,
@@ -234,6 +235,23 @@ class GalleryView(QListView):
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
         self._fit_grid()
+
+    # Shown over an empty grid: what to do next, rather than a blank pane.
+    EMPTY_LIBRARY = ("No products yet.\n\nRun a graph (Ctrl+Enter on a canvas), or import images and videos:\n"
+                     "File → Import (Ctrl+I), or drop files and folders here.")
+    EMPTY_FILTER = "Nothing matches these filters.\n\nClear filters to see every product."
+    empty_text = EMPTY_LIBRARY
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        super().paintEvent(event)
+        model, viewport = self.model(), self.viewport()
+        if model is None or viewport is None or model.rowCount() > 0 or not self.empty_text:
+            return
+        painter = QPainter(viewport)
+        painter.setPen(QColor(theme.colors().dim))
+        area = viewport.rect().adjusted(24, 24, -24, -24)
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.empty_text)
+        painter.end()
 
     def visible_rows(self, margin_lines: int = 1) -> tuple[int, int]:
         """First and last row on screen, widened by `margin_lines` lines of cells; (-1, -1) when empty."""

@@ -116,7 +116,7 @@ class ProductViewer(QWidget):
         self.media_bar.setIconSize(QSize(16, 16))
         media_column.addWidget(self.media_bar)
         media_column.addWidget(self.stack, 1)
-        side = QWidget()
+        side = self.side = QWidget()
         side_column = QVBoxLayout(side)
         s = theme.SPACING
         side_column.setContentsMargins(s, s, s, 0)
@@ -228,6 +228,7 @@ class ProductViewer(QWidget):
         self.open_graph_action.setEnabled(bool(detail and detail.get("order_id")))
         self.rerun_action.setEnabled(bool(detail and detail.get("order_id")))
         self.media_bar.setVisible(bool(detail and detail["media_type"] == "image"))
+        self.side.setVisible(has)  # no empty lineage form under "Select a product"
         if detail is None:
             self.stack.setCurrentWidget(self.empty)
             self.rating.set_rating(0)

@@ -129,25 +129,12 @@ def main() -> int:
 
 def _memory_keychain() -> None:
     import keyring
-    from keyring.backend import KeyringBackend
 
-    class Memory(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
+    from tests.support.keychain import MemoryKeyring
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.store = {("artfactory", "replicate"): "r8_screenshot_placeholder_key"}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.store.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.store.pop((service, username), None)
-
-    keyring.set_keyring(Memory())
+    backend = MemoryKeyring()
+    backend.store[("artfactory", "replicate")] = "r8_screenshot_placeholder_key"
+    keyring.set_keyring(backend)
 
 
 def settle(app: object, seconds: float = 0.4) -> None:

@@ -130,10 +130,11 @@ def main() -> int:
 def _memory_keychain() -> None:
     import keyring
 
+    from tests.support.fake_keys import fake_replicate_token
     from tests.support.keychain import MemoryKeyring
 
     backend = MemoryKeyring()
-    backend.store[("artfactory", "replicate")] = "r8_screenshot_placeholder_key"
+    backend.store[("artfactory", "replicate")] = fake_replicate_token("screenshot_placeholder_key")
     keyring.set_keyring(backend)
 
 

@@ -10,6 +10,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -521,7 +522,7 @@ def create_once(settings: Any, headers: dict[str, str], method: str, url: str, *
                         status=last_error.status)
 
 
-class ApiSession:
+class ApiSession(ABC):
     """What every provider client shares: base URL, auth headers, retry policy, rate limit, one httpx client."""
 
     def __init__(self, settings: Any, base_url: str, headers: dict[str, str],
@@ -548,12 +549,13 @@ class ApiSession:
     JOB_NOUN = "job"  # how the provider calls a remote job, for messages
     JOB_ID_FIELD = "id"
 
+    @abstractmethod
     def cancel(self, job: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Ask the provider to stop the job."""
 
+    @abstractmethod
     def twin(self) -> Self:
         """A new client with the same settings and key, for another thread."""
-        raise NotImplementedError
 
     def cancel_soon(self, job: dict[str, Any], foreground_s: float = CANCEL_FOREGROUND_S) -> None:
         """Send the cancel in a helper thread; wait at most `foreground_s` for it, never raise."""

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from tests.support.cli import run_cli
+from tests.support.fake_keys import fake_replicate_token
 from tests.support.keychain import MemoryKeyring
 
-KEY = "r8_PromptedTokenForTheCli0123456789"
+KEY = fake_replicate_token("PromptedTokenForTheCli0123456789")
 FAL_KEY = "4c3b2a19-0000-4abc-9def-0123456789ab:00112233445566778899aabbccddeeff"
 
 

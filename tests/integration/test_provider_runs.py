@@ -27,6 +27,7 @@ from PIL import Image
 from tests.fixtures.fake_fal import FakeFal
 from tests.fixtures.fake_replicate import FakeReplicate
 from tests.support.cli import ROOT, CliResult, cli_env, run_cli, spawn_cli
+from tests.support.fake_keys import fake_replicate_token
 
 SLOW_S = 60.0  # a "slow" remote job: far longer than any test; tests finish it on purpose instead
 
@@ -459,9 +460,9 @@ def test_ctrl_c_cancels_the_remote_job_and_exits_130(tmp_path: Path, library_hom
 # --- 6. keys never leak -----------------------------------------------------------------------------
 
 
-REPLICATE_SECRET = "r8_SECRET_do_not_leak_123"
+REPLICATE_SECRET = fake_replicate_token("SECRET_do_not_leak_123")
 FAL_SECRET = "falSECRET-do-not-leak-456:0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-ENV_REPLICATE_SECRET = "r8_ENVSECRET_do_not_leak_789"
+ENV_REPLICATE_SECRET = fake_replicate_token("ENVSECRET_do_not_leak_789")
 ENV_FAL_SECRET = "falENVSECRET-do-not-leak-012:aa55aa55aa55aa55aa55aa55aa55aa55"
 SECRETS = (REPLICATE_SECRET, FAL_SECRET, ENV_REPLICATE_SECRET, ENV_FAL_SECRET)
 
@@ -502,7 +503,7 @@ def test_keys_never_leak(tmp_path: Path, library_home: Path, monkeypatch: pytest
     try:
         # Accepted: the keychain's Replicate key, the environment's fal key. 401: the other two.
         rep.token, fal.key = REPLICATE_SECRET, "some-other-fal-key-0000:ffffffffffffffff"
-        env_rep.token, env_fal.key = "r8_SomeOtherToken0000000000000000", ENV_FAL_SECRET
+        env_rep.token, env_fal.key = fake_replicate_token("SomeOtherToken0000000000000000"), ENV_FAL_SECRET
 
         def env_for(replicate: FakeReplicate | FakeFal, fal_server: FakeFal | FakeReplicate,
                     **keys: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from tests.fixtures.fake_fal import FakeFal
 from tests.fixtures.fake_replicate import VERSION, FakeReplicate
 from tests.fixtures.fake_server import png_bytes
 from tests.fixtures.providers import RecordingContext, provider_settings
+from tests.support.fake_keys import fake_replicate_token
 
 MakeCtx = Callable[..., RecordingContext]
 Answer = tuple[int, dict[str, str], Any]
@@ -171,7 +172,7 @@ def test_prompt_port_wins_and_image_goes_as_data_uri(fake_replicate_server: Fake
 
 def test_replicate_401_names_the_provider_not_the_key(
         fake_replicate_server: FakeReplicate, replicate_key: str, make_ctx: MakeCtx) -> None:
-    fake_replicate_server.token = "r8_SomeOtherTokenTheServerExpects0000"
+    fake_replicate_server.token = fake_replicate_token("SomeOtherTokenTheServerExpects0000")
     with pytest.raises(NodeError) as info:
         run_replicate(make_ctx(provider_settings(fake_replicate_server)))
     assert info.value.code == "auth"
@@ -372,7 +373,7 @@ def test_env_key_overrides_keychain(fake_replicate_server: FakeReplicate, make_c
                                     monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
     from artfactory.services import secrets
 
-    secrets.set_key("replicate", "r8_WrongKeyInTheKeychain000000000")
+    secrets.set_key("replicate", fake_replicate_token("WrongKeyInTheKeychain000000000"))
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake_replicate_server.token)
     assert len(run_replicate(make_ctx(provider_settings(fake_replicate_server)))) == 2
 
@@ -385,7 +386,7 @@ def test_keys_never_reach_logs_errors_or_metadata(
     request.addfinalizer(remove_redaction)
     settings = provider_settings(fake_replicate_server, fake_fal_server)
     media = run_replicate(make_ctx(settings)) + run_fal(make_ctx(settings))
-    fake_replicate_server.token = "r8_DifferentTokenOnTheServer00000000"
+    fake_replicate_server.token = fake_replicate_token("DifferentTokenOnTheServer00000000")
     fake_fal_server.key = "other:key"
     errors = []
     for runner in (run_replicate, run_fal):

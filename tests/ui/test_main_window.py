@@ -26,6 +26,7 @@ from artfactory.views.dialogs.preferences import PreferencesDialog
 from artfactory.views.dialogs.templates import SaveTemplateDialog, TemplateBrowser
 from artfactory.views.main_window import MainWindow
 from artfactory.views.viewer.product_dialog import ProductDialog
+from tests.support.fake_keys import fake_replicate_token
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
 Button = QMessageBox.StandardButton
@@ -240,11 +241,11 @@ def test_a_key_entered_in_preferences_goes_to_the_keychain(qtbot: Any, window: M
     assert isinstance(dialog, PreferencesDialog)
     field = dialog.keys["replicate"].field
     assert field.echoMode() == field.EchoMode.Password
-    qtbot.keyClicks(field, "r8_testtoken1234567890")
+    qtbot.keyClicks(field, fake_replicate_token("testtoken1234567890"))
     dialog.width.setValue(768)
     dialog.concurrency_replicate.setValue(2)
     dialog.apply()
-    assert keyring.get_password("artfactory", "replicate") == "r8_testtoken1234567890"
+    assert keyring.get_password("artfactory", "replicate") == fake_replicate_token("testtoken1234567890")
     assert window.app.settings.default_width == 768
     assert window.app.runs.executor.limits["replicate"] == 2
     saved = json.loads((window.app.library.home / "settings.json").read_text(encoding="utf-8"))
@@ -362,7 +363,7 @@ def test_test_connection_checks_the_typed_or_stored_key_without_blocking(qtbot: 
             return row.status.text()
 
         assert test("replicate").startswith("✗ no API key for Replicate")
-        wrong = "r8_wrongtoken0000000000"
+        wrong = fake_replicate_token("wrongtoken0000000000")
         message = test("replicate", wrong)
         assert "authentication failed for Replicate" in message and wrong not in message
         assert rows["replicate"].status.property("role") == "error"

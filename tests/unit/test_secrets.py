@@ -18,8 +18,9 @@ from artfactory.engine.nodetypes import NodeError, NodeType, Port
 from artfactory.services import secrets
 from artfactory.services.secrets import MissingKeyError, SecretsError
 from artfactory.services.storage import LibraryStorage
+from tests.support.fake_keys import fake_replicate_token
 
-REPLICATE_KEY = "r8_UnitTestToken0123456789abcdefABCDEF"
+REPLICATE_KEY = fake_replicate_token("UnitTestToken0123456789abcdefABCDEF")
 FAL_KEY = "0a1b2c3d-4e5f-6789-abcd-ef0123456789:fedcba9876543210fedcba9876543210"
 
 
@@ -84,9 +85,9 @@ def test_no_keychain_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
 def test_redact_known_keys_and_header_patterns(memory_keyring: Any) -> None:
     secrets.set_key("fal", FAL_KEY)
     text = (f"calling with {FAL_KEY}; headers={{'Authorization': 'Key {FAL_KEY}'}} "
-            "Bearer r8_NeverSeenBeforeToken1234567890 and Token abcdef0123456789abcdef")
+            f"Bearer {fake_replicate_token('NeverSeenBefore')} and Token abcdef0123456789abcdef")
     clean = secrets.redact(text)
-    assert FAL_KEY not in clean and "r8_NeverSeen" not in clean and "abcdef0123456789abcdef" not in clean
+    assert FAL_KEY not in clean and "FAKENeverSeen" not in clean and "abcdef0123456789abcdef" not in clean
     assert "***" in clean
     # Ordinary prose that mentions keys and tokens stays readable.
     prose = "the key contains whitespace; Token expired; Key points to remember"

@@ -46,6 +46,11 @@ def create_main_window(library: Library) -> MainWindow:
     return window
 
 
+def _freeze_startup_objects() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 def run_app(home: str | os.PathLike[str] | None = None) -> int:
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     # Only PyQt6 itself before the splash is up: NodeGraphQt (through Qt.py, which loads every PyQt6
@@ -96,8 +101,8 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
     QTimer.singleShot(0, window.offer_restore)
     # Start-up leaves many long-lived objects (Qt wrappers, SQLAlchemy, NodeGraphQt); moving them out of
     # the collector's reach spares the user a one-off pause (75–110 ms in bench/gallery.py) later on.
-    gc.collect()
-    gc.freeze()
+    # Done from the event loop, after the window's first paint, not before it.
+    QTimer.singleShot(0, _freeze_startup_objects)
     try:
         return int(app.exec())
     finally:

@@ -158,7 +158,10 @@ class AppController(QObject):
                 ok, message = False, str(exc)
             except Exception as exc:  # a bug must not leave the button waiting forever
                 ok, message = False, secrets.redact(f"unexpected error: {exc}")
-            self.connection_tested.emit(provider, ok, message)
+            try:
+                self.connection_tested.emit(provider, ok, message)
+            except RuntimeError:  # the app closed while the request was out: nobody is waiting
+                pass
 
         thread = threading.Thread(target=work, name=f"test-{provider}", daemon=True)
         thread.start()

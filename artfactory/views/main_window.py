@@ -185,8 +185,7 @@ class MainWindow(FilesMixin, QMainWindow):
             self._canvas_docks = None
 
     def _on_tab_changed(self, _index: int) -> None:
-        if hasattr(self, "gallery"):
-            self._switch_perspective()
+        self._switch_perspective()
         tab = self.current_tab()
         if tab is not None:
             self.undo_group.setActiveStack(tab.controller.undo_stack)

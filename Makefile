@@ -36,6 +36,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/providers.py
 	$(PY) bench/ui.py
 	$(PY) bench/gallery.py
+	$(PY) bench/sweep.py
 
 screenshots: $(VENV)/.dev
 	$(PY) scripts/screenshots.py

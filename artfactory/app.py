@@ -34,6 +34,23 @@ def _library_home(home: str | os.PathLike[str] | None) -> str | os.PathLike[str]
 UI_SWITCH_INTERVAL_S = 0.001
 
 
+def show_settings_problems(window: MainWindow, problems: list[str]) -> None:
+    """Say which settings could not be used (their defaults apply), in the log and in a window that does
+    not block: the app runs on with defaults rather than refusing to start over one bad value."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    for problem in problems:
+        log.warning("%s", problem)
+    box = QMessageBox(QMessageBox.Icon.Warning, f"{APP_NAME} — settings",
+                      "Some settings could not be used; their defaults apply until they are fixed "
+                      "(in Preferences or in the file):", QMessageBox.StandardButton.Ok, window)
+    box.setInformativeText("\n\n".join(problems))
+    box.setModal(False)
+    box.show()
+    window.settings_problems_box = box  # type: ignore[attr-defined]  # kept alive while it is shown
+    window.show_message(problems[0])
+
+
 def create_main_window(library: Library) -> MainWindow:
     """The main window over an open library, not yet shown (tests and screenshots use it too)."""
     sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
@@ -75,11 +92,14 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
 
     compat.apply()  # before anything imports NodeGraphQt
     splash.advance(0.35, "Opening the library…")
+    from artfactory.config import load_settings, resolve_home
     from artfactory.services.library import Library, LibraryError
     from artfactory.services.orders import OrderStore
 
+    settings_problems: list[str] = []  # bad values keep their defaults; the user is told once the window is up
     try:
-        library = Library.open(_library_home(home))
+        root = resolve_home(_library_home(home))
+        library = Library.open(root, settings=load_settings(root, settings_problems))
     except LibraryError as exc:
         splash.close()
         QMessageBox.critical(None, f"{APP_NAME} — cannot open the library",
@@ -88,16 +108,34 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
         return EXIT_BAD_LIBRARY
     theme.apply(app, library.settings.theme)
     splash.advance(0.75, "Building the window…")
-    interrupted = OrderStore(library).recover_interrupted()
+    from artfactory.services.write_errors import describe_write_failure, is_write_failure
+
+    try:
+        # A read-only library is for browsing: marking ended orders interrupted would be a write.
+        interrupted = [] if library.read_only else OrderStore(library).recover_interrupted()
+        startup_problem = ""
+    except Exception as exc:  # a full disk: the window still opens, to browse and to free space
+        if not is_write_failure(exc):
+            raise
+        interrupted, startup_problem = [], describe_write_failure(exc, library.home)
     window = create_main_window(library)
     window.new_graph()
     window.show()
     splash.finish(window)
+    if library.read_only:
+        window.show_message(f"The library at {library.home} is read-only: browse and export; runs and imports "
+                            "need write access")
     if interrupted:
         window.show_message(f"{len(interrupted)} order(s) were interrupted by the last exit; "
                             "finish them with `artfactory resume`")
+    if startup_problem:
+        window.show_message(f"Runs cannot be recorded: {startup_problem}")
+    window.app.library_swept.connect(window.show_message)
+    window.app.sweep_library()
     from PyQt6.QtCore import QTimer
 
+    if settings_problems:
+        QTimer.singleShot(0, lambda: show_settings_problems(window, settings_problems))
     QTimer.singleShot(0, window.offer_restore)
     # Start-up leaves many long-lived objects (Qt wrappers, SQLAlchemy, NodeGraphQt); moving them out of
     # the collector's reach spares the user a one-off pause (75–110 ms in bench/gallery.py) later on.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -72,14 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     plist.add_argument("--collection")
     plist.add_argument("--search")
     plist.add_argument("--project")
-    plist.add_argument("--limit", type=int, default=None)
+    plist.add_argument("--limit", type=positive_int, default=None)
     pshow = products_sub.add_parser("show", parents=[common])
     pshow.add_argument("product_id")
 
     orders = command("orders", "list or show orders")
     orders_sub = orders.add_subparsers(dest="action", required=True, parser_class=_Parser)
     olist = orders_sub.add_parser("list", parents=[common])
-    olist.add_argument("--limit", type=int, default=None)
+    olist.add_argument("--limit", type=positive_int, default=None)
     olist.add_argument("--status")
     oshow = orders_sub.add_parser("show", parents=[common])
     oshow.add_argument("order_id")
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     tinst = tsub.add_parser("instantiate", parents=[common])
     tinst.add_argument("name")
     tinst.add_argument("--to", dest="to", type=Path)
+    tinst.add_argument("--force", action="store_true", help="overwrite the --to file if it exists")
 
     keys = command("keys", "manage provider API keys in the system keychain")
     ksub = keys.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -129,11 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         install_redaction()
     except ImportError:  # pragma: no cover - secrets ships with the app
         pass
+    home: str | None = None
     try:
         args = build_parser().parse_args(args_list)
         args.json = getattr(args, "json", False)
         args.debug = getattr(args, "debug", False)
-        args.home = getattr(args, "home", None)
+        args.home = home = getattr(args, "home", None)
         return dispatch(args)
     except CliError as exc:
         _report(str(exc), as_json, exc.payload)
@@ -144,14 +147,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        from artfactory.config import SettingsError
         from artfactory.engine.document import DocumentError
         from artfactory.services.library import LibraryError
 
-        if isinstance(exc, DocumentError | LibraryError):
+        if isinstance(exc, DocumentError | LibraryError | SettingsError):
             _report(str(exc), as_json)
             return EXIT_BAD_INPUT
+        reason = bad_input_reason(exc)
+        if reason:
+            _report(reason, as_json)
+            return EXIT_BAD_INPUT
+        from artfactory.services.write_errors import describe_write_failure, is_write_failure
+
+        if is_write_failure(exc):  # e.g. a full disk: one line naming the library, not "unexpected error"
+            from artfactory.config import resolve_home
+
+            _report(describe_write_failure(exc, resolve_home(home)), as_json)
+            return EXIT_FAILED
         _report(f"unexpected error: {exc!r} (run with --debug for details)", as_json)
         return EXIT_FAILED
+
+
+def bad_input_reason(exc: BaseException) -> str | None:
+    """One line for the errors Python raises on input it cannot take, should one get past the checks
+    where input is read (those name the file or argument); None for anything else."""
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to be read (run with --debug for details)"
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason):
+        return ("the input holds text that is not valid Unicode (a lone surrogate such as \\ud800) "
+                "(run with --debug for details)")
+    if isinstance(exc, ValueError) and "embedded null byte" in str(exc):
+        return "a path contains a NUL character (run with --debug for details)"
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return f"a number has more than {sys.get_int_max_str_digits():,} digits (run with --debug for details)"
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        from artfactory.files import show_path
+
+        where = f": {show_path(exc.filename)}" if exc.filename else ""
+        return f"a path is too long for this system{where}"
+    return None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a negative --limit must not mean "no limit")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _report(message: str, as_json: bool, payload: dict[str, Any] | None = None) -> None:

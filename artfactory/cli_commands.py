@@ -13,12 +13,14 @@ from rich.table import Table
 
 from artfactory.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, emit
 from artfactory.engine import document as graph_document
+from artfactory.engine.document import name_problem
 from artfactory.engine.overrides import OverrideError, apply_overrides
 from artfactory.engine.plan import PlanError
 from artfactory.engine.validate import validate
 from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.services.orders import OrderStore
+from artfactory.services.write_errors import describe_write_failure, is_write_failure
 
 STATUS_STYLE = {
     "pending": "dim", "running": "cyan", "executed": "green", "cached": "blue", "failed": "bold red",
@@ -28,8 +30,24 @@ STATUS_STYLE = {
 err_console = Console(stderr=True)
 
 
-def _open(args: argparse.Namespace) -> Library:
-    return Library.open(args.home)
+def _open(args: argparse.Namespace, writes: bool = False) -> Library:
+    library = Library.open(args.home)
+    if writes and library.read_only:  # said up front, not as a database error halfway through
+        raise CliError(f"the library at {library.home} is read-only; '{args.command}' needs to write to it "
+                       "(validate, products and orders work)", EXIT_FAILED)
+    return library
+
+
+def _sweep(library: Library) -> None:
+    """Before a command writes: clear crash leftovers of earlier runs, and say once what moved where."""
+    from artfactory.services.sweep import sweep_library
+
+    try:
+        message = sweep_library(library).message
+    except Exception as exc:  # housekeeping: a failure is said, and the command still runs
+        message = f"could not check the library for crash leftovers: {exc}"
+    if message:
+        print(f"artfactory: {message}", file=sys.stderr)
 
 
 def _status_exit(status: str, interrupted: bool = False) -> int:
@@ -94,10 +112,20 @@ def _run_and_report(args: argparse.Namespace, library: Library, plan: Any, proje
     finally:
         if live:
             live.live.stop()
-    with library.db.session() as db:
-        result = lineage.run_result(library, db, order_id)
+    result = _run_result(library, session, order_id)
     emit(args, result, lambda: _print_run(result))
     return _status_exit(status, session.interrupted)
+
+
+def _run_result(library: Library, session: Any, order_id: str) -> dict[str, Any]:
+    """The order as stored, corrected by its runner where the library could not be written (disk full)."""
+    with library.db.session() as db:
+        result = lineage.run_result(library, db, order_id)
+    runner = session.runner
+    if runner is not None and runner.order_id == order_id and runner.storage_error:
+        print(f"artfactory: error: {runner.storage_error}", file=sys.stderr)
+        result = runner.report(result)
+    return result
 
 
 def _print_run(result: dict[str, Any]) -> None:
@@ -113,7 +141,7 @@ def _print_run(result: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    library = _open(args)
+    library = _open(args, writes=True)
     doc = graph_document.load(args.graph)
     try:
         doc, _ = apply_overrides(doc, args.sets, library.registry)
@@ -124,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if missing:
             raise CliError(f"--only: the graph has no node {missing[0]!r}")
     OrderStore(library).recover_interrupted()
+    _sweep(library)
     from artfactory.workers.headless import HeadlessSession
 
     try:
@@ -135,8 +164,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    library = _open(args)
+    library = _open(args, writes=True)
     OrderStore(library).recover_interrupted()
+    _sweep(library)
     try:
         with library.db.session() as db:
             doc, pinned, project_id = lineage.rerun_document(library, db, args.order_id, args.sets, args.reroll)
@@ -157,9 +187,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from artfactory.models import Order
     from artfactory.workers.headless import HeadlessSession
 
-    library = _open(args)
+    library = _open(args, writes=True)
     store = OrderStore(library)
     store.recover_interrupted()
+    _sweep(library)
     with library.db.session() as db:
         query = db.query(Order).filter(Order.status == "interrupted")
         if args.order_ids:
@@ -186,10 +217,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             worst = max(worst, EXIT_FAILED)
             continue
         status = session.resume(order_id, plan, project_id, items, handle_sigint=True)
-        with library.db.session() as db:
-            results.append(lineage.run_result(library, db, order_id))
+        results.append(_run_result(library, session, order_id))
         worst = max(worst, _status_exit(status, session.interrupted))
-        if session.interrupted:
+        if session.interrupted or (session.runner and session.runner.storage_error):  # a full disk fails the next too
             break
     emit(args, results, lambda: [_print_run(r) for r in results] or Console().print("no interrupted orders"))
     return worst
@@ -263,7 +293,13 @@ def cmd_orders(args: argparse.Namespace) -> int:
     from artfactory.models import Order
 
     library = _open(args)
-    OrderStore(library).recover_interrupted()
+    try:
+        OrderStore(library).recover_interrupted()
+    except Exception as exc:  # listing is read-only: a full disk must not stop it
+        if not is_write_failure(exc):
+            raise
+        print(f"artfactory: warning: orders of ended runs not marked interrupted: "
+              f"{describe_write_failure(exc, library.home)}", file=sys.stderr)
     with library.db.session() as db:
         if args.action == "show":
             try:
@@ -296,8 +332,12 @@ def cmd_orders(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from artfactory.services.transfer import import_paths
 
-    library = _open(args)
+    library = _open(args, writes=True)
+    _sweep(library)
     project_id = library.project_id(args.project)
+    problem = name_problem(args.collection, "a collection name") if args.collection else None
+    if problem:
+        raise CliError(f"--collection: {problem}")
     result = import_paths(library, args.paths, project_id=project_id, collection=args.collection)
     data = {"products": [lineage.product_summary(library, p) for p in result.products],
             "rejected": [{"path": str(path), "reason": reason} for path, reason in result.rejected]}
@@ -351,7 +391,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
         else:
             doc = templates.instantiate(library, args.name)
             target = args.to or templates.default_instance_path(library, doc)
-            doc.save(target)
+            templates.write_instance(doc, target, overwrite=args.force)
             emit(args, {"name": args.name, "path": str(target), "graph": doc.to_json()},
                  lambda: print(f"wrote {target}"))
     except templates.TemplateError as exc:
@@ -383,6 +423,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_FAILED) from None
     emit(args, {"provider": args.provider, **data},
          lambda: print(f"{args.provider}: {'set' if data.get('set') else 'not set'} ({data.get('source')})"))
+    if data.get("warning") or data.get("error"):  # an unsafe or missing keychain: said even with --json
+        print(f"artfactory: {data.get('warning') or data.get('error')}", file=sys.stderr)
     return EXIT_OK
 
 

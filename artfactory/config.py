@@ -3,21 +3,64 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
+import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
+
+from artfactory.files import FileRefused, read_regular
 
 APP_NAME = "Art Factory"
 APP_SLUG = "artfactory"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = "settings.json"
+MAX_SETTINGS_BYTES = 1024 * 1024
+log = logging.getLogger("artfactory")
 
 
-def _setting(default: Any, doc: str, env: str | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "env": env})
+class SettingsError(ValueError):
+    """A setting with a value of the wrong type or out of bounds; the message names the file (or variable) and key."""
+
+
+def _setting(default: Any, doc: str, env: str | None = None, *, minimum: float | None = None,
+             maximum: float | None = None, choices: tuple[str, ...] = (),
+             check: Callable[[Any], str | None] | None = None) -> Any:
+    """One setting: its default, a one-line doc, the environment variable that overrides it, and the
+    bounds, choices or check every value (from the file, the environment or the app) must pass."""
+    return field(default=default, metadata={"doc": doc, "env": env, "minimum": minimum, "maximum": maximum,
+                                            "choices": choices, "check": check})
+
+
+def _http_url(value: str) -> str | None:
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def _database_url(value: str) -> str | None:
+    if not value:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(value).get_dialect().import_dbapi()
+    except ImportError as exc:
+        return f"needs a database driver that is not installed ({exc.name or exc})"
+    except NoSuchModuleError:  # before ArgumentError: it is one
+        return f"names a database kind this installation does not know ({value.split(':', 1)[0]!r})"
+    except ArgumentError:
+        return "is not a database URL (such as sqlite:////path/library.sqlite3 or postgresql://host/name)"
+    return None
 
 
 @dataclass
@@ -26,40 +69,48 @@ class Settings:
 
     database_url: str = _setting(
         "", "SQLAlchemy URL of the library database; empty = library.sqlite3 in the library root.",
-        env="ARTFACTORY_DATABASE_URL",
+        env="ARTFACTORY_DATABASE_URL", check=_database_url,
     )
     replicate_base_url: str = _setting(
-        "https://api.replicate.com", "Base URL of the Replicate HTTP API.", env="ARTFACTORY_REPLICATE_BASE_URL"
+        "https://api.replicate.com", "Base URL of the Replicate HTTP API.", env="ARTFACTORY_REPLICATE_BASE_URL",
+        check=_http_url,
     )
     fal_queue_url: str = _setting(
-        "https://queue.fal.run", "Base URL of the fal queue API.", env="ARTFACTORY_FAL_QUEUE_URL"
+        "https://queue.fal.run", "Base URL of the fal queue API.", env="ARTFACTORY_FAL_QUEUE_URL", check=_http_url
     )
     fal_rest_url: str = _setting(
-        "https://fal.run", "Base URL for fal endpoint OpenAPI schemas.", env="ARTFACTORY_FAL_REST_URL"
+        "https://fal.run", "Base URL for fal endpoint OpenAPI schemas.", env="ARTFACTORY_FAL_REST_URL", check=_http_url
     )
     concurrency_local: int = _setting(
-        0, "Parallel provider.local jobs; 0 = number of CPU cores.", env="ARTFACTORY_CONCURRENCY_LOCAL"
+        0, "Parallel provider.local jobs; 0 = number of CPU cores.", env="ARTFACTORY_CONCURRENCY_LOCAL",
+        minimum=0, maximum=256,
     )
-    concurrency_replicate: int = _setting(4, "Parallel Replicate predictions.", env="ARTFACTORY_CONCURRENCY_REPLICATE")
-    concurrency_fal: int = _setting(4, "Parallel fal requests.", env="ARTFACTORY_CONCURRENCY_FAL")
+    concurrency_replicate: int = _setting(4, "Parallel Replicate predictions.", env="ARTFACTORY_CONCURRENCY_REPLICATE",
+                                          minimum=1, maximum=64)
+    concurrency_fal: int = _setting(4, "Parallel fal requests.", env="ARTFACTORY_CONCURRENCY_FAL",
+                                    minimum=1, maximum=64)
     worker_threads: int = _setting(
-        0, "Size of the worker pool for node execution; 0 = max(16, 4 x cores).", env="ARTFACTORY_WORKER_THREADS"
+        0, "Size of the worker pool for node execution; 0 = max(16, 4 x cores).", env="ARTFACTORY_WORKER_THREADS",
+        minimum=0, maximum=1024,
     )
     max_file_bytes: int = _setting(
         512 * 1024 * 1024, "Largest media file accepted by import or download, in bytes.",
-        env="ARTFACTORY_MAX_FILE_BYTES",
+        env="ARTFACTORY_MAX_FILE_BYTES", minimum=1, maximum=2**40,
     )
-    request_timeout_s: float = _setting(60.0, "HTTP timeout for one provider request, in seconds.")
-    poll_interval_s: float = _setting(1.0, "Longest wait between two polls of a remote job, in seconds.")
+    request_timeout_s: float = _setting(60.0, "HTTP timeout for one provider request, in seconds.",
+                                        minimum=0.01, maximum=3600)
+    poll_interval_s: float = _setting(1.0, "Longest wait between two polls of a remote job, in seconds.",
+                                      minimum=0.001, maximum=600)
     requests_per_second: float = _setting(
         10.0, "Polite global cap on provider API requests per second (downloads of outputs are not counted).",
-        env="ARTFACTORY_REQUESTS_PER_SECOND",
+        env="ARTFACTORY_REQUESTS_PER_SECOND", minimum=0.01, maximum=100_000,
     )
-    schema_ttl_s: int = _setting(24 * 3600, "How long a fetched model schema is trusted, in seconds.")
-    default_width: int = _setting(512, "Default image width for new provider nodes.")
-    default_height: int = _setting(512, "Default image height for new provider nodes.")
-    theme: str = _setting("dark", "UI theme: dark or light.")
-    autosave_s: int = _setting(30, "Seconds between autosaves of open graphs.")
+    schema_ttl_s: int = _setting(24 * 3600, "How long a fetched model schema is trusted, in seconds.",
+                                 minimum=0, maximum=365 * 24 * 3600)
+    default_width: int = _setting(512, "Default image width for new provider nodes.", minimum=64, maximum=4096)
+    default_height: int = _setting(512, "Default image height for new provider nodes.", minimum=64, maximum=4096)
+    theme: str = _setting("dark", "UI theme: dark or light.", choices=("dark", "light"))
+    autosave_s: int = _setting(30, "Seconds between autosaves of open graphs; 0 = off.", minimum=0, maximum=3600)
 
     @classmethod
     def docs(cls) -> dict[str, str]:
@@ -80,45 +131,143 @@ class Settings:
         }
 
 
-def _coerce(value: str, like: Any) -> Any:
-    if isinstance(like, bool):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(like, int):
-        return int(value)
-    if isinstance(like, float):
-        return float(value)
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """`value` as setting `name` takes it (an int where a float is declared becomes a float);
+    ValueError with the reason when its type, bounds or choices are wrong."""
+    f = _FIELDS[name]
+    default = f.default
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        expected = "true or false"
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "a whole number"
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        expected = "a number"
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+        expected = "text"
+    if not ok:
+        raise ValueError(f"must be {expected}, got {_shown(value)}")
+    meta = f.metadata
+    if meta["minimum"] is not None and value < meta["minimum"]:
+        raise ValueError(f"must be at least {meta['minimum']:g}, got {_shown(value)}")
+    if meta["maximum"] is not None and value > meta["maximum"]:
+        raise ValueError(f"must be at most {meta['maximum']:g}, got {_shown(value)}")
+    if meta["choices"] and value not in meta["choices"]:
+        raise ValueError(f"must be one of {', '.join(meta['choices'])}, got {_shown(value)}")
+    problem = meta["check"](value) if meta["check"] else None
+    if problem:
+        raise ValueError(f"{problem}, got {_shown(value)}")
     return value
 
 
-def load_settings(home: Path) -> Settings:
-    """Settings from `home/settings.json`, then environment overrides."""
+def _shown(value: Any) -> str:
+    if isinstance(value, str):  # a database URL may carry a password: never in a message
+        value = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
+    text = json.dumps(value) if isinstance(value, bool | int | float | str | None) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _from_env(raw: str, like: Any) -> Any:
+    """An environment variable's text in the type of the setting (left as text when it does not convert)."""
+    text = raw.strip()
+    if isinstance(like, bool):
+        lowered = text.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        return raw
+    try:
+        if isinstance(like, int):
+            return int(text)
+        if isinstance(like, float):
+            return float(text)
+    except ValueError:
+        return raw
+    return raw
+
+
+def _set_aside(path: Path) -> Path | None:
+    """Move an unreadable settings file out of the way (never overwrite it); its new path, or None."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 2
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    try:
+        os.replace(path, target)
+    except OSError:
+        return None
+    return target
+
+
+def load_settings(home: Path, problems: list[str] | None = None) -> Settings:
+    """Settings from `home/settings.json`, then environment overrides, every value checked against its
+    declaration. A bad value raises SettingsError naming the file (or variable) and the key — unless a
+    `problems` list is given: then the message goes there and the default stays (the app starts and shows
+    it). A settings file that is not a JSON object is moved aside to settings.json.corrupt-<time>, never
+    overwritten, and reported (in `problems`, else as a warning in the log)."""
     settings = Settings()
     path = home / SETTINGS_FILE
-    if path.is_file():
+
+    def bad(message: str) -> None:
+        if problems is None:
+            raise SettingsError(message)
+        problems.append(message)
+
+    stored: Any = {}
+    if path.exists():
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            text = read_regular(path, MAX_SETTINGS_BYTES).decode("utf-8")
+            stored = json.loads(text)
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
+        except FileRefused as exc:
+            bad(f"settings file {exc}")
             stored = {}
-        if isinstance(stored, dict):
-            for f in fields(Settings):
-                if f.name in stored:
-                    default = getattr(settings, f.name)
-                    value = stored[f.name]
-                    if isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)):
-                        setattr(settings, f.name, value)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or not an object
+            aside = _set_aside(path)
+            message = (f"settings file {path} is corrupt; it was moved to {aside} and the defaults are used"
+                       if aside else f"settings file {path} is corrupt and cannot be moved aside; defaults are used")
+            if problems is None:
+                log.warning(message)
+            else:
+                problems.append(message)
+            stored = {}
+    for name, value in stored.items():
+        if name not in _FIELDS:
+            continue  # a setting of a newer or older version: kept out of the way, not an error
+        try:
+            setattr(settings, name, check_setting(name, value))
+        except ValueError as exc:
+            bad(f"{path}: setting {name!r} {exc}")
     for f in fields(Settings):
         env = f.metadata.get("env")
-        if env and os.environ.get(env):
-            try:
-                setattr(settings, f.name, _coerce(os.environ[env], getattr(settings, f.name)))
-            except ValueError:
-                pass
+        raw = os.environ.get(env) if env else None
+        if not raw:
+            continue
+        try:
+            setattr(settings, f.name, check_setting(f.name, _from_env(raw, f.default)))
+        except ValueError as exc:
+            bad(f"environment variable {env} (setting {f.name!r}) {exc}")
     return settings
 
 
 def save_settings(home: Path, settings: Settings) -> None:
-    """Write settings atomically (environment overrides are not written back)."""
+    """Write settings atomically (environment overrides are not written back); a bad value is refused."""
     data = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+    for name, value in data.items():
+        try:
+            check_setting(name, value)
+        except ValueError as exc:
+            raise SettingsError(f"setting {name!r} {exc}") from None
     home.mkdir(parents=True, exist_ok=True)
     tmp = home / (SETTINGS_FILE + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from artfactory.engine.document import name_problem
 from artfactory.engine.nodetypes import Media, NodeError, NodeType, Param, Port, RunContext
 
 MAX_NAME = 200
@@ -17,6 +18,9 @@ def _run_add(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, An
     if len(name) > MAX_NAME:
         raise NodeError(f"collection.add: the collection name is {len(name)} characters; "
                         f"the limit is {MAX_NAME}", "bad_param")
+    problem = name_problem(name, "a collection name")
+    if problem:
+        raise NodeError(f"collection.add: {problem}", "bad_param")
     items = inputs.get("media")
     items = list(items) if isinstance(items, list | tuple) else [] if items is None else [items]
     for item in items:

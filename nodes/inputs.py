@@ -9,7 +9,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from artfactory.config import Settings, SettingsError, load_settings
 from artfactory.engine.nodetypes import NewMedia, NodeError, NodeType, Param, Port, RunContext
+from artfactory.files import FileRefused, check_regular, open_regular, show_path
 
 CHUNK = 1024 * 1024
 
@@ -20,37 +22,50 @@ def resolve_path(raw: str) -> Path:
     return path if path.is_absolute() else Path.cwd() / path
 
 
+def _max_bytes(home: Path) -> int:
+    # The library's own limit when its settings can be read; the run reports a bad settings file itself.
+    try:
+        return load_settings(home).max_file_bytes
+    except SettingsError:
+        return Settings().max_file_bytes
+
+
 def file_key(params: Mapping[str, Any], home: Path) -> str:
-    """The sha256 of the file's bytes: the cache key changes exactly when the file's content does."""
+    """The sha256 of the file's bytes: the cache key changes exactly when the file's content does.
+    Only a regular file under the library's size limit is read: a device or pipe would never end."""
     path = resolve_path(str(params.get("path") or ""))
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
+        with open_regular(path, _max_bytes(home)) as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
-    except FileNotFoundError:
-        return f"missing:{path}"
+    except FileRefused as exc:
+        # Not readable as an image file now; the run reports why. A distinct key never matches a cached result.
+        return f"missing:{path}" if exc.reason == "file not found" else f"unreadable:{path}"
     except OSError:
-        # Unreadable now; the run reports why. A distinct key keeps it from matching a cached result.
         return f"unreadable:{path}"
     return digest.hexdigest()
 
 
 def _run_image(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
     path = resolve_path(params["path"])
-    if not path.exists():
-        raise NodeError(f"input.image: there is no file at {path}", "missing_file")
-    if not path.is_file():
-        raise NodeError(f"input.image: {path} is a folder, not an image file", "bad_input")
     try:
-        with Image.open(path) as image:
+        check_regular(path, getattr(ctx.settings, "max_file_bytes", None) or Settings().max_file_bytes)
+    except FileRefused as exc:
+        code = "missing_file" if exc.reason.startswith("file not found") else "bad_input"
+        raise NodeError(f"input.image: {exc}", code) from None
+    try:
+        with open_regular(path) as fh, Image.open(fh) as image:
             fmt = image.format
             width, height = image.size
             image.verify()  # decodes enough to catch a truncated or fake file before it is copied
+    except FileRefused as exc:
+        raise NodeError(f"input.image: {exc}", "unreadable") from None
     except PermissionError:
-        raise NodeError(f"input.image: {path} cannot be read (permission denied)", "unreadable") from None
+        raise NodeError(f"input.image: {show_path(path)} cannot be read (permission denied)", "unreadable") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise NodeError(f"input.image: {path} is not an image Pillow can read ({exc})", "bad_image") from None
+        raise NodeError(f"input.image: {show_path(path)} is not an image Pillow can read ({exc})",
+                        "bad_image") from None
     meta = {
         "prompt": "",
         "seed": None,

@@ -16,6 +16,7 @@ from pyparsing import ParseBaseException
 from artfactory.engine.nodetypes import NodeError, NodeType, Param, Port, RunContext
 
 Outputs = dict[str, list[Any]]
+MAX_NESTING = 20  # far beyond any real template; 50 levels already overflow the wildcard parser
 
 # `{input}` is swapped for this private-use character before expansion and for the input text after it,
 # so braces or `|` typed in the input never reach the wildcard parser.
@@ -73,12 +74,31 @@ def _count(command: Command) -> int | None:
     return None
 
 
+def _nesting(template: str) -> int:
+    """The deepest level of `{` inside `{` in the template."""
+    depth = deepest = 0
+    for char in template:
+        if char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def expand_template(template: str, value: str, limit: int) -> list[str]:
     """Every combination of the template's `{a|b}` alternatives, with `{input}` replaced by `value`."""
     marked = template.replace(_PLACEHOLDER, "").replace("{input}", _PLACEHOLDER)
+    depth = _nesting(marked)
+    if depth > MAX_NESTING:
+        # The wildcard parser recurses per level and would overflow Python's stack (a crash, not a message).
+        raise NodeError(f"prompt.template nests {{…}} {depth} levels deep; at most {MAX_NESTING} are allowed",
+                        "template_syntax")
     generator = CombinatorialPromptGenerator(parser_config=_PARSER_CONFIG)
     try:
         prompts = generator.generate(marked, max_prompts=limit + 1)
+    except RecursionError:  # pragma: no cover - MAX_NESTING keeps templates well inside the stack
+        raise NodeError("prompt.template is nested too deeply to expand", "template_syntax") from None
     except ParseBaseException as exc:
         near = template[max(0, exc.loc - 10): exc.loc + 10]
         raise NodeError(

@@ -1,5 +1,5 @@
 """Render the README screenshots offscreen: the main window after a run, the template browser, preferences,
-the gallery, the product viewer with lineage, and compare."""
+the gallery, the product viewer with lineage, compare, and the light theme."""
 
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ def main() -> int:
         window.run_graph()
         wait(app, lambda other=other: not other.controller.run_state.running, 180, name)
     window.app.runs.executor.wait_idle(30_000)
+    window.resize(1280, 800)  # a laptop screen, the Runs dock open beside the gallery
     gallery = window.show_gallery()
     gallery.refresh()
     settle(app, 1.0)
@@ -90,6 +91,7 @@ def main() -> int:
     gallery.loader.wait_idle(10_000)
     settle(app, 0.8)
     save(window.grab(), "gallery.png")
+    window.resize(1920, 1080)
 
     viewer = window.open_product(posters[0])
     assert viewer is not None
@@ -121,10 +123,59 @@ def main() -> int:
     save(compare.grab(), "compare.png")
     compare.close()
 
+    node_menu_shot(app, window)
+
+    # The light theme, switched live as Preferences does, on the first graph after its run.
+    window.app.update_settings(theme="light")
+    window.resize(1480, 900)
+    window.tabs.setCurrentWidget(tab)
+    settle(app)
+    tab.view.zoom_to_fit()  # after the resize has landed, or it frames the old size
+    settle(app, 0.6)
+    save(window.grab(), "light-theme.png")
+
     window.app.runs.executor.wait_idle(10_000)
     window.autosave.clean_exit()
     library.close()
     return 0
+
+
+def node_menu_shot(app: object, window: object) -> None:
+    """A small graph after a run, with a node's right-click menu open (the menu is a window of its own, so
+    it is grabbed apart and painted onto the window where it popped up)."""
+    from PyQt6.QtGui import QPainter
+
+    from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
+    from artfactory.views.canvas import node_menu
+
+    doc = GraphDocument(name="Fox sketch", nodes=[
+        NodeSpec("prompt", "prompt.text", {"text": "a red fox in fresh snow, poster"}),
+        NodeSpec("gen", "provider.local", {"seed": 7, "width": 512, "height": 512}),
+        NodeSpec("small", "transform.resize", {"width": 256, "height": 256, "mode": "fit"}),
+    ], edges=[EdgeSpec("prompt", "text", "gen", "prompt"), EdgeSpec("gen", "image", "small", "image")],
+        meta={"canvas": {"prompt": {"pos": [0, 40]}, "gen": {"pos": [300, 0]}, "small": {"pos": [600, 0]}}})
+    window.resize(1360, 800)  # type: ignore[attr-defined]
+    tab = window.add_graph(window.app.new_graph(doc))  # type: ignore[attr-defined]
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 60, "the small graph")
+    wait(app, lambda: all(tab.view.node_item(n)._thumbs and not tab.view.node_item(n)._thumbs[0].pixmap().isNull()
+                          for n in ("gen", "small")), 30, "thumbnails")
+    view = tab.view
+    view.zoom_to_fit()
+    settle(app)
+    item = view.node_item("gen")
+    rect = item.sceneBoundingRect()
+    at = view.viewer.mapFromScene(rect.left() + 60, rect.bottom() - 24)  # the menu drops below the graph
+    view.select(["gen"])  # a right-click selects the node, then opens its menu
+    menu = node_menu.build(view, "gen")
+    menu.popup(view.viewer.viewport().mapToGlobal(at))
+    settle(app)
+    shot = window.grab()  # type: ignore[attr-defined]
+    painter = QPainter(shot)
+    painter.drawPixmap(window.mapFromGlobal(menu.pos()), menu.grab())  # type: ignore[attr-defined]
+    painter.end()
+    menu.close()
+    save(shot, "node-menu.png")
 
 
 def _memory_keychain() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata as metadata
+import logging
 import re
 import threading
 from pathlib import Path
@@ -21,8 +22,10 @@ from artfactory.providers.connection import check_connection
 from artfactory.providers.http import ProviderError
 from artfactory.services import lineage, secrets, templates, transfer
 from artfactory.services.library import Library
+from artfactory.services.sweep import sweep_library
 from artfactory.services.thumbnails import thumbnail_path
 
+log = logging.getLogger("artfactory")
 PROVIDERS = tuple(secrets.PROVIDERS)
 # The libraries the About dialog credits: our direct dependencies, as installed.
 BUNDLED = ("PyQt6", "PyQt6-Qt6", "NodeGraphQt", "Qt.py", "SQLAlchemy", "alembic", "httpx", "pillow",
@@ -32,6 +35,7 @@ BUNDLED = ("PyQt6", "PyQt6-Qt6", "NodeGraphQt", "Qt.py", "SQLAlchemy", "alembic"
 class AppController(QObject):
     settings_changed = pyqtSignal()
     connection_tested = pyqtSignal(str, bool, str)  # provider, whether the key works, what happened
+    library_swept = pyqtSignal(str)  # what the start-up sweep moved or could not, said once
 
     def __init__(self, library: Library, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -164,6 +168,28 @@ class AppController(QObject):
                 pass
 
         thread = threading.Thread(target=work, name=f"test-{provider}", daemon=True)
+        thread.start()
+        return thread
+
+    def sweep_library(self) -> threading.Thread:
+        """Clear crash leftovers off the UI thread (a walk of every product file); `library_swept` says
+        what moved, once, if anything did."""
+
+        def work() -> None:
+            try:
+                message = sweep_library(self.library).message
+            except Exception as exc:  # housekeeping: a failure is said, the app works on
+                log.exception("the library sweep failed")
+                message = f"could not check the library for crash leftovers: {exc}"
+            if not message:
+                return
+            log.warning("%s", message)
+            try:
+                self.library_swept.emit(message)
+            except RuntimeError:  # the app closed meanwhile: the log has it
+                pass
+
+        thread = threading.Thread(target=work, name="library-sweep", daemon=True)
         thread.start()
         return thread
 

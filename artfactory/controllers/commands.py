@@ -94,6 +94,20 @@ class SetParam(QUndoCommand):
         self.ctl._write_param(self.node_id, self.name, self.old)
 
 
+class SetNodeTitle(QUndoCommand):
+    """A node's title on the canvas ("" = the node type's title)."""
+
+    def __init__(self, ctl: GraphController, node_id: str, old: str, new: str, text: str) -> None:
+        super().__init__(text)
+        self.ctl, self.node_id, self.old, self.new = ctl, node_id, old, new
+
+    def redo(self) -> None:
+        self.ctl._write_title(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.ctl._write_title(self.node_id, self.old)
+
+
 class SetPositions(QUndoCommand):
     """Moves of nodes and backdrops: {("node"|"backdrop", id): (old, new)}."""
 

@@ -149,6 +149,18 @@ class GraphController(GraphModel):
         self.undo_stack.push(cmd.SetParam(self, node_id, name, old, copy.deepcopy(value), f"Edit {node_id}.{name}"))
         return True
 
+    def rename_node(self, node_id: str, title: str) -> None:
+        """Give a node its own title on the canvas; an empty title (or the type's own) restores the type's."""
+        node_type = self.node_type(node_id)
+        if self.doc.node(node_id) is None:
+            return
+        title = " ".join(title.split())
+        if node_type is not None and title == node_type.title:
+            title = ""
+        old = self.node_title(node_id)
+        if title != old:
+            self.undo_stack.push(cmd.SetNodeTitle(self, node_id, old, title, f"Rename {node_id}"))
+
     def move(self, moves: Mapping[tuple[str, str], tuple[Point, Point]], label: str = "Move") -> None:
         """Record moves the canvas already made: {("node"|"backdrop", id): (old, new)}."""
         moves = {k: (tuple(o), tuple(n)) for k, (o, n) in moves.items() if tuple(o) != tuple(n)}
@@ -200,7 +212,8 @@ class GraphController(GraphModel):
             "format": FRAGMENT_FORMAT,
             "nodes": [copy.deepcopy(n.to_json()) for n in self.doc.nodes if n.id in ids],
             "edges": [e.to_json() for e in self.doc.edges if e.source in ids and e.target in ids],
-            "canvas": {i: {"pos": list(p)} for i in ids if (p := self.position(i)) is not None},
+            "canvas": {i: {"pos": list(p), **({"title": t} if (t := self.node_title(i)) else {})}
+                       for i in ids if (p := self.position(i)) is not None},
         }
 
     def paste(self, fragment: Any, at: Point | None = None, offset: Point = (40.0, 40.0)) -> list[str]:
@@ -230,8 +243,11 @@ class GraphController(GraphModel):
             id_map[spec.id] = self.new_id(node_type, id_map.values())
             base = points[spec.id] or left_top
             new = NodeSpec(id_map[spec.id], spec.type, copy.deepcopy(spec.params))
-            self.undo_stack.push(cmd.AddNode(self, new, len(self.doc.nodes),
-                                             {"pos": [base[0] + shift[0], base[1] + shift[1]]}, "Paste node"))
+            entry: dict[str, Any] = {"pos": [base[0] + shift[0], base[1] + shift[1]]}
+            title = source.get("title") if isinstance(source := canvas.get(spec.id), dict) else None
+            if isinstance(title, str) and title:
+                entry["title"] = title
+            self.undo_stack.push(cmd.AddNode(self, new, len(self.doc.nodes), entry, "Paste node"))
         refused = 0
         for edge in doc.edges:
             if edge.source not in id_map or edge.target not in id_map:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -26,6 +28,7 @@ class GraphModel(QObject):
     edge_added = pyqtSignal(object)  # EdgeSpec
     edge_removed = pyqtSignal(object)  # EdgeSpec
     param_changed = pyqtSignal(str, str)  # node id, param name
+    node_title_changed = pyqtSignal(str)  # node id
     position_changed = pyqtSignal(str, str)  # "node" | "backdrop", id
     backdrop_changed = pyqtSignal(str)  # added, changed or removed
     document_reset = pyqtSignal()
@@ -38,6 +41,10 @@ class GraphModel(QObject):
         self.run_state = RunState(self)
         self.issues: dict[str, list[str]] = {}
         self.graph_issues: list[str] = []
+        # What a node shows goes out of date when its params or anything upstream change (and back on undo).
+        for signal in (self.param_changed, self.edge_added, self.edge_removed, self.node_added, self.node_removed,
+                       self.document_reset):
+            signal.connect(self._refresh_out_of_date)
 
     # --- reading ------------------------------------------------------------------------------
     def node_type(self, node_id: str) -> NodeType | None:
@@ -62,6 +69,17 @@ class GraphModel(QObject):
     def position(self, node_id: str) -> Point | None:
         return point_of(self._canvas().get(node_id))
 
+    def node_title(self, node_id: str) -> str:
+        """The title the user gave the node on the canvas ("" when it shows its type's title)."""
+        entry = self._canvas().get(node_id)
+        title = entry.get("title") if isinstance(entry, dict) else None
+        return title if isinstance(title, str) else ""
+
+    def display_title(self, node_id: str) -> str:
+        """What the node is called on screen: its own title, else its type's."""
+        node_type = self.node_type(node_id)
+        return self.node_title(node_id) or (node_type.title if node_type else node_id)
+
     def backdrops(self) -> list[dict[str, Any]]:
         items = self.doc.meta.get("backdrops")
         return [b for b in items if isinstance(b, dict) and isinstance(b.get("id"), str)] \
@@ -78,6 +96,35 @@ class GraphModel(QObject):
         while candidate in used:
             candidate, n = f"{base}_{n}", n + 1
         return candidate
+
+    def fingerprints(self) -> dict[str, str]:
+        """Per node, a digest of what its result depends on: its type, params and everything upstream.
+
+        Meta (position, title) is left out: it never changes what a run computes."""
+        incoming: dict[str, list[EdgeSpec]] = {}
+        for edge in self.doc.edges:
+            incoming.setdefault(edge.target, []).append(edge)
+        specs = {n.id: n for n in self.doc.nodes}
+        done: dict[str, str] = {}
+
+        def digest(node_id: str, visiting: frozenset[str]) -> str:
+            if node_id in done:
+                return done[node_id]
+            spec = specs.get(node_id)
+            if spec is None or node_id in visiting:  # a dangling link or a cycle: validation names those
+                return "?"
+            own = {k: v for k, v in spec.to_json().items() if k != "id"}
+            links = sorted((e.target_port, e.source_port, digest(e.source, visiting | {node_id}))
+                           for e in incoming.get(node_id, ()))
+            text = json.dumps([own, links], sort_keys=True, default=str)
+            done[node_id] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            return done[node_id]
+
+        return {node_id: digest(node_id, frozenset()) for node_id in specs}
+
+    def _refresh_out_of_date(self, *_args: object) -> None:
+        if self.run_state.tracks_edits:
+            self.run_state.set_current(self.fingerprints())
 
     def check_link(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
         """Why this link is not allowed (a message for the status bar), or None when it is."""
@@ -151,6 +198,14 @@ class GraphModel(QObject):
         else:
             spec.params[name] = copy.deepcopy(value)
         self.param_changed.emit(node_id, name)
+
+    def _write_title(self, node_id: str, title: str) -> None:
+        entry = self._canvas().setdefault(node_id, {})
+        if title:
+            entry["title"] = title
+        else:
+            entry.pop("title", None)
+        self.node_title_changed.emit(node_id)
 
     def _write_position(self, kind: str, item_id: str, pos: Point) -> None:
         if kind == "node":

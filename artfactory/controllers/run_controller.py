@@ -9,6 +9,7 @@ from typing import Any
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from artfactory.controllers.graph_controller import GraphController
+from artfactory.controllers.gui_errors import KEY_CODES, KEYS_PLACE, for_gui
 from artfactory.engine.executor import Executor, OrderRunner
 from artfactory.engine.plan import PlanError
 from artfactory.models import Order
@@ -16,6 +17,7 @@ from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.services.orders import product_ids_in
 from artfactory.services.thumbnails import thumbnail_path
+from artfactory.services.write_errors import describe_write_failure, is_write_failure
 
 ACTIVE = ("queued", "running")
 
@@ -51,6 +53,7 @@ class RunController(QObject):
     order_changed = pyqtSignal(str)
     node_changed = pyqtSignal(str, str)  # order id, node id
     message = pyqtSignal(str)
+    key_needed = pyqtSignal(str)  # provider: a node failed for want of a (valid) API key
 
     def __init__(self, library: Library, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +72,7 @@ class RunController(QObject):
         if hasattr(signals, "thumbnails_ready"):
             signals.thumbnails_ready.connect(self._on_thumbnails_ready)
         self._shown: dict[str, set[tuple[str, str]]] = {}  # product id -> (order id, node id)s showing it
+        self._key_missing: set[str] = set()  # orders with a node that failed for want of a key
 
     # --- starting and stopping ---------------------------------------------------------------
     def run(self, graph: GraphController, only: list[str] | None = None) -> str | None:
@@ -90,17 +94,23 @@ class RunController(QObject):
         if not plan.order:
             self.message.emit("Nothing to run: select a node first")
             return None
-        if self._project_id is None:
-            self._project_id = self.library.project_id()
-        runner = self.executor.submit(plan, project_id=self._project_id, parent_order_id=graph.parent_order_id,
-                                      start=False)
+        try:
+            if self._project_id is None:
+                self._project_id = self.library.project_id()
+            runner = self.executor.submit(plan, project_id=self._project_id,
+                                          parent_order_id=graph.parent_order_id, start=False)
+        except Exception as exc:  # e.g. a full disk: the order cannot even be written down
+            if not is_write_failure(exc):
+                raise
+            self.message.emit(f"Not started: {describe_write_failure(exc, self.library.home)}")
+            return None
         order_id = runner.order_id
         self._graphs[order_id] = graph
         self._runners[order_id] = runner
         info = OrderInfo(order_id, graph.doc.name or graph.title(), "running", time.time(),
                          {n: NodeProgress() for n in plan.order})
         self.orders[order_id] = info
-        graph.run_state.begin(order_id, list(plan.order))
+        graph.run_state.begin(order_id, list(plan.order), graph.fingerprints())
         self.order_added.emit(order_id)
         runner.start()  # cached nodes report at once, inside start(); the state above must exist first
         if info.status == "running":
@@ -209,6 +219,8 @@ class RunController(QObject):
         node = self._node(order_id, node_id)
         if node is None:
             return
+        if status == "failed":
+            error = self._translate(order_id, node_id, error)
         node.status, node.error = status, error
         if status in ("executed", "cached"):
             node.percent = 100.0
@@ -224,7 +236,7 @@ class RunController(QObject):
 
     def _on_order_finished(self, order_id: str, status: str) -> None:
         info = self.orders.get(order_id)
-        self._runners.pop(order_id, None)
+        runner = self._runners.pop(order_id, None)
         if info is not None:
             info.status = status
             self.order_changed.emit(order_id)
@@ -234,7 +246,25 @@ class RunController(QObject):
         name = info.name if info else order_id
         failed = [n for n, p in (info.nodes.items() if info else ()) if p.status == "failed"]
         detail = f": {len(failed)} node{'s' if len(failed) != 1 else ''} failed" if failed else ""
+        if order_id in self._key_missing:
+            self._key_missing.discard(order_id)
+            detail += f" — add the API key in {KEYS_PLACE}"
+        if runner is not None and runner.storage_error:  # the one thing the user must act on
+            detail = f": {runner.storage_error}"
         self.message.emit(f"{name} {status}{detail}")
+
+    def _translate(self, order_id: str, node_id: str, error: str) -> str:
+        """The GUI's words for a failure whose fix is a place in the app (the engine's text names CLI commands)."""
+        item = self.executor.store.items(order_id).get(node_id) or {}  # a failure is rare: one read is fine
+        code = str(item.get("error_code") or "")
+        if code not in KEY_CODES:
+            return error
+        runner = self._runners.get(order_id)
+        planned = runner.plan.nodes.get(node_id) if runner is not None else None
+        provider = planned.node_type.provider if planned is not None else None
+        self._key_missing.add(order_id)
+        self.key_needed.emit(provider or "")
+        return for_gui(code, error, provider)
 
     def _on_thumbnails_ready(self, product_id: str) -> None:
         for order_id, node_id in self._shown.pop(product_id, set()):

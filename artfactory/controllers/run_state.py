@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class NodeRun:
     error: str = ""
     # (product id, medium thumbnail path) in output order; the path may not exist (e.g. a video)
     products: list[tuple[str, Path]] = field(default_factory=list)
+    inputs: str = ""  # the node's fingerprint (params and everything upstream) when the run planned it
 
 
 class RunState(QObject):
@@ -32,18 +34,41 @@ class RunState(QObject):
         self.order_id: str | None = None
         self.order_status: str | None = None
         self.nodes: dict[str, NodeRun] = {}
+        self._current: dict[str, str] = {}  # the document's fingerprints now
+
+    @property
+    def tracks_edits(self) -> bool:
+        """Whether a run recorded what it ran on (then edits can make nodes out of date)."""
+        return any(run.inputs for run in self.nodes.values())
 
     @property
     def running(self) -> bool:
         return self.order_id is not None and self.order_status in ("queued", "running")
 
-    def begin(self, order_id: str, node_ids: list[str]) -> None:
-        """A new order starts: every planned node is pending, the others keep what they showed before."""
+    def begin(self, order_id: str, node_ids: list[str], inputs: Mapping[str, str] | None = None) -> None:
+        """A new order starts: every planned node is pending, the others keep what they showed before.
+
+        `inputs` are the planned nodes' fingerprints: a later edit that changes one makes it out of date."""
         self.order_id = order_id
         self.order_status = "running"
         for node_id in node_ids:
-            self.nodes[node_id] = NodeRun()
+            self.nodes[node_id] = NodeRun(inputs=(inputs or {}).get(node_id, ""))
+        if inputs:
+            self._current.update(inputs)
         self.reset.emit()
+
+    def stale(self, node_id: str) -> bool:
+        """The node finished, but what it shows was made from params or inputs that have changed since."""
+        run = self.nodes.get(node_id)
+        return bool(run and run.inputs and run.status in FINISHED and self._current.get(node_id) != run.inputs)
+
+    def set_current(self, fingerprints: Mapping[str, str]) -> None:
+        """The document changed: nodes whose out-of-date state flips are redrawn (undo can flip it back)."""
+        before = {node_id: self.stale(node_id) for node_id in self.nodes}
+        self._current = dict(fingerprints)
+        for node_id, was in before.items():
+            if self.stale(node_id) != was:
+                self.node_changed.emit(node_id)
 
     def get(self, node_id: str) -> NodeRun | None:
         return self.nodes.get(node_id)

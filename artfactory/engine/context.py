@@ -9,12 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artfactory.engine.nodetypes import Media, NodeCanceled
+from artfactory.engine.nodetypes import Media, NodeCanceled, NodeError
 
 log = logging.getLogger("artfactory.engine")
 
 ProgressCallback = Callable[[float, str], None]
 RemoteCallback = Callable[[str, dict[str, Any]], None]
+
+
+class RemoteNotStored(NodeError):
+    """remember_remote could not persist the job id; the message says why (e.g. the disk is full)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, code="storage")
 
 
 @dataclass
@@ -76,7 +83,8 @@ class NodeContext:
     def remember_remote(self, job_id: str, state: dict[str, Any]) -> None:
         """Persist a remote job id before waiting on it, so a crash resumes by polling, not resubmitting.
 
-        Jobs are kept per batch item: after a crash every item polls its own job instead of paying again."""
+        Jobs are kept per batch item: after a crash every item polls its own job instead of paying again.
+        Raises RemoteNotStored when the id cannot be persisted: the caller must then stop the job."""
         self.previous_remote = {"job_id": job_id, **state}
         self.remote_jobs[self.item_index] = self.previous_remote
         if self.on_remote is not None:

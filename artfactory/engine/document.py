@@ -5,20 +5,30 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artfactory.files import MAX_DOCUMENT_BYTES, FileRefused, read_regular, show_path
+
 FORMAT = "artfactory.graph"
 VERSION = 1
+# Deeper than any real document; Python's recursive JSON, copy and hashing code would overflow far beyond it.
+MAX_DEPTH = 100
 
 
 class DocumentError(Exception):
     """A graph document that cannot be read; the message names the file and the problem."""
 
 
-@dataclass
+class NotJSON(DocumentError):
+    """Text that is not JSON at all (as opposed to JSON this program cannot take)."""
+
+
+@dataclass(slots=True)
 class NodeSpec:
     id: str
     type: str
@@ -28,7 +38,7 @@ class NodeSpec:
         return {"id": self.id, "type": self.type, "params": self.params}
 
 
-@dataclass
+@dataclass(slots=True)
 class EdgeSpec:
     source: str
     source_port: str
@@ -125,9 +135,30 @@ def migrate(data: dict[str, Any], where: str = "graph") -> dict[str, Any]:
     return data
 
 
+def short(text: str, limit: int = 60) -> str:
+    """`repr(text)`, cut in the middle when long, so one message stays one readable line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit // 2]!r}…{text[-(limit // 2):]!r} ({len(text):,} characters)"
+
+
 def _require(condition: bool, where: str, message: str) -> None:
     if not condition:
         raise DocumentError(f"{where}: {message}")
+
+
+def bad_text_inside(data: Any) -> str | None:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif (problem := bad_text(value)) is not None:
+            return problem
+    return None
 
 
 def from_json(data: Any, where: str = "graph") -> GraphDocument:
@@ -138,58 +169,129 @@ def from_json(data: Any, where: str = "graph") -> GraphDocument:
     data = migrate(dict(data), where)
     name = data.get("name", "Untitled")
     _require(isinstance(name, str), where, "'name' must be text")
+    problem = bad_text(name)
+    _require(problem is None, where, f"'name' {problem}")
     raw_nodes = data.get("nodes", [])
     _require(isinstance(raw_nodes, list), where, "'nodes' must be a list")
     nodes: list[NodeSpec] = []
+    # Messages are built only on failure: a 10 MB document has ~100,000 nodes and edges to get through.
     for index, raw in enumerate(raw_nodes):
-        at = f"{where}: nodes[{index}]"
-        _require(isinstance(raw, dict), at, "must be an object with id, type and params")
+        if not isinstance(raw, dict):
+            raise DocumentError(f"{where}: nodes[{index}]: must be an object with id, type and params")
         node_id, node_type = raw.get("id"), raw.get("type")
-        _require(isinstance(node_id, str) and bool(node_id.strip()), at, "'id' must be non-empty text")
-        _require(isinstance(node_type, str) and bool(node_type), f"{where}: node {node_id!r}", "'type' must be text")
+        if not (isinstance(node_id, str) and node_id.strip()):
+            raise DocumentError(f"{where}: nodes[{index}]: 'id' must be non-empty text")
+        if not (isinstance(node_type, str) and node_type):
+            raise DocumentError(f"{where}: node {short(node_id)}: 'type' must be text")
         params = raw.get("params", {})
-        _require(isinstance(params, dict), f"{where}: node {node_id!r}", "'params' must be an object")
+        if not isinstance(params, dict):
+            raise DocumentError(f"{where}: node {short(node_id)}: 'params' must be an object")
+        if params:
+            check_depth(params, f"{where}: node {short(node_id)} params")
         nodes.append(NodeSpec(node_id, node_type, dict(params)))
     raw_edges = data.get("edges", [])
     _require(isinstance(raw_edges, list), where, "'edges' must be a list")
     edges: list[EdgeSpec] = []
     for index, raw in enumerate(raw_edges):
-        at = f"{where}: edges[{index}]"
-        _require(isinstance(raw, dict), at, 'must be an object {"from": [node, port], "to": [node, port]}')
-        ends = []
+        if not isinstance(raw, dict):
+            raise DocumentError(f"{where}: edges[{index}]: must be an object "
+                                '{"from": [node, port], "to": [node, port]}')
+        ends: list[list[str]] = []
         for key in ("from", "to"):
-            end = raw.get(key)
-            _require(
-                isinstance(end, list) and len(end) == 2 and all(isinstance(x, str) for x in end),
-                at, f"'{key}' must be [node id, port name]",
-            )
-            ends.append(end)
+            value = raw.get(key)
+            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+                    and isinstance(value[1], str)):
+                raise DocumentError(f"{where}: edges[{index}]: '{key}' must be [node id, port name]")
+            ends.append(value)
         edges.append(EdgeSpec(ends[0][0], ends[0][1], ends[1][0], ends[1][1]))
     meta = data.get("meta", {})
     _require(isinstance(meta, dict), where, "'meta' must be an object")
+    check_depth(meta, f"{where}: 'meta'")
+    problem = bad_text_inside(meta)
+    _require(problem is None, where, f"'meta' {problem}")
     return GraphDocument(name=name, nodes=nodes, edges=edges, meta=meta)
 
 
-def loads(text: str, where: str = "graph") -> GraphDocument:
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether JSON data nests deeper than `limit`; iterative, so depth itself cannot overflow the stack."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def bad_text(value: Any) -> str | None:
+    """Why a string cannot be stored as UTF-8 (a lone surrogate such as "\\ud800"), or None when it can."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains {value[exc.start]!r} at position {exc.start}, a lone surrogate that is not valid Unicode"
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def name_problem(value: str, what: str = "a name") -> str | None:
+    """Why `value` cannot be a name (node id, collection, template, project), or None when it can.
+    Control characters are invisible in every list and break files, terminals and logs."""
+    match = _CONTROL.search(value)
+    if match:
+        return f"{what} cannot contain control characters ({match.group()!r} at position {match.start()})"
+    problem = bad_text(value)
+    return f"{what} {problem}" if problem else None
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON as a user wrote it; what Python's parser cannot take becomes one clear DocumentError."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DocumentError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return from_json(data, where)
+        raise NotJSON(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise DocumentError(f"{where}: JSON nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except ValueError:  # Python refuses integers of more than 4,300 digits
+        raise DocumentError(f"{where}: a number has more digits than can be read "
+                            f"({sys.get_int_max_str_digits():,} at most)") from None
+    return data
+
+
+def check_depth(data: Any, where: str) -> None:
+    """DocumentError when `data` nests deeper than MAX_DEPTH (copying or hashing it would overflow)."""
+    if _too_deep(data, MAX_DEPTH):
+        raise DocumentError(f"{where}: JSON nested too deeply (more than {MAX_DEPTH} levels)")
+
+
+def loads(text: str, where: str = "graph") -> GraphDocument:
+    return from_json(parse_json(text, where), where)
 
 
 def load(path: Path | str) -> GraphDocument:
+    """A document file; only a regular file of at most MAX_DOCUMENT_BYTES is read (never a device or pipe)."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DocumentError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DocumentError(f"{path}: is a folder, not a graph file") from None
-    except OSError as exc:
-        raise DocumentError(f"{path}: cannot be read ({exc.strerror})") from None
+        raw = read_regular(path, MAX_DOCUMENT_BYTES)
+    except FileRefused as exc:
+        if exc.reason == "is a folder, not a file":
+            raise DocumentError(f"{show_path(path)}: is a folder, not a graph file") from None
+        raise DocumentError(str(exc)) from None
+    where = show_path(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DocumentError(f"{path}: not a text file (invalid UTF-8)") from None
-    return loads(text, str(path))
+        raise DocumentError(f"{where}: not a text file (invalid UTF-8)") from None
+    del raw
+    data = parse_json(text, where)
+    del text  # a 10 MB document: the text and its parsed form need not both stay alive
+    return from_json(data, where)

@@ -5,23 +5,38 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, QRunnable, QThreadPool, QTimer, pyqtSignal, pyqtSlot
 from sqlalchemy import select
 
 from artfactory.engine.batch import NodeOutcome, discard_drafts, execute_node
-from artfactory.engine.context import NodeContext
+from artfactory.engine.context import NodeContext, RemoteNotStored
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.plan import Plan, build_plan
 from artfactory.models import Product
 from artfactory.services.library import Library
 from artfactory.services.orders import OrderStore
+from artfactory.services.write_errors import describe_write_failure, is_write_failure
 from artfactory.signals import DomainSignals
 
 log = logging.getLogger("artfactory.engine")
 PROGRESS_WRITE_INTERVAL_S = 0.25
+# Waits between attempts to store a remote job id (about 3.5 s in all): a paid job is worth a retry,
+# and the worker waits for the answer before it polls, so a job is never left unrecorded and running.
+REMOTE_WRITE_RETRY_MS = (100, 400, 1000, 2000)
+REMOTE_ACK_TIMEOUT_S = 30.0
+
+
+@dataclass
+class _RemoteAck:
+    """The writer's answer to a worker that handed it a remote job id."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    stored: bool = False
+    error: str = ""
 
 
 class _Bridge(QObject):
@@ -29,7 +44,7 @@ class _Bridge(QObject):
 
     done = pyqtSignal(object)  # NodeOutcome
     progress = pyqtSignal(str, float, str)  # node_id, percent, message
-    remote = pyqtSignal(str, str, object, object)  # node_id, job_id, state, threading.Event
+    remote = pyqtSignal(str, str, object, object)  # node_id, job_id, state, _RemoteAck
     thumbnails = pyqtSignal(object)  # list of product ids whose thumbnails are on disk
 
 
@@ -123,10 +138,16 @@ class OrderRunner(QObject):
         self._canceled = False
         self._started = False
         self.final_status: str | None = None
+        # The first failed write (disk full, database refusing writes), as the user should read it; once
+        # set, nothing new starts, running nodes are stopped and the order ends `failed` (or `interrupted`).
+        self.storage_error: str | None = None
+        self._halted: set[str] = set()  # running nodes stopped because of storage_error
+        # Remote job ids as the workers reported them, kept here even when they could not be written.
+        self.remote_jobs: dict[str, dict[str, Any]] = {}
 
     # -- public --------------------------------------------------------------------------------
     def start(self) -> None:
-        self.store.start_order(self.order_id)
+        self._write(self.store.start_order, self.order_id)
         self.signals.order_started.emit(self.order_id)
         plan = self.plan
         for node_id in plan.order:
@@ -137,9 +158,16 @@ class OrderRunner(QObject):
                 self.status[node_id] = item["status"]
                 self.outputs[node_id] = item.get("outputs") or {}
         open_nodes = [n for n in plan.order if self.status[n] == "pending"]
-        hits = self.store.find_cached(plan.nodes[n].cache_key for n in open_nodes)
-        cached = {n: hits[plan.nodes[n].cache_key] for n in open_nodes if plan.nodes[n].cache_key in hits}
-        self.store.mark_cached(self.item_ids, cached)
+        cached = {}
+        if self.storage_error is None:
+            try:
+                hits = self.store.find_cached(plan.nodes[n].cache_key for n in open_nodes)
+            except Exception as exc:  # the database is unusable: nothing can be recorded either
+                self._write_failed(exc)
+            else:
+                cached = {n: hits[plan.nodes[n].cache_key] for n in open_nodes if plan.nodes[n].cache_key in hits}
+                if not self._write(self.store.mark_cached, self.item_ids, cached):
+                    cached = {}
         for node_id, hit in cached.items():
             self.status[node_id] = "cached"
             self.outputs[node_id] = hit.outputs
@@ -159,7 +187,8 @@ class OrderRunner(QObject):
         pending = [n for n in self.plan.order if self.status[n] == "pending"]
         for node_id in pending:
             self.status[node_id] = "canceled"
-        self.store.mark_items((self.item_ids[n] for n in pending), "canceled", "canceled by the user", "canceled")
+        self._write(self.store.mark_items, [self.item_ids[n] for n in pending], "canceled", "canceled by the user",
+                    "canceled")
         for node_id in pending:
             self.signals.node_finished.emit(self.order_id, node_id, "canceled", "canceled by the user")
         self._ready.clear()
@@ -190,7 +219,7 @@ class OrderRunner(QObject):
                 self._ready.append(successor)
 
     def _pump(self) -> None:
-        if self._canceled:
+        if self._canceled or self.storage_error is not None:
             self._maybe_finish()
             return
         still_waiting: list[str] = []
@@ -203,15 +232,18 @@ class OrderRunner(QObject):
             prepared = self._prepare(node_id, group)
             if prepared is not None:
                 launching.append(prepared)
-        self._ready = still_waiting
-        if launching:
-            # One transaction marks every node of this wave running, before any of them starts.
-            self.store.mark_running(self.item_ids[node_id] for node_id, _, _ in launching)
+        self._ready = still_waiting if self.storage_error is None else []
+        # One transaction marks every node of this wave running, before any of them starts.
+        if launching and self.storage_error is None and self._write(
+                self.store.mark_running, [self.item_ids[node_id] for node_id, _, _ in launching]):
             for node_id, ctx, inputs in launching:
                 self._running[node_id] = ctx
                 self.status[node_id] = "running"
                 self.signals.node_started.emit(self.order_id, node_id)
                 self.executor.pool.start(_NodeTask(self, node_id, ctx, inputs))
+        else:
+            for node_id, _, _ in launching:  # never started: they stay pending and are skipped below
+                self.executor.release(self.plan.nodes[node_id].node_type.provider)
         self._maybe_finish()
 
     def _inputs_for(self, node_id: str) -> dict[str, Any]:
@@ -249,18 +281,39 @@ class OrderRunner(QObject):
     def _remote_from_worker(self, node_id: str, job_id: str, state: dict[str, Any]) -> None:
         # Runs in the worker: wait until the writer has persisted the job id, so a crash right after
         # a paid create can resume by polling instead of creating again.
-        persisted = threading.Event()
-        self.bridge.remote.emit(node_id, job_id, state, persisted)
-        if not persisted.wait(30):
-            log.warning("remote job id for %s not persisted within 30 s", node_id)
+        ack = _RemoteAck()
+        self.bridge.remote.emit(node_id, job_id, state, ack)
+        if not ack.event.wait(REMOTE_ACK_TIMEOUT_S):
+            # The writer is busy, not failing: it still stores the id (or stops this node if it cannot).
+            log.warning("remote job id for %s not persisted within %.0f s", node_id, REMOTE_ACK_TIMEOUT_S)
+        elif not ack.stored:
+            # The provider client stops the job: a paid job nobody can find again must not run on.
+            raise RemoteNotStored(ack.error)
 
     # -- worker reports (owner thread) -------------------------------------------------------------
     @pyqtSlot(str, str, object, object)
-    def _on_remote(self, node_id: str, job_id: str, state: Any, persisted: Any) -> None:
+    def _on_remote(self, node_id: str, job_id: str, state: Any, ack: Any) -> None:
+        self.remote_jobs[node_id] = {"job_id": job_id, **(state or {})}
+        self._store_remote(node_id, job_id, dict(state or {}), ack, 0)
+
+    def _store_remote(self, node_id: str, job_id: str, state: dict[str, Any], ack: _RemoteAck, attempt: int) -> None:
         try:
-            self.store.set_remote(self.item_ids[node_id], job_id, state or {})
-        finally:
-            persisted.set()
+            self.store.set_remote(self.item_ids[node_id], job_id, state)
+        except Exception as exc:
+            if attempt < len(REMOTE_WRITE_RETRY_MS):
+                log.info("could not store remote job %s of %s (%s); trying again", job_id, node_id,
+                         describe_write_failure(exc, self.library.home))
+                # Retried from the event loop, not by sleeping here: the window stays responsive meanwhile.
+                QTimer.singleShot(REMOTE_WRITE_RETRY_MS[attempt],
+                                  lambda: self._store_remote(node_id, job_id, state, ack, attempt + 1))
+                return
+            self._write_failed(exc)
+            ack.error = describe_write_failure(exc, self.library.home)
+            ack.event.set()
+            self._maybe_finish()
+            return
+        ack.stored = True
+        ack.event.set()
 
     @pyqtSlot(object)
     def _on_thumbnails(self, product_ids: list[str]) -> None:
@@ -273,7 +326,8 @@ class OrderRunner(QObject):
         now = time.monotonic()
         if now - self._progress_written.get(node_id, 0.0) >= PROGRESS_WRITE_INTERVAL_S:
             self._progress_written[node_id] = now
-            self.store.set_progress(self.item_ids[node_id], percent, message)
+            if not self._write(self.store.set_progress, self.item_ids[node_id], percent, message):
+                self._maybe_finish()
 
     @pyqtSlot(object)
     def _on_done(self, outcome: NodeOutcome) -> None:
@@ -288,9 +342,12 @@ class OrderRunner(QObject):
                     collection_adds=outcome.collection_adds,
                 )
             except Exception as exc:  # e.g. disk full: the node fails, its files go, the library stays whole
-                log.exception("could not record %s", node_id)
+                log.info("could not record %s", node_id, exc_info=log.isEnabledFor(logging.DEBUG))
                 discard_drafts(self.library.storage, outcome.products)
-                outcome = NodeOutcome(node_id, "failed", error=f"could not be recorded: {exc}", code="storage")
+                if is_write_failure(exc):  # the library cannot take more: the order stops here
+                    self._write_failed(exc)
+                reason = describe_write_failure(exc, self.library.home)
+                outcome = NodeOutcome(node_id, "failed", error=f"could not be recorded: {reason}", code="storage")
             else:
                 self.status[node_id] = "executed"
                 self.values[node_id] = outcome.values
@@ -299,6 +356,8 @@ class OrderRunner(QObject):
                     self.signals.product_created.emit(self.order_id, node_id, draft.id)
                 self.signals.node_finished.emit(self.order_id, node_id, "executed", "")
                 self._release_successors(node_id)
+        elif node_id in self._halted and outcome.status == "canceled":
+            outcome = NodeOutcome(node_id, "failed", error=f"stopped: {self.storage_error}", code="storage")
         if outcome.status != "executed":
             self._set_final(node_id, outcome.status, outcome.error, outcome.code)
             self._skip_dependents(node_id)
@@ -308,7 +367,7 @@ class OrderRunner(QObject):
         self.status[node_id] = status
         if error:
             self.errors[node_id] = error
-        self.store.mark_items([self.item_ids[node_id]], status, error, code)
+        self._write(self.store.mark_items, [self.item_ids[node_id]], status, error, code)
         self.signals.node_finished.emit(self.order_id, node_id, status, error or "")
 
     def _skip_dependents(self, node_id: str) -> None:
@@ -322,17 +381,73 @@ class OrderRunner(QObject):
             self.errors[dependent] = reason
             if dependent in self._ready:
                 self._ready.remove(dependent)
-        self.store.mark_items((self.item_ids[n] for n in skipped), "skipped", reason, "skipped")
+        self._write(self.store.mark_items, [self.item_ids[n] for n in skipped], "skipped", reason, "skipped")
         for dependent in skipped:
             self.signals.node_finished.emit(self.order_id, dependent, "skipped", reason)
 
+    # -- failed writes ------------------------------------------------------------------------------
+    def _write(self, write: Callable[..., Any], *args: Any) -> bool:
+        """One store write from the owner thread. A failure must never escape into a Qt slot (PyQt6 would
+        abort the process): it halts the order instead, and False tells the caller."""
+        try:
+            write(*args)
+        except Exception as exc:
+            self._write_failed(exc)
+            return False
+        return True
+
+    def _write_failed(self, exc: BaseException) -> None:
+        if self.storage_error is None:
+            self.storage_error = describe_write_failure(exc, self.library.home)
+            log.info("order %s stops: %s", self.order_id, self.storage_error)  # the CLI and the window say it
+            log.debug("the failed write", exc_info=exc)
+        else:
+            log.debug("another failed write: %s", exc)
+        # Nothing new starts; running nodes are told to stop (a remote job gets its cancel call).
+        self._ready.clear()
+        for node_id, ctx in self._running.items():
+            self._halted.add(node_id)
+            ctx.cancel_event.set()
+
+    def _skip_unstarted(self) -> None:
+        pending = [n for n in self.plan.order if self.status[n] == "pending"]
+        if not pending:
+            return
+        reason = f"not run: {self.storage_error}"
+        for node_id in pending:
+            self.status[node_id] = "skipped"
+            self.errors[node_id] = reason
+        self._ready.clear()
+        self._write(self.store.mark_items, [self.item_ids[n] for n in pending], "skipped", reason, "storage")
+        for node_id in pending:
+            self.signals.node_finished.emit(self.order_id, node_id, "skipped", reason)
+
+    def report(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The run answer read back from the database, corrected by what this runner knows and could not
+        write; with the storage error as `error` when there was one."""
+        if self.storage_error is None:
+            return result
+        nodes = {node_id: dict(entry) for node_id, entry in (result.get("nodes") or {}).items()}
+        for node_id, status in self.status.items():
+            entry = nodes.setdefault(node_id, {"status": status, "error": None, "products": []})
+            entry["status"] = status
+            entry["error"] = self.errors.get(node_id, entry.get("error"))
+        return {**result, "status": self.final_status or result.get("status"), "error": self.storage_error,
+                "nodes": nodes}
+
     def _maybe_finish(self) -> None:
-        if self.final_status is not None or self._running or self._ready:
+        if self.final_status is not None:
+            return
+        if self.storage_error is not None:
+            self._skip_unstarted()
+        if self._running or self._ready:
             return
         if any(s == "pending" for s in self.status.values()) and not self._canceled:
             return
         statuses = set(self.status.values())
-        if self._canceled:
+        if self.storage_error is not None:
+            final = "failed"
+        elif self._canceled:
             final = "canceled"
         elif statuses <= {"executed", "cached"}:
             final = "succeeded"
@@ -342,7 +457,11 @@ class OrderRunner(QObject):
             final = "failed"
         self.final_status = final
         failed = [f"{n}: {e}" for n, e in self.errors.items() if self.status[n] == "failed"]
-        self.store.finish_order(self.order_id, final, "; ".join(failed)[:4000] or None)
+        reasons = ([self.storage_error] if self.storage_error else []) + failed
+        if not self._write(self.store.finish_order, self.order_id, final, "; ".join(reasons)[:4000] or None):
+            # Not even the order's end could be written: it stays open in the database, and once this process
+            # is gone the next start (or `artfactory resume`) finds it interrupted and can finish it.
+            self.final_status = final = "interrupted"
         self.executor.forget(self)
         self.signals.order_finished.emit(self.order_id, final)
         self.finished.emit(self.order_id, final)

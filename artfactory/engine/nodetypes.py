@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from artfactory.engine.document import bad_text
+
 if TYPE_CHECKING:
     from PIL import Image
 
 PORT_KINDS = ("text", "image", "video", "media", "number")
+_LARGEST_INT = 2**63 - 1
 PARAM_KINDS = ("string", "text", "int", "float", "bool", "choice", "object", "path")
 
 
@@ -61,6 +65,11 @@ class Param:
         if kind in ("string", "text", "path", "choice"):
             if not isinstance(value, str):
                 raise ValueError(f"expects text, got {_json_type(value)}")
+            problem = bad_text(value)
+            if problem:  # it could never be stored, hashed or sent; say so now, not as a crash mid-run
+                raise ValueError(problem)
+            if kind == "path" and "\x00" in value:
+                raise ValueError("contains a NUL character, which no file path can hold")
             if kind == "choice" and self.choices and value not in self.choices:
                 raise ValueError(f"must be one of {', '.join(self.choices)}, got {value!r}")
             if self.required and not value.strip():
@@ -77,19 +86,30 @@ class Param:
                 if not value.is_integer():
                     raise ValueError(f"expects a whole number, got {value}")
                 value = int(value)
+            if abs(value) > _LARGEST_INT:  # beyond what the database and the providers take
+                raise ValueError(f"is too large ({len(str(abs(value))):,} digits)")
             self._check_range(value)
             return value
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"expects a number, got {_json_type(value)}")
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ValueError(f"is too large ({len(str(abs(value))):,} digits)") from None
             if not math.isfinite(value):
                 raise ValueError("expects a finite number")
-            value = float(value)
             self._check_range(value)
             return value
         if kind == "object":
             if not isinstance(value, dict):
                 raise ValueError(f"expects an object, got {_json_type(value)}")
+            try:  # what canonical(), the cache key and the database will do with it
+                json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds text that is not valid Unicode (a lone surrogate such as \\ud800)") from None
+            except ValueError:
+                raise ValueError("holds a number JSON cannot carry (NaN or infinity)") from None
             return value
         raise ValueError(f"unsupported kind {kind}")  # pragma: no cover - guarded in __post_init__
 
@@ -125,7 +145,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text {value!r}"
+        shown = repr(value) if len(value) <= 60 else f"{value[:50]!r}… ({len(value):,} characters)"
+        return f"the text {shown}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Iterable
 from typing import Any
 
-from artfactory.engine.document import GraphDocument
+from artfactory.engine.document import DocumentError, GraphDocument, NodeSpec, NotJSON, check_depth, parse_json
 from artfactory.engine.registry import NodeRegistry
 
 
@@ -15,38 +15,57 @@ class OverrideError(ValueError):
 
 
 def parse_value(text: str) -> Any:
+    """JSON when it parses, else the text itself; JSON that Python cannot take is an OverrideError."""
     try:
-        return json.loads(text)
-    except ValueError:
+        value = parse_json(text, "the value")
+        check_depth(value, "the value")
+        return value
+    except NotJSON:
         return text
+    except DocumentError as exc:
+        raise OverrideError(str(exc)) from None
 
 
 def parse_override(item: str, doc: GraphDocument) -> tuple[str, str, Any]:
     if "=" not in item:
-        raise OverrideError(f"--set {item!r}: expected NODE.PARAM=VALUE")
+        raise OverrideError(f"--set {_short(item)}: expected NODE.PARAM=VALUE")
     target, raw = item.split("=", 1)
     # Node ids may contain dots; the param is what follows the last dot.
     if "." not in target:
-        raise OverrideError(f"--set {item!r}: expected NODE.PARAM=VALUE")
+        raise OverrideError(f"--set {_short(item)}: expected NODE.PARAM=VALUE")
     node_id, param = target.rsplit(".", 1)
     if doc.node(node_id) is None:
-        raise OverrideError(f"--set {item!r}: the graph has no node {node_id!r}")
-    return node_id, param, parse_value(raw)
+        raise OverrideError(f"--set {_short(item)}: the graph has no node {node_id!r}")
+    try:
+        value = parse_value(raw)
+    except OverrideError as exc:
+        raise OverrideError(f"--set {_short(item)}: {exc}") from None
+    return node_id, param, value
+
+
+def _short(item: str) -> str:
+    """The --set argument for a message: a huge one is cut so the message stays one readable line."""
+    text = repr(item)
+    return text if len(text) <= 80 else f"{text[:60]}…' ({len(item):,} characters)"
 
 
 def apply_overrides(doc: GraphDocument, items: Iterable[str],
                     registry: NodeRegistry) -> tuple[GraphDocument, set[tuple[str, str]]]:
-    """A copy of `doc` with the overrides applied, and the (node, param) pairs that were set."""
-    result = doc.copy()
+    """A copy of `doc` with the overrides applied, and the (node, param) pairs that were set.
+    Copy on write: only overridden nodes are copied (a 100,000-node document is not duplicated for
+    one --set); the rest, edges and meta are shared with `doc`, so neither may be changed in place."""
+    result = GraphDocument(name=doc.name, nodes=list(doc.nodes), edges=list(doc.edges), meta=doc.meta)
     touched: set[tuple[str, str]] = set()
     for item in items:
         node_id, param, value = parse_override(item, result)
-        spec = result.node(node_id)
-        assert spec is not None
+        index = next(i for i, n in enumerate(result.nodes) if n.id == node_id)
+        spec = result.nodes[index]
         node_type = registry.get(spec.type)
         if node_type is not None and node_type.param(param) is None:
             known = ", ".join(p.name for p in node_type.params) or "none"
-            raise OverrideError(f"--set {item!r}: {spec.type} has no param {param!r} (params: {known})")
+            raise OverrideError(f"--set {_short(item)}: {spec.type} has no param {param!r} (params: {known})")
+        if not any(n == node_id for n, _ in touched):
+            spec = result.nodes[index] = NodeSpec(spec.id, spec.type, copy.deepcopy(spec.params))
         spec.params[param] = value
         touched.add((node_id, param))
     return result, touched

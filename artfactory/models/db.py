@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -51,10 +52,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # No journal_mode change: that is a write. Foreign keys and the busy timeout still apply to reads.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def read_only_url(path: Path, immutable: bool = False) -> str:
+    """An SQLite URL that opens the file for reading only, whoever runs it (root included).
+    `immutable` also skips the WAL index, which cannot be made in a folder nobody may write."""
+    flag = "immutable=1" if immutable else "mode=ro"
+    return f"sqlite:///file:{quote(path.as_posix())}?{flag}&uri=true"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        read_only = "mode=ro" in url or "immutable=1" in url
+        event.listen(engine, "connect", _sqlite_read_only_pragmas if read_only else _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -72,9 +89,13 @@ def upgrade_to(engine: Engine, revision: str = "head") -> None:
         command.upgrade(_alembic_config(connection), revision)
 
 
-def open_database(url: str, *, upgrade: bool = True) -> Engine:
-    """An engine on an up-to-date library database, or DatabaseOpenError naming the file and reason."""
+def open_database(url: str, *, upgrade: bool = True, read_only: bool = False) -> Engine:
+    """An engine on an up-to-date library database, or DatabaseOpenError naming the file and reason.
+    `read_only` (a library folder this process may not write): SQLite opens the file read-only and nothing
+    is created or migrated; a database that needs a migration is then refused with the reason."""
     where = _describe(url)
+    if read_only and url.startswith("sqlite:///"):
+        return _open_read_only(Path(where))
     if url.startswith("sqlite:///"):
         path = Path(where)
         if path.exists() and not path.is_file():
@@ -112,12 +133,37 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
     return engine
 
 
+def _open_read_only(path: Path) -> Engine:
+    if not path.is_file():
+        raise DatabaseOpenError(f"library database {path} does not exist and the library folder is read-only")
+    last: Exception | None = None
+    for immutable in (False, True):
+        engine = make_engine(read_only_url(path, immutable))
+        try:
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+                current = MigrationContext.configure(connection).get_current_revision()
+        except (DatabaseError, OperationalError) as exc:
+            engine.dispose()
+            last = exc
+            continue
+        if current != head_revision() or not tables:
+            engine.dispose()
+            raise DatabaseOpenError(
+                f"library database {path} is read-only and needs an update to schema {head_revision()} "
+                f"(it has {current or 'none'}); open it once where it can be written")
+        return engine
+    reason = str(getattr(last, "orig", None) or last)
+    raise DatabaseOpenError(f"library database {path} cannot be read: {reason}")
+
+
 class Database:
     """An opened library database and its session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
         self.url = url
-        self.engine = open_database(url)
+        self.read_only = read_only
+        self.engine = open_database(url, read_only=read_only)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -12,10 +12,13 @@ import httpx
 
 from artfactory.engine.nodetypes import NodeCanceled
 from artfactory.providers.http import (
+    TRANSIENT_CODES,
     ApiSession,
     CancelCheck,
     ProviderError,
     create_once,
+    describe_body,
+    error_from_response,
     make_client,
     poll_through_outages,
     remembered_job,
@@ -92,9 +95,48 @@ def _same_origin(url: str, base: str) -> bool:
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
-def _fal_retryable(response: httpx.Response) -> bool:
-    # fal marks final model errors with X-Fal-Retryable: false; retrying those only wastes time.
-    return response.headers.get("x-fal-retryable", "").lower() != "false"
+def _marked_final(what: str) -> Callable[[httpx.Response], ProviderError | None]:
+    """fal marks answers not worth repeating with X-Fal-Retryable: false; they end the call at once."""
+
+    def final(response: httpx.Response) -> ProviderError | None:
+        if response.headers.get("x-fal-retryable", "").lower() != "false":
+            return None
+        error = error_from_response(response, PROVIDER, what)
+        # Final is not an outage: it must not be ridden out by poll_through_outages either.
+        return ProviderError(str(error), "remote_failed" if error.code in TRANSIENT_CODES else error.code,
+                             status=error.status)
+
+    return final
+
+
+def _request_failed(rid: Any) -> Callable[[httpx.Response], ProviderError | None]:
+    """A result answer carrying fal's error_type (body or X-Fal-Error-Type) is the request's failure.
+
+    The request is over (its status said COMPLETED; fal already retried it on its side), so the same
+    answer comes back every time: it fails the node with fal's `detail`, whatever the HTTP status.
+    """
+
+    def final(response: httpx.Response) -> ProviderError | None:
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        error_type = response.headers.get("x-fal-error-type") or (
+            body.get("error_type") if isinstance(body, dict) else None)
+        if not error_type and response.headers.get("x-fal-retryable", "").lower() != "false":
+            return None
+        status = response.status_code
+        detail = describe_body(response) or f"HTTP {status}"
+        kind = f" [{error_type}]" if error_type else ""
+        if error_type == "client_cancelled":
+            code = "remote_canceled"
+        elif status in (400, 409, 413, 415, 422):
+            code = "validation"
+        else:
+            code = "remote_failed"
+        return ProviderError(f"fal request {rid} failed{kind}: {detail}", code, status=status)
+
+    return final
 
 
 def schema_url(settings: Any, endpoint: str) -> str:
@@ -141,11 +183,12 @@ class FalClient(ApiSession):
                 raise
 
     def _call(self, method: str, url: str, what: str, *, cancellable: bool = True,
+              final: Callable[[httpx.Response], ProviderError | None] | None = None,
               **kwargs: Any) -> httpx.Response:
         return request_idempotent(
             self._client, method, url, provider=PROVIDER, what=what, policy=self.policy,
             cancelled=self.cancelled if cancellable else (lambda: False), limiter=self.limiter,
-            retryable=_fal_retryable, **kwargs,
+            final=final or _marked_final(what), **kwargs,
         )
 
     def submit(self, endpoint: str, input: dict[str, Any],
@@ -183,7 +226,8 @@ class FalClient(ApiSession):
 
     def result(self, job: dict[str, Any]) -> dict[str, Any]:
         url = self._job_url(job, "response_url", "")
-        response = self._call("GET", url, f"fetch the result of request {job.get('request_id')}")
+        rid = job.get("request_id")
+        response = self._call("GET", url, f"fetch the result of request {rid}", final=_request_failed(rid))
         return _json_object(response, "a result request")
 
     def cancel(self, job: dict[str, Any]) -> None:
@@ -283,7 +327,8 @@ def run_request(ctx: Any, key: str, endpoint: str, input: dict[str, Any],
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Submit (or resume a remembered) request, wait for it and fetch its result: (job, result).
 
-    The request id and its URLs go to `ctx.remember_remote` right after the submit is accepted.
+    The request id and its URLs go to `ctx.remember_remote` right after the submit is accepted (and when
+    they cannot be stored, the request is canceled).
     """
     cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
     previous = remembered_job(ctx)
@@ -300,7 +345,7 @@ def run_request(ctx: Any, key: str, endpoint: str, input: dict[str, Any],
                     client.cancel_soon(job, foreground_s=30.0)
 
             job = client.submit(endpoint, input, on_abandoned=late)
-            ctx.remember_remote(str(job["request_id"]), {
+            client.remember_or_stop(ctx, job, {
                 "provider": PROVIDER, "endpoint": endpoint,
                 "urls": {k: job[k] for k in ("status_url", "response_url", "cancel_url") if job.get(k)},
                 "item_index": getattr(ctx, "item_index", 0),

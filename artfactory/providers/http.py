@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from artfactory import __version__
+from artfactory.engine.context import RemoteNotStored
 from artfactory.engine.nodetypes import NodeCanceled
 from artfactory.services.secrets import display_name, redact
 
@@ -44,7 +45,7 @@ class ProviderError(Exception):
     """A provider call failed; `code` is machine-readable, the message is shown to the user as is.
 
     Codes: auth, not_found, validation, rate_limited, unavailable, network, timeout, uncertain_create,
-    remote_failed, remote_canceled, download, bad_output, bad_response.
+    remote_failed, remote_canceled, download, bad_output, bad_response, storage.
     """
 
     def __init__(self, message: str, code: str = "remote_failed", *, status: int | None = None) -> None:
@@ -383,11 +384,12 @@ def _transport_reason(exc: httpx.TransportError) -> str:
 
 def request_idempotent(client: httpx.Client, method: str, url: str, *, provider: str, what: str,
                        policy: RetryPolicy, cancelled: CancelCheck, limiter: RateLimiter | None = None,
-                       retryable: Callable[[httpx.Response], bool] | None = None,
+                       final: Callable[[httpx.Response], ProviderError | None] | None = None,
                        **kwargs: Any) -> httpx.Response:
     """A call that is safe to repeat (poll, fetch, cancel): retried on 429, 5xx and transport errors.
 
-    `retryable` may veto a retry for an answer the provider marks final (fal's X-Fal-Retryable).
+    `final` names the error of an answer the provider marks as final (fal's X-Fal-Retryable: false, a
+    failed request's error_type): it is raised at once, whatever the status, and never retried again.
     Returns the 2xx response; a non-retryable answer or exhausted retries raise ProviderError.
     """
     last_error: ProviderError | None = None
@@ -408,9 +410,10 @@ def request_idempotent(client: httpx.Client, method: str, url: str, *, provider:
         else:
             if response.is_success:
                 return response
-            if response.status_code not in RETRYABLE_STATUS or (
-                retryable is not None and not retryable(response)
-            ):
+            given_up = final(response) if final is not None else None
+            if given_up is not None:
+                raise given_up
+            if response.status_code not in RETRYABLE_STATUS:
                 raise error_from_response(response, provider, what)
             last_error = error_from_response(response, provider, what)
         if attempt + 1 >= policy.attempts:
@@ -556,6 +559,25 @@ class ApiSession(ABC):
     @abstractmethod
     def twin(self) -> Self:
         """A new client with the same settings and key, for another thread."""
+
+    def remember_or_stop(self, ctx: Any, job: dict[str, Any], state: dict[str, Any]) -> None:
+        """Hand a just-created job to ctx.remember_remote; if its id cannot be stored, cancel the job.
+
+        A paid job whose id is nowhere on disk could never be resumed after a crash, only paid for again;
+        so it is stopped at once (waiting for the cancel's answer) and the node fails naming it.
+        """
+        job_id = str(job.get(self.JOB_ID_FIELD))
+        try:
+            ctx.remember_remote(job_id, state)
+        except RemoteNotStored as exc:
+            try:
+                self.cancel(job)
+            except Exception as cancel_exc:
+                outcome = f"canceling it failed too ({cancel_exc}) — check your dashboard, it may still run"
+            else:
+                outcome = "it was canceled"
+            raise ProviderError(f"{self.JOB_NOUN} {job_id} was started but its id could not be stored "
+                                f"({exc}); {outcome}", "storage") from None
 
     def cancel_soon(self, job: dict[str, Any], foreground_s: float = CANCEL_FOREGROUND_S) -> None:
         """Send the cancel in a helper thread; wait at most `foreground_s` for it, never raise."""

@@ -296,7 +296,8 @@ def run_prediction(ctx: Any, token: str, model: str, input: dict[str, Any], *, w
     """Create (or, when the context remembers one, resume) a prediction and wait for it to succeed.
 
     The prediction id is handed to `ctx.remember_remote` right after the create is accepted and before
-    any waiting, so a crash resumes by polling. On cancel the remote job gets its cancel call.
+    any waiting, so a crash resumes by polling (and when it cannot be stored, the prediction is canceled).
+    On cancel the remote job gets its cancel call.
     Returns the succeeded prediction; any other end raises ProviderError.
     """
     cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
@@ -317,7 +318,7 @@ def run_prediction(ctx: Any, token: str, model: str, input: dict[str, Any], *, w
                     client.cancel_soon(prediction, foreground_s=30.0)
 
             prediction = client.create(model, input, wait_s=wait_s, on_abandoned=late)
-            ctx.remember_remote(str(prediction["id"]), {
+            client.remember_or_stop(ctx, prediction, {
                 "provider": PROVIDER, "model": model, "urls": prediction.get("urls") or {},
                 "item_index": getattr(ctx, "item_index", 0),
             })

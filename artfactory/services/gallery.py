@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
+from artfactory.engine.document import name_problem
 from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, utcnow
 from artfactory.services import lineage
 from artfactory.services.library import Library
@@ -584,6 +585,9 @@ def _collection_name(name: str) -> str:
         raise GalleryError("a collection needs a name")
     if len(name) > 200:
         raise GalleryError("a collection name is at most 200 characters")
+    problem = name_problem(name, "a collection name")
+    if problem:
+        raise GalleryError(problem)
     return name
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from artfactory.services.library import Library
 from artfactory.services.storage import StoredFile
 
 FINISHED_ITEM = ("executed", "cached")
+LABELS_KEPT = 64  # orders whose product labels stay in memory (one order runs at a time per graph)
 OPEN_ORDER = ("queued", "running")
 
 
@@ -33,6 +35,35 @@ class ProductDraft:
     params: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+
+
+def product_labels(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """Readable names for what each node of a graph document makes, unique within it.
+
+    A node's own title (set on the canvas) if it has one, else its id in words ("small" → "Small",
+    "resize_2" → "Resize 2"); where two would read the same, the id is added: "Fox (gen)".
+    """
+    meta = snapshot.get("meta")
+    canvas = meta.get("canvas") if isinstance(meta, dict) else None
+    canvas = canvas if isinstance(canvas, dict) else {}
+    nodes = snapshot.get("nodes")
+    ids = [n["id"] for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)] \
+        if isinstance(nodes, list) else []
+    labels = {}
+    for node_id in ids:
+        entry = canvas.get(node_id)
+        title = entry.get("title") if isinstance(entry, dict) else None
+        labels[node_id] = " ".join(title.split()) if isinstance(title, str) and title.strip() else id_words(node_id)
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label.casefold()] = seen.get(label.casefold(), 0) + 1
+    return {n: f"{label} ({n})" if seen[label.casefold()] > 1 else label for n, label in labels.items()}
+
+
+def id_words(node_id: str) -> str:
+    """A node id as words: "small" → "Small", "resize_2" → "Resize 2", "outer/inner" → "Outer / Inner"."""
+    parts = [re.sub(r"[_\s]+", " ", part).strip() for part in node_id.split("/")]
+    return " / ".join(p[:1].upper() + p[1:] for p in parts if p) or node_id
 
 
 @dataclass
@@ -84,6 +115,7 @@ class OrderStore:
     def __init__(self, library: Library) -> None:
         self.library = library
         self.engine = library.db.engine
+        self._labels: dict[str, dict[str, str]] = {}  # order id -> node id -> product label
         # Hot-path statements are built once on the table (not the ORM entity) so each execution reuses
         # SQLAlchemy's compiled form: per-node persistence must stay well under a millisecond.
         items: Table = OrderItem.__table__  # type: ignore[assignment]
@@ -120,6 +152,7 @@ class OrderStore:
             }
             for index, node in enumerate(plan.nodes[n] for n in plan.order)
         ]
+        self._remember_labels(order_id, json.loads(snapshot))
         with self.engine.begin() as conn:
             conn.execute(insert(Order.__table__), [{  # type: ignore[arg-type]
                 "id": order_id, "project_id": project_id, "graph_id": graph_id,
@@ -241,7 +274,8 @@ class OrderStore:
         now = utcnow()
         with self.engine.begin() as conn:
             if products:
-                conn.execute(insert(Product), [self._product_row(d, order_id, item_id, project_id, now)
+                labels = self._order_labels(conn, order_id)
+                conn.execute(insert(Product), [self._product_row(d, order_id, item_id, project_id, now, labels)
                                                for d in products])
             for add in collection_adds:
                 self._add_to_collection(conn, project_id, add.name, add.product_ids)
@@ -249,15 +283,35 @@ class OrderStore:
                                        "error_code": code, "finished_at": now,
                                        "progress": 100.0 if status == "executed" else 0.0}])
 
+    def _remember_labels(self, order_id: str, snapshot: Any) -> dict[str, str]:
+        labels = product_labels(snapshot) if isinstance(snapshot, dict) else {}
+        self._labels[order_id] = labels
+        while len(self._labels) > LABELS_KEPT:
+            del self._labels[next(iter(self._labels))]
+        return labels
+
+    def _order_labels(self, conn: Any, order_id: str) -> dict[str, str]:
+        if order_id in self._labels:
+            return self._labels[order_id]
+        # An order resumed after a restart: its labels come from its snapshot.
+        snapshot = conn.execute(select(Order.snapshot).where(Order.id == order_id)).scalar()
+        try:
+            data = json.loads(snapshot) if snapshot else None
+        except ValueError:
+            data = None
+        return self._remember_labels(order_id, data)
+
     @staticmethod
-    def _product_row(d: ProductDraft, order_id: str, item_id: str, project_id: int, now: Any) -> dict[str, Any]:
+    def _product_row(d: ProductDraft, order_id: str, item_id: str, project_id: int, now: Any,
+                     labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         info = d.stored.info
+        label = (labels or {}).get(d.node_id) or id_words(d.node_id)
         meta = d.meta
         seed = meta.get("seed")
         return {
             "id": d.id, "project_id": project_id, "order_id": order_id, "order_item_id": item_id,
             "node_id": d.node_id, "node_type": d.node_type, "batch_index": d.batch_index,
-            "name": d.name or f"{d.node_id}-{d.batch_index + 1}", "path": d.stored.relative_path,
+            "name": d.name or f"{label} · {d.batch_index + 1}", "path": d.stored.relative_path,
             "sha256": d.stored.sha256, "media_type": info.media_type, "mime": info.mime,
             "width": info.width, "height": info.height, "duration": info.duration,
             "size_bytes": d.stored.size_bytes, "thumbnails": None,

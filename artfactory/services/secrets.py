@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import re
@@ -19,10 +21,16 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 MASK = "***"
 # Keys shorter than this are not scrubbed from arbitrary text: "abc" would mangle every log line.
 _MIN_REDACT_LEN = 6
+NO_KEYCHAIN = "no system keychain is available on this machine"
+log = logging.getLogger("artfactory.secrets")
 
 
 class SecretsError(Exception):
     """The keychain cannot be used or the provider is unknown; the message says what to do."""
+
+
+class InsecureKeychainError(SecretsError):
+    """keyring's backend is not a system keychain (a plain file, nothing at all): the key is not stored."""
 
 
 class MissingKeyError(SecretsError):
@@ -66,6 +74,47 @@ def _keyring() -> ModuleType:
     return keyring
 
 
+def backend_name(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def keychain_problem(backend: Any | None = None) -> str | None:
+    """Why keyring's backend is no safe place for a key, or None when it is a system keychain.
+
+    keyring falls back to backends that are not keychains: keyrings.alt's files (plain text, or
+    "encrypted" with a password kept next to them), fail.Keyring (nothing found) and null.Keyring
+    (keyring switched off). keyring itself calls a backend below priority 1 "not recommended"; we
+    refuse those too. The chainer is as safe as the backends it writes to and reads from. A backend
+    class can vouch for itself with `artfactory_trusted = True` (the test suite's keychains do: they
+    are stand-ins for the system keychain, chosen explicitly, never picked up by accident).
+    """
+    from keyring.backends import chainer, fail, null
+
+    backend = _keyring().get_keyring() if backend is None else backend
+    if getattr(type(backend), "artfactory_trusted", False) is True:
+        return None
+    if isinstance(backend, chainer.ChainerBackend):
+        chained = list(backend.backends)
+        if not chained:
+            return NO_KEYCHAIN
+        return next((p for p in map(keychain_problem, chained) if p), None)
+    if isinstance(backend, fail.Keyring):
+        return NO_KEYCHAIN
+    name = backend_name(backend)
+    if isinstance(backend, null.Keyring):
+        return f"keyring is switched off ({name} stores nothing)"
+    if name.startswith("keyrings.alt."):
+        return f"keyring would use {name}, which keeps keys in a file, not in a system keychain"
+    try:
+        priority = float(backend.priority)
+    except Exception:  # a backend's priority raises when it cannot work here
+        return f"keyring's backend {name} cannot be used here"
+    if priority < 1:
+        return f"keyring's backend {name} is not a system keychain (keyring rates it {priority:g}, below 1)"
+    return None
+
+
 def get_key(provider: str) -> str | None:
     """The key for a provider: the environment variable wins over the keychain; None when unset.
 
@@ -84,8 +133,17 @@ def get_key(provider: str) -> str | None:
     if stored:
         stored = stored.strip()
         remember_secret(stored)
+        problem = keychain_problem()
+        if stored and problem and provider not in _warned_insecure:
+            # Stored before this check existed (or by another tool): used, not lost, but never silently.
+            _warned_insecure.add(provider)
+            log.warning("the %s key is read from an unsafe place: %s; set %s instead and remove it with "
+                        "`artfactory keys delete %s`", _name, problem, env, provider)
         return stored or None
     return None
+
+
+_warned_insecure: set[str] = set()
 
 
 def require_key(provider: str) -> str:
@@ -97,7 +155,10 @@ def require_key(provider: str) -> str:
 
 
 def set_key(provider: str, value: str) -> None:
-    """Store a key in the system keychain (service "artfactory", username = provider)."""
+    """Store a key in the system keychain (service "artfactory", username = provider).
+
+    Raises InsecureKeychainError, naming the environment variable, when keyring's backend is not a
+    system keychain: a key is never written to a plain file under the name of the keychain."""
     _provider(provider)
     value = value.strip()
     if not value:
@@ -105,6 +166,11 @@ def set_key(provider: str, value: str) -> None:
     if any(ch.isspace() for ch in value):
         raise SecretsError("the key contains whitespace; paste it again without spaces or line breaks")
     remember_secret(value)
+    problem = keychain_problem()
+    if problem:
+        name, env = _provider(provider)
+        raise InsecureKeychainError(f"the {name} key was not stored: {problem}; "
+                                    f"set {env} in the environment instead")
     try:
         _keyring().set_password(SERVICE, provider, value)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
@@ -129,29 +195,52 @@ def delete_key(provider: str) -> bool:
 
 
 def key_status(provider: str) -> dict[str, Any]:
-    """Whether a key is set and where it comes from ("env", "keychain" or "none"); never the value."""
+    """Whether a key is set and where it comes from; never the value.
+
+    "source" is "env", "keychain" (a system keychain), "insecure" (stored by a keyring backend that is
+    not a system keychain: "warning" names it and what to do) or "none" ("error" says why, when no
+    key can be stored here).
+    """
     name, env = _provider(provider)
     status: dict[str, Any] = {"provider": provider, "name": name, "env": env}
+    try:
+        problem = keychain_problem()
+    except Exception as exc:  # a broken keyring configuration: say so, the environment still works
+        problem = f"keyring cannot choose a backend ({redact(str(exc))})"
     if os.environ.get(env, "").strip():
         return {**status, "set": True, "source": "env"}
     try:
         stored = _keyring().get_password(SERVICE, provider)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
-        return {**status, "set": False, "source": "none", "error": str(_keychain_error("read", exc))}
+        return {**status, "set": False, "source": "none",
+                "error": f"{_keychain_error('read', exc)}; set {env} in the environment instead"}
     if stored and stored.strip():
+        if problem:
+            return {**status, "set": True, "source": "insecure",
+                    "warning": f"stored in an unsafe place: {problem}; set {env} in the environment instead "
+                               f"and remove the stored key"}
         return {**status, "set": True, "source": "keychain"}
+    if problem:
+        return {**status, "set": False, "source": "none",
+                "error": f"keys cannot be stored here: {problem}; set {env} in the environment instead"}
     return {**status, "set": False, "source": "none"}
 
 
 # --- redaction ---------------------------------------------------------------------------------
 
 _known: set[str] = set()
+# Each known key's base64 "cores" (see _b64_cores), standard and urlsafe alphabet.
+_known_b64: dict[str, tuple[str, ...]] = {}
 _known_lock = threading.Lock()
 _BEARER = re.compile(r"(?i)\b(bearer\s+)([^\s'\",]+)")
 # "Key <fal key>" / "Token <x>": only token-like values (long, with a digit), so prose such as
 # "the key contains whitespace" stays readable.
 _KEY_SCHEME = re.compile(r"(?i)\b((?:key|token)\s+)(?=[A-Za-z0-9._:~+/=\-]*\d)([A-Za-z0-9._:~+/=\-]{16,})")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\n,}]+)")
+# HTTP Basic credentials ("Basic base64(user:password)") outside an Authorization header; see _basic.
+_BASIC = re.compile(r"(?i)\b(basic\s+)([A-Za-z0-9+/_\-]{4,}={0,2})")
+# A run of base64 text (either alphabet, padded or not): masked whole when it carries a known key.
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
 # Replicate tokens have a recognisable prefix; scrub them even when we never saw the value.
 _REPLICATE_TOKEN = re.compile(r"\br8_[A-Za-z0-9]{16,}")
 # Credentials in URL query strings (signed CDN links: ?token=, X-Amz-Signature=, Key-Pair-Id=, …), as
@@ -161,11 +250,30 @@ _QUERY_SECRET = re.compile(
 )
 
 
+def _b64_cores(secret: str) -> tuple[str, ...]:
+    """The base64 characters that any base64 text containing `secret` must contain.
+
+    Base64 maps 3 bytes to 4 characters, so the secret's encoding depends on where it starts inside the
+    encoded data (offset 0, 1 or 2 modulo 3: "user:KEY" in a Basic header, a JSON body a server echoes).
+    For each offset, the characters made only of the secret's own bits are the same whatever surrounds
+    it; those are the cores. Both alphabets: standard (+/) and urlsafe (-_); padding is never in a core.
+    """
+    raw = secret.encode("utf-8")
+    cores: list[str] = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        core = encoded[-(-8 * offset // 6):(8 * (offset + len(raw))) // 6]
+        cores += [core, core.translate(str.maketrans("+/", "-_"))]
+    return tuple(dict.fromkeys(cores))
+
+
 def remember_secret(value: str | None) -> None:
     """Add a value to the set scrubbed from logs and error messages."""
     if value and len(value) >= _MIN_REDACT_LEN:
         with _known_lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                _known_b64[value] = _b64_cores(value)
 
 
 def _known_from_env() -> None:
@@ -180,15 +288,33 @@ def redact(text: str) -> str:
     _known_from_env()
     with _known_lock:
         known = sorted(_known, key=len, reverse=True)
+        cores = [core for secret in known for core in _known_b64[secret]]
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
+    if any(core in text for core in cores):
+        text = _B64_RUN.sub(lambda m: MASK if any(core in m.group(0) for core in cores) else m.group(0), text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = _BASIC.sub(_basic, text)
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _KEY_SCHEME.sub(lambda m: m.group(1) + MASK, text)
     text = _REPLICATE_TOKEN.sub(MASK, text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def _basic(match: re.Match[str]) -> str:
+    """Mask "Basic <value>" when the value is what Basic auth carries: base64 of "user:password".
+
+    Decoding is the test that keeps prose ("Basic settings") readable: it is not base64 of a colon pair.
+    """
+    value = match.group(2)
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_" if "-" in value or "_" in value
+                                   else None, validate=True)
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    return match.group(1) + MASK if b":" in decoded else match.group(0)
 
 
 def _scrub(record: logging.LogRecord) -> None:

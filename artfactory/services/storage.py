@@ -8,9 +8,7 @@ import io
 import os
 import re
 import shutil
-import stat
 import struct
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +19,7 @@ from typing import BinaryIO
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from artfactory.files import FileRefused, check_regular
 from artfactory.services.thumbnails import to_display_mode
 
 
@@ -138,21 +137,12 @@ class LibraryStorage:
     def _check_file(self, path: Path, name: str) -> int:
         """Size of a regular, non-empty file under the limit; StorageError otherwise."""
         try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise StorageError(f"{name}: file not found") from None
-        except OSError as exc:
-            raise StorageError(f"{name}: cannot be read ({exc.strerror or exc})") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise StorageError(f"{name}: is a folder, not a file")
-        if not stat.S_ISREG(st.st_mode):
-            # Reading a FIFO or device would block or never end.
-            raise StorageError(f"{name}: not a regular file")
-        if st.st_size == 0:
+            size = check_regular(path, self.max_bytes)  # never a FIFO or device: reading one blocks or never ends
+        except FileRefused as exc:
+            raise StorageError(f"{name}: {exc.reason}") from None
+        if size == 0:
             raise StorageError(f"{name}: empty file")
-        if st.st_size > self.max_bytes:
-            raise StorageError(f"{name}: too large ({_mb(st.st_size)}; the limit is {_mb(self.max_bytes)})")
-        return st.st_size
+        return size
 
     def inspect(self, path: Path, display_name: str | None = None) -> MediaInfo:
         """What the file really is; StorageError unless it is an allowed image or video that decodes."""
@@ -262,6 +252,9 @@ class LibraryStorage:
             return final, False
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            # mtime = when placed, not the source's (a download renamed in keeps its own): the sweep tells a
+            # file whose row is about to be committed from a crash leftover by this (services/sweep.py).
+            os.utime(staged)
             os.replace(staged, final)
             _fsync_dir(folder)
         except OSError as exc:
@@ -408,22 +401,6 @@ class LibraryStorage:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _io_error(target.name, self._relative(target), exc) from None
-
-    def cleanup_temp(self, older_than_s: float = 3600) -> int:
-        """Remove files left in temp/ by crashed or abandoned writes; returns how many went."""
-        if not self.temp_dir.is_dir():
-            return 0
-        cutoff = time.time() - older_than_s
-        removed = 0
-        for entry in os.scandir(self.temp_dir):
-            try:
-                stale = entry.stat(follow_symlinks=False).st_mtime < cutoff
-                if stale and entry.is_file(follow_symlinks=False):
-                    os.unlink(entry.path)
-                    removed += 1
-            except OSError:
-                continue  # in use (Windows) or already gone: try again next time
-        return removed
 
 
 # -- file helpers ---------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from artfactory.config import shipped_graphs_dir
 from artfactory.engine import document as graph_document
-from artfactory.engine.document import DocumentError, GraphDocument
+from artfactory.engine.document import DocumentError, GraphDocument, name_problem
+from artfactory.files import show_path
 from artfactory.models import Graph
 from artfactory.services.library import Library
 from artfactory.services.storage import sanitize_name
@@ -53,6 +54,9 @@ def save_template(library: Library, doc: GraphDocument, *, name: str | None = No
     name = (name or doc.name or "").strip()
     if not name:
         raise TemplateError("a template needs a name")
+    problem = name_problem(name, "a template name")
+    if problem:
+        raise TemplateError(problem)
     doc = doc.copy()
     doc.name = name
     if description:
@@ -100,3 +104,18 @@ def default_instance_path(library: Library, doc: GraphDocument) -> Path:
     while candidate.exists():
         candidate, n = folder / f"{stem}-{n}.json", n + 1
     return candidate
+
+
+def write_instance(doc: GraphDocument, target: Path, *, overwrite: bool = False) -> None:
+    """Save an instantiated template as a graph file; an existing file is replaced only with `overwrite`."""
+    where = show_path(target)
+    if target.is_dir():
+        raise TemplateError(f"{where} is a folder; give a file name, such as {show_path(target / 'graph.json')}")
+    if target.exists() and not overwrite:
+        raise TemplateError(f"{where} already exists; use --force to overwrite it")
+    try:
+        doc.save(target)
+    except ValueError:  # "embedded null byte"
+        raise TemplateError(f"{where}: the path contains a NUL character") from None
+    except OSError as exc:
+        raise TemplateError(f"{where} cannot be written ({exc.strerror or exc})") from None

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from artfactory.engine.document import name_problem
+from artfactory.files import FileRefused, check_regular
 from artfactory.models import Product, new_id
 from artfactory.services import lineage
 from artfactory.services.library import Library
@@ -41,7 +43,7 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given, folders walked (sorted, hidden entries skipped)."""
     out: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if _is_dir(path):
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 out.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
@@ -50,9 +52,20 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a path too long or with a NUL: import_paths refuses it as a file
+        return False
+
+
 def import_paths(library: Library, paths: Sequence[Path], *, project_id: int, collection: str | None = None,
                  canceled: Any = None, progress: Any = None) -> ImportResult:
-    """Import each file on its own: a refused file is reported and leaves nothing behind."""
+    """Import each file on its own: a refused file is reported and leaves nothing behind.
+    A collection name with control characters is a ValueError before anything is imported."""
+    problem = name_problem(collection, "a collection name") if collection else None
+    if problem:
+        raise ValueError(problem)
     result = ImportResult()
     files = expand_paths(paths)
     store = OrderStore(library)
@@ -68,8 +81,10 @@ def import_paths(library: Library, paths: Sequence[Path], *, project_id: int, co
             break
         if progress is not None:
             progress(index, len(files), path)
-        if not path.exists():
-            result.rejected.append((path, "file not found"))
+        try:
+            check_regular(path)  # a missing file, device, pipe or impossible path is refused by name
+        except FileRefused as exc:
+            result.rejected.append((path, exc.reason))
             continue
         try:
             product_id = new_id()

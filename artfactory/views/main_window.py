@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QPushButton,
     QTabWidget,
     QToolButton,
     QWidget,
@@ -96,6 +97,16 @@ class MainWindow(FilesMixin, QMainWindow):
         status = self.statusBar()
         assert status is not None
         status.addPermanentWidget(self.library_label)
+        # Shown when a node failed for want of an API key: one click to where the key goes.
+        self.key_button = QPushButton("Add API key…")
+        self.key_button.setObjectName("KeyNeededButton")
+        self.key_button.setToolTip("Open Preferences → API keys")
+        self.key_button.hide()
+        self.key_button.clicked.connect(self._open_key_preferences)
+        status.addPermanentWidget(self.key_button)
+        self._key_provider = ""
+        app.runs.key_needed.connect(self._on_key_needed)
+        app.runs.order_added.connect(self.key_button.hide)
         app.runs.message.connect(self.show_message)
         app.settings_changed.connect(self._on_settings_changed)
         self.autosave = session.Autosave(app.library.home, app.settings.autosave_s, self)
@@ -145,7 +156,10 @@ class MainWindow(FilesMixin, QMainWindow):
         tab.view.product_activated.connect(self.open_product)
         tab.view.node_activated.connect(self._on_node_activated)
         tab.view.files_dropped.connect(self._open_dropped)
+        tab.view.products_requested.connect(self.show_node_products)
         window_actions.fill_canvas_menu(tab.view.context_menu(), self.actions)
+        for menu in tab.findChildren(QMenu):  # NodeGraphQt styles its menus dark in any theme: the app's rules
+            menu.setStyleSheet("")
         self.undo_group.addStack(graph.undo_stack)
         tab.autosave_key = self.autosave.track(graph)
         index = self.tabs.addTab(tab, icons.icon("canvas"), graph.title())
@@ -244,6 +258,16 @@ class MainWindow(FilesMixin, QMainWindow):
     def _undo_text(self, name: str, verb: str, text: str) -> None:
         if hasattr(self, "actions"):
             self.actions[name].setText(f"&{verb} {text}" if text else f"&{verb}")
+
+    def _on_key_needed(self, provider: str) -> None:
+        self._key_provider = provider
+        name = self.app.provider_name(provider) if provider else ""
+        self.key_button.setText(f"Add {name} API key…" if name else "Add API key…")
+        self.key_button.show()
+
+    def _open_key_preferences(self) -> None:
+        self.key_button.hide()
+        self.show_preferences().show_keys(self._key_provider)
 
     def show_message(self, text: str) -> None:
         status = self.statusBar()
@@ -360,6 +384,21 @@ class MainWindow(FilesMixin, QMainWindow):
             return None
         return self.product_window
 
+    def show_node_products(self, node_id: str) -> None:
+        """The gallery on the order that made what a node shows (a cached node's products are an older order's)."""
+        tab = self._tab_of(self.sender()) or self.current_tab()
+        product_ids = tab.view.node_products(node_id) if tab is not None else []
+        order_id = self.gallery.gallery.origin(product_ids[0])[0] if product_ids else None
+        if not order_id:
+            self.show_message(f"{node_id} has made nothing yet: run the graph first")
+            return
+        gallery = self.show_gallery()
+        gallery.show_order(order_id)
+        gallery.refresh()  # now, not after the filter's debounce: the selection needs the rows
+        if gallery.model.canFetchMore():
+            gallery.model.fetchMore()  # the first page (an order's worth) before the view asks for it
+        gallery.select_products(product_ids)
+
     def _show_order_in_gallery(self, order_id: str) -> None:
         self.show_gallery().show_order(order_id)
 
@@ -415,9 +454,13 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _on_settings_changed(self) -> None:
         app = QApplication.instance()
-        if isinstance(app, QApplication):
-            theme.apply(app, self.app.settings.theme)
+        if isinstance(app, QApplication) and self.app.settings.theme != theme.current_name():
+            theme.apply(app, self.app.settings.theme)  # live: palette, stylesheet, icons (drawn in its colours)
             self.actions.retint()
+            c = theme.colors()
+            for tab in self.graph_tabs():  # the canvas colours live in NodeGraphQt's scene, not the palette
+                tab.view.graph.set_background_color(*c.canvas)
+                tab.view.graph.set_grid_color(*c.grid)
         self.autosave.set_interval(self.app.settings.autosave_s)
 
     def closeEvent(self, event: QCloseEvent | None) -> None:

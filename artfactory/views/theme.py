@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPalette
 from PyQt6.QtWidgets import QApplication, QStyleFactory
 
@@ -89,9 +90,30 @@ ICON_DIR = (Path(__file__).resolve().parent / "resources" / "icons").as_posix()
 _current = DARK
 
 
+class ThemeSignals(QObject):
+    """`changed(name)` after a theme is applied: what bakes theme colours in (caches, scene backgrounds)
+    redoes them. Palette and stylesheet users need nothing; icons re-tint when drawn (icons.py)."""
+
+    changed = pyqtSignal(str)
+
+
+_signals: ThemeSignals | None = None
+
+
+def signals() -> ThemeSignals:
+    global _signals
+    if _signals is None:  # made on first use: a QObject wants the Qt library loaded, not at import
+        _signals = ThemeSignals()
+    return _signals
+
+
 def colors() -> Colors:
     """The colours of the theme in use."""
     return _current
+
+
+def current_name() -> str:
+    return ThemeName.LIGHT.value if _current is LIGHT else ThemeName.DARK.value
 
 
 def status_color(status: str) -> QColor:
@@ -116,6 +138,7 @@ def apply(app: QApplication, name: str = ThemeName.DARK.value) -> None:
         font.setPointSizeF(9.5)
     app.setFont(font)
     app.setStyleSheet(stylesheet(c))
+    signals().changed.emit(current_name())
 
 
 def _palette(c: Colors) -> QPalette:
@@ -225,6 +248,8 @@ QGroupBox::title {{ subcontrol-origin: margin; subcontrol-position: top left; le
                    padding: 0 4px; color: {c.dim}; }}
 QLabel[role="heading"] {{ font-size: 13pt; font-weight: 600; }}
 QLabel[role="dim"] {{ color: {c.dim}; }}
+QLabel[role="toast"] {{ background: {c.raised}; color: {c.text}; border: 1px solid {c.border}; border-radius: 5px;
+                       padding: 5px 10px; }}
 QLabel[role="error"] {{ color: {STATUS_COLORS["failed"]}; }}
 QLabel[role="ok"] {{ color: {STATUS_COLORS["executed"]}; }}
 QFrame[role="card"] {{ background: {c.alt_base}; border: 1px solid {c.border}; border-radius: 6px; }}

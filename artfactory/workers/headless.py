@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from PyQt6.QtCore import QCoreApplication, QEventLoop, QTimer
@@ -15,6 +19,7 @@ from artfactory.engine.plan import Plan
 from artfactory.services.library import Library
 
 _APP: QCoreApplication | None = None
+log = logging.getLogger("artfactory")
 
 
 def ensure_core_app() -> QCoreApplication:
@@ -39,6 +44,7 @@ class HeadlessSession:
         self.executor = Executor(library, limits=limits)
         self.signals = self.executor.signals
         self.interrupted = False
+        self.runner: OrderRunner | None = None  # the order waited on last (its storage_error, report())
 
     def plan(self, doc: GraphDocument, *, pinned_seeds: Mapping[str, int] | None = None, reroll: bool = False,
              only: Iterable[str] | None = None) -> Plan:
@@ -59,6 +65,7 @@ class HeadlessSession:
         return self.wait(runner, handle_sigint=handle_sigint)
 
     def wait(self, runner: OrderRunner, *, start: bool = False, handle_sigint: bool = False) -> str:
+        self.runner = runner
         loop = QEventLoop()
         runner.finished.connect(lambda *_: loop.quit())
         previous = None
@@ -77,10 +84,11 @@ class HeadlessSession:
             ticker.timeout.connect(lambda: None)
             ticker.start(100)
         try:
-            if start:
-                runner.start()
-            if runner.final_status is None:
-                loop.exec()
+            with _slot_errors_logged():
+                if start:
+                    runner.start()
+                if runner.final_status is None:
+                    loop.exec()
         finally:
             ticker.stop()
             if previous is not None:
@@ -88,3 +96,27 @@ class HeadlessSession:
         self.executor.wait_idle(10_000)
         assert runner.final_status is not None
         return runner.final_status
+
+
+@contextmanager
+def _slot_errors_logged() -> Iterator[None]:
+    """Without a sys.excepthook, PyQt6 aborts the whole process when a slot raises (SIGABRT, no answer):
+    while a run waits, such an error is logged instead. A hook someone else set (the app's, a test
+    harness's) is left in charge."""
+    if sys.excepthook is not sys.__excepthook__:
+        yield
+        return
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):  # a second Ctrl-C: the user insists, stop now
+            print("artfactory: error: interrupted", file=sys.stderr, flush=True)
+            os._exit(130)
+        log.error("internal error during the run: %s", f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
+        log.debug("traceback", exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = hook
+    try:
+        yield
+    finally:
+        if sys.excepthook is hook:
+            sys.excepthook = sys.__excepthook__

@@ -597,7 +597,7 @@ def test_keys_never_leak(tmp_path: Path, library_home: Path, monkeypatch: pytest
                 _no_secret(str(path), path.read_bytes())
         assert len(list(exports.iterdir())) >= 4  # two media files and their lineage sidecars
         # The keychain file was written (and emptied again by the delete) outside the libraries.
-        assert any((tmp_path / "keychain").rglob("*.cfg"))
+        assert any((tmp_path / "keychain").rglob("artfactory-test-keychain.json"))
     finally:
         for server in servers:
             server.stop()

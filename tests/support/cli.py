@@ -39,7 +39,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> CliResult:
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE", "FAL_"))}
     env.update({"ARTFACTORY_HOME": str(home), "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
-                "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+                "PYTHON_KEYRING_BACKEND": "tests.support.keychain.FileKeyring",
                 "XDG_DATA_HOME": str(home / "xdg")})
     env.update(extra)
     return env

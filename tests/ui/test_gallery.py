@@ -267,7 +267,7 @@ def test_scrolling_drops_thumbnail_requests_for_cells_scrolled_past(qtbot: QtBot
 def test_open_graph_and_rerun_from_a_product(qtbot: QtBot, library: Library, session: HeadlessSession) -> None:
     order_id = run_graph(session)
     widget = make_widget(qtbot, library)
-    small = next(r for r in widget.model.rows() if r.name == "small-2")
+    small = next(r for r in widget.model.rows() if r.name == "Small · 2")
     widget.select_products([small.id])
     assert widget.viewer.product_id == small.id
     assert widget.viewer.lineage.value("node") == "small (transform.resize)"
@@ -309,8 +309,8 @@ def test_the_lineage_panel_of_a_rerun_product_shows_where_it_came_from(qtbot: Qt
                                                                        session: HeadlessSession) -> None:
     first = run_graph(session)
     second = rerun_with(session, first, ["small.width=32"])
-    gen = next(r for r in Gallery(library).page(GalleryQuery(order_id=first)) if r.name == "gen-1")
-    small = next(r for r in Gallery(library).page(GalleryQuery(order_id=second)) if r.name == "small-1")
+    gen = next(r for r in Gallery(library).page(GalleryQuery(order_id=first)) if r.name == "Gen · 1")
+    small = next(r for r in Gallery(library).page(GalleryQuery(order_id=second)) if r.name == "Small · 1")
     widget = make_widget(qtbot, library)
     panel = widget.viewer.lineage
     widget.select_products([gen.id])
@@ -336,8 +336,8 @@ def test_compare_two_products_shows_param_and_graph_changes(qtbot: QtBot, librar
     first = run_graph(session)
     second = rerun_with(session, first, ["small.width=32"])
     gallery = Gallery(library)
-    a = next(r for r in gallery.page(GalleryQuery(order_id=first)) if r.name == "small-1")
-    b = next(r for r in gallery.page(GalleryQuery(order_id=second)) if r.name == "small-1")
+    a = next(r for r in gallery.page(GalleryQuery(order_id=first)) if r.name == "Small · 1")
+    b = next(r for r in gallery.page(GalleryQuery(order_id=second)) if r.name == "Small · 1")
     widget = make_widget(qtbot, library)
     widget.select_products([a.id, b.id])
     assert widget.compare_button.isEnabled()
@@ -501,7 +501,7 @@ def test_export_carries_the_graph_in_the_png_and_the_sidecar(qtbot: QtBot, libra
     order_id = run_graph(session)
     viewer = ProductViewer(library)
     qtbot.addWidget(viewer)
-    product = next(r for r in Gallery(library).page(GalleryQuery()) if r.name == "gen-1")
+    product = next(r for r in Gallery(library).page(GalleryQuery()) if r.name == "Gen · 1")
     viewer.show_product(product.id)
     files = viewer.export_to(tmp_path / "out")
     png = next(f for f in files if f.suffix == ".png")
@@ -661,7 +661,7 @@ def test_delete_removes_file_thumbnails_and_rows_together(qtbot: QtBot, library:
     run_graph(session)
     widget = make_widget(qtbot, library)
     gallery = Gallery(library)
-    victim = next(r for r in widget.model.rows() if r.name == "gen-3")
+    victim = next(r for r in widget.model.rows() if r.name == "Gen · 3")
     file = library.storage.absolute(victim.path)
     assert file.is_file() and thumbnail_path(library.home, "small", victim.id).is_file()
     widget.select_products([victim.id])

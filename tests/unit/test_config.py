@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from artfactory import config
-from artfactory.config import Settings, load_settings, resolve_home, save_settings
+from artfactory.config import Settings, SettingsError, load_settings, resolve_home, save_settings
 
 
 def test_every_setting_has_a_doc() -> None:
@@ -34,6 +34,5 @@ def test_settings_round_trip_and_environment_override(tmp_path: Path, monkeypatc
     monkeypatch.setenv("ARTFACTORY_REPLICATE_BASE_URL", "http://127.0.0.1:9")
     assert load_settings(tmp_path).replicate_base_url == "http://127.0.0.1:9"
     (tmp_path / "settings.json").write_text(json.dumps({"concurrency_fal": "lots", "unknown": 1}))
-    assert load_settings(tmp_path).concurrency_fal == Settings().concurrency_fal  # wrong type ignored
-    (tmp_path / "settings.json").write_text("{broken")
-    assert load_settings(tmp_path).theme == Settings().theme  # a broken file falls back to defaults
+    with pytest.raises(SettingsError, match=r"settings\.json: setting 'concurrency_fal' must be a whole number"):
+        load_settings(tmp_path)  # a wrong type is said, not silently ignored (tests/unit/test_settings_checks.py)

@@ -8,7 +8,6 @@ import io
 import os
 import shutil
 import struct
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -476,13 +475,3 @@ def test_delete_file(storage: LibraryStorage, tmp_path: Path) -> None:
     storage.delete_file(stored.relative_path)  # already gone: fine
     with pytest.raises(StorageError, match="outside"):
         storage.delete_file("../a.png")
-
-
-def test_cleanup_temp_removes_only_stale_files(storage: LibraryStorage) -> None:
-    old, fresh = storage.temp_path(".old"), storage.temp_path(".new")
-    old.write_bytes(b"x")
-    fresh.write_bytes(b"y")
-    hours_ago = time.time() - 2 * 3600
-    os.utime(old, (hours_ago, hours_ago))
-    assert storage.cleanup_temp(older_than_s=3600) == 1
-    assert not old.exists() and fresh.exists()

@@ -56,12 +56,7 @@ class GraphTab(QWidget):
         return new_ids
 
     def duplicate(self) -> list[str]:
-        ids = self.view.selected_ids()
-        if not ids:
-            return []
-        new_ids = self.controller.paste(self.controller.fragment(ids))
-        self.view.select(new_ids)
-        return new_ids
+        return self.view.duplicate(self.view.selected_ids())
 
     def delete_selection(self) -> None:
         self.controller.delete(self.view.selected_ids(), self.view.selected_backdrops())

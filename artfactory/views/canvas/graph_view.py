@@ -41,6 +41,7 @@ class GraphView(GestureMixin, QWidget):
     product_activated = pyqtSignal(str)  # a thumbnail was clicked
     node_activated = pyqtSignal(str)  # a node was double-clicked
     files_dropped = pyqtSignal(list)  # local file paths dropped on the canvas
+    products_requested = pyqtSignal(str)  # a node's "Show Products in Gallery"
 
     def __init__(self, controller: GraphController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +57,8 @@ class GraphView(GestureMixin, QWidget):
         self._backdrop_ids: dict[str, str] = {}
         self._unknown_serial = 0
         self._fit_pending = True
+        self._keep_framed = False  # re-frame on resize until the user moves the view
+        self._frame_queued = False
         self.thumbs = ThumbLoader(self)
         self.thumbs.loaded.connect(self._on_thumbnail_loaded)
         self._style()
@@ -85,6 +88,7 @@ class GraphView(GestureMixin, QWidget):
         c.node_added.connect(self._update_hint)
         c.node_removed.connect(self._update_hint)
         c.param_changed.connect(self._apply_summary)
+        c.node_title_changed.connect(self._apply_title)
         c.edge_added.connect(self._connect_view)
         c.edge_removed.connect(self._disconnect_view)
         c.position_changed.connect(self._apply_position)
@@ -116,7 +120,8 @@ class GraphView(GestureMixin, QWidget):
             self._connect_view(edge)
         self.graph.undo_stack().clear()
         self._update_hint()
-        self._fit_pending = True  # frame the graph once the view has its real size
+        self._fit_pending = True  # frame the graph once the view is on screen with its real size
+        self._maybe_frame()
 
     def _update_hint(self, _node_id: str = "") -> None:
         self.hint.setVisible(not self._nodes)
@@ -125,9 +130,27 @@ class GraphView(GestureMixin, QWidget):
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self.hint.resize(self.viewer.size())
-        if self._fit_pending and self.isVisible():
+        self._maybe_frame()
+
+    def showEvent(self, event: Any) -> None:
+        # A tab opened behind another (or beside a graph tab of the same size) gets no resize once it
+        # shows: its first frame waits for this.
+        super().showEvent(event)
+        self._maybe_frame()
+
+    def _maybe_frame(self) -> None:
+        """Frame the whole graph once the view is shown; keep it framed while the window settles (panels
+        appear, the tab bar lays out) until the user pans, zooms or clicks."""
+        if (self._fit_pending or self._keep_framed) and self.isVisible() and not self._frame_queued:
             self._fit_pending = False
-            QTimer.singleShot(0, self.zoom_to_fit)
+            self._keep_framed = True
+            self._frame_queued = True
+            QTimer.singleShot(0, self._frame)
+
+    def _frame(self) -> None:
+        self._frame_queued = False
+        if self._keep_framed:
+            self.zoom_to_fit()
 
     def _class_for(self, type_name: str, node_id: str) -> str:
         ng_type = ng_type_name(type_name)
@@ -150,7 +173,7 @@ class GraphView(GestureMixin, QWidget):
                                       pos=[pos[0], pos[1]], push_undo=False)
         node.model.set_property(STABLE_ID, node_id)
         # NodeGraphQt made the name unique ("Resize 1"); titles may repeat, the stable id is the identity.
-        node.model.name = node.view.name = type(node).NODE_NAME
+        node.model.name = node.view.name = self.controller.node_title(node_id) or type(node).NODE_NAME
         view: ArtNodeItem = node.view
         view.stable_id = node_id
         view.on_product_clicked = self.product_activated.emit
@@ -165,6 +188,14 @@ class GraphView(GestureMixin, QWidget):
         node, spec = self._nodes.get(node_id), self.controller.doc.node(node_id)
         if node is not None and spec is not None:
             node.view.set_summary(summary(self.controller.registry.get(spec.type), spec.params))
+
+    def _apply_title(self, node_id: str) -> None:
+        node = self._nodes.get(node_id)
+        if node is not None:
+            title = self.controller.node_title(node_id) or type(node).NODE_NAME
+            node.model.name = title
+            node.view.name = title
+            node.view.draw_node()
 
     def _remove_node_view(self, node_id: str) -> None:
         node = self._nodes.pop(node_id, None)
@@ -263,7 +294,7 @@ class GraphView(GestureMixin, QWidget):
         if run and run.status == "failed" and run.error:
             errors.append(run.error)
         node.view.set_run(run.status if run else None, run.percent if run else 0.0, errors,
-                          run.products if run else [])
+                          run.products if run else [], stale=self.controller.run_state.stale(node_id))
 
     def _on_thumbnail_loaded(self, product_id: str) -> None:
         for node in self._nodes.values():
@@ -301,6 +332,28 @@ class GraphView(GestureMixin, QWidget):
         title, ok = QInputDialog.getText(self, "Backdrop title", "Title:", text=data.get("title", ""))
         if ok:
             self.controller.update_backdrop(backdrop_id, title=title.strip() or "Backdrop")
+
+    def rename_node(self, node_id: str) -> None:
+        """Ask for the node's title (empty restores its type's); one undo step."""
+        if node_id not in self._nodes:
+            return
+        current = self.controller.display_title(node_id)
+        title, ok = QInputDialog.getText(self, "Rename node", f"Title of {node_id}:", text=current)
+        if ok:
+            self.controller.rename_node(node_id, title)
+
+    def duplicate(self, node_ids: list[str]) -> list[str]:
+        """Copies of the nodes (and the links between them) beside them, selected; one undo step."""
+        if not node_ids:
+            return []
+        new_ids = self.controller.paste(self.controller.fragment(node_ids))
+        self.select(new_ids)
+        return new_ids
+
+    def node_products(self, node_id: str) -> list[str]:
+        """The product ids the node shows from its last run."""
+        run = self.controller.run_state.get(node_id)
+        return [product_id for product_id, _path in run.products] if run else []
 
     def select_all(self) -> None:
         for node in (*self._nodes.values(), *self._backdrops.values()):

@@ -15,7 +15,8 @@ from artfactory.views.canvas import compat
 from artfactory.views.canvas.thumb_loader import ThumbLoader
 
 compat.apply()
-from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402  (after the PyQt6 patches)
+from NodeGraphQt.constants import NodeEnum  # noqa: E402  (after the PyQt6 patches)
+from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402
 
 MIN_WIDTH = 210.0
 LINE_H = 15.0
@@ -25,6 +26,8 @@ THUMB_GAP = 5.0
 MAX_THUMBS = 4
 SINGLE_MAX_H = 180.0
 RADIUS = 7.0
+STALE_OPACITY = 0.38  # thumbnails of a node whose params changed since they were made
+STALE_LABEL = "out of date"
 
 
 def port_painter(optional: bool) -> Callable[[QPainter, QRectF, dict[str, Any]], None]:
@@ -62,6 +65,7 @@ class ThumbItem(QGraphicsPixmapItem):
         self.pending = pending  # still being decoded on a worker
         self.box = box
         self.extra = 0  # "+N" more products than shown
+        self.stale = False  # made before the node's params (or its inputs) changed: dimmed, with a chip
         self._hover = False
         self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.setAcceptHoverEvents(True)
@@ -84,6 +88,10 @@ class ThumbItem(QGraphicsPixmapItem):
         w, h = scaled.width() / ratio, scaled.height() / ratio
         self.setPos(self.box.x() + (self.box.width() - w) / 2, self.box.y() + (self.box.height() - h) / 2)
 
+    @property
+    def image_opacity(self) -> float:
+        return STALE_OPACITY if self.stale else 1.0
+
     def boundingRect(self) -> QRectF:
         return QRectF(self.box.topLeft() - self.pos(), self.box.size()).adjusted(-1, -1, 1, 1)
 
@@ -95,12 +103,24 @@ class ThumbItem(QGraphicsPixmapItem):
         painter.setBrush(QColor(0, 0, 0, 70))
         painter.drawRoundedRect(area, 4, 4)
         painter.restore()
+        painter.save()
+        painter.setOpacity(self.image_opacity)  # the image only: the "out of date" chip stays readable
         super().paint(painter, option, widget)
+        painter.restore()
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.pixmap().isNull():
             painter.setPen(QColor(theme.NODE_DIM))
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "loading…" if self.pending else "no preview")
+        if self.stale:
+            painter.setFont(_font(7.5, bold=True))
+            label_w = painter.fontMetrics().horizontalAdvance(STALE_LABEL) + 12
+            chip = QRectF(area.x() + 4, area.y() + 4, label_w, 16)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(20, 22, 26, 220))
+            painter.drawRoundedRect(chip, 8, 8)
+            painter.setPen(QColor(theme.NODE_TEXT))
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, STALE_LABEL)
         if self.extra:
             chip = QRectF(area.right() - 34, area.bottom() - 20, 30, 16)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -174,6 +194,7 @@ class ArtNodeItem(NodeItem):
         self.family = ""
         self.stable_id = ""
         self.status: str | None = None
+        self.stale = False  # finished, but the params or inputs changed since: out of date until the next run
         self.percent = 0.0
         self.errors: list[str] = []
         self.description = ""
@@ -188,20 +209,28 @@ class ArtNodeItem(NodeItem):
         self._badge.setVisible(False)
         self._header_h = 28.0
         self._text_item.setFont(_font(9.5, bold=True))
+        self._text_item.setToolTip("Double-click to rename")
 
     # --- state from the run and validation --------------------------------------------------------
     def set_run(self, status: str | None, percent: float, errors: list[str],
-                products: list[tuple[str, Path]]) -> None:
+                products: list[tuple[str, Path]], stale: bool = False) -> None:
         # A thumbnail that was missing may exist now: they are made after the node reports.
         relayout = [p for p, _ in products] != [p for p, _ in self._products] or \
             any(t.pixmap().isNull() for t in self._thumbs)
-        self.status, self.percent, self.errors = status, percent, errors
+        self.status, self.percent, self.errors, self.stale = status, percent, errors, stale
         self._products = list(products)
         self._badge.setVisible(bool(errors))
         self._badge.setToolTip("\n".join(errors))
         if relayout:
             self.draw_node()
+        self._style_thumbs()
         self.update()
+
+    def _style_thumbs(self) -> None:
+        for item in self._thumbs:
+            if item.stale != self.stale:
+                item.stale = self.stale
+                item.update()
 
     @property
     def product_ids(self) -> list[str]:
@@ -235,6 +264,16 @@ class ArtNodeItem(NodeItem):
         width = max(width + 12.0, MIN_WIDTH)
         summary = len(self.summary) * LINE_H + (6.0 if self.summary else 0.0)
         return width, height + summary + FOOTER_H + self._thumb_area(width)
+
+    def _set_base_size(self, add_w: float = 0.0, add_h: float = 0.0) -> None:
+        # NodeGraphQt assigns the new size straight to _width/_height; without prepareGeometryChange the
+        # scene keeps the old bounding rect, so a footer that shrank or moved (thumbnails in, progress out)
+        # stays painted as a ghost and clicks on a grown part miss the node.
+        width, height = self.calc_size(add_w, add_h)
+        width, height = max(width, NodeEnum.WIDTH.value), max(height, NodeEnum.HEIGHT.value)
+        if (width, height) != (self._width, self._height):
+            self.prepareGeometryChange()
+            self._width, self._height = width, height
 
     def set_summary(self, lines: list[str]) -> None:
         if lines != self.summary:
@@ -281,6 +320,7 @@ class ArtNodeItem(NodeItem):
             pixmap, pending = self._pixmap(product_id, path)
             self._thumbs.append(ThumbItem(product_id, pixmap, box, self, pending))
         self._thumbs[-1].extra = max(0, len(self._products) - MAX_THUMBS)
+        self._style_thumbs()
 
     def set_proxy_mode(self, mode: bool) -> None:
         super().set_proxy_mode(mode)
@@ -289,9 +329,11 @@ class ArtNodeItem(NodeItem):
         self._badge.setVisible(bool(self.errors) and not mode)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        # No in-place renaming of the title: the type's title is the name, the stable id is the identity.
+        # A double-click on the title edits it in place (NodeGraphQt's text item; the view records the
+        # rename); anywhere else it opens the node's properties.
         viewer = self.viewer()
-        if viewer is not None and event.button() == Qt.MouseButton.LeftButton:
+        on_title = self._text_item.sceneBoundingRect().contains(event.scenePos())
+        if viewer is not None and event.button() == Qt.MouseButton.LeftButton and not on_title:
             viewer.node_double_clicked.emit(self.id)
         QGraphicsItem.mouseDoubleClickEvent(self, event)
 
@@ -325,6 +367,8 @@ class ArtNodeItem(NodeItem):
 
         if self.selected:
             pen = QPen(QColor(theme.SELECTION), 2.0)
+        elif self.stale:
+            pen = QPen(QColor(theme.NODE_DIM), 1.4, Qt.PenStyle.DashLine)
         elif self.status:
             pen = QPen(theme.status_color(self.status), 1.6)
         else:
@@ -341,6 +385,18 @@ class ArtNodeItem(NodeItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(body)
         painter.restore()
+
+    def status_label(self) -> str:
+        """The footer's status text ("" before any run)."""
+        if not self.status:
+            return ""
+        if self.status == "running":
+            return f"running {self.percent:.0f}%"
+        if self.stale:
+            return STALE_LABEL
+        if self.status in ("executed", "cached") and self._products:
+            return f"{self.status} · {len(self._products)}"
+        return self.status
 
     def _paint_summary(self, painter: QPainter, rect: QRectF, bottom: float) -> None:
         if not self.summary:
@@ -362,12 +418,8 @@ class ArtNodeItem(NodeItem):
         painter.drawText(area, align | Qt.AlignmentFlag.AlignLeft, self.stable_id)
         if not self.status:
             return
-        label = self.status
-        if self.status == "running":
-            label = f"running {self.percent:.0f}%"
-        elif self.status in ("executed", "cached") and self._products:
-            label = f"{self.status} · {len(self._products)}"
-        color = theme.status_color(self.status)
+        label = self.status_label()
+        color = QColor(theme.NODE_DIM) if self.stale else theme.status_color(self.status)
         metrics_w = painter.fontMetrics().horizontalAdvance(label)
         dot = QRectF(area.right() - metrics_w - 11, area.center().y() - 3, 6, 6)
         painter.setPen(Qt.PenStyle.NoPen)

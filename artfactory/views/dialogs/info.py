@@ -23,7 +23,9 @@ from artfactory.views import icons
 
 # Canvas gestures that are not actions, so the dialog lists them by hand.
 GESTURES = [
-    ("Add a node from the search", "Tab (over the canvas)"),
+    ("Add a node from the search", "Tab (over the canvas), or double-click empty canvas"),
+    ("Node menu (rename, duplicate, delete, products, id)", "Right-click a node"),
+    ("Rename a node", "Double-click its title"),
     ("Connect ports", "Drag from an output to an input"),
     ("Disconnect", "Drag a link's end off its input"),
     ("Cut links", "Alt+Shift+drag across them"),

@@ -27,6 +27,7 @@ from artfactory.services.secrets import SecretsError
 from artfactory.views import theme
 
 MASKED = "••••••••••••"
+KEYS_PAGE = "API keys"  # messages send GUI users to "Preferences → API keys"
 
 
 class _KeyRow(QWidget):
@@ -41,6 +42,7 @@ class _KeyRow(QWidget):
         self.field.setObjectName(f"key_{provider}")
         self.status = QLabel()
         self.status.setProperty("role", "dim")
+        self.status.setWordWrap(True)  # a keychain warning names the backend and the way out: a long line
         self.remove = QPushButton("Remove stored key")
         self.remove.clicked.connect(self._toggle_remove)
         self.test = QPushButton("Test connection")
@@ -66,12 +68,13 @@ class _KeyRow(QWidget):
             text = f"Set by the environment variable {status['env']} (it overrides the keychain)."
         elif status.get("source") == "keychain":
             text = "Stored in the system keychain. Type a new key to replace it."
-        else:
-            text = status.get("error") or "Not set. Paste your API key; it is kept in the system keychain."
-        self._say(text)
+        else:  # "insecure" says where the key is and what to do; "none" why nothing can be stored, if so
+            text = (status.get("warning") or status.get("error")
+                    or "Not set. Paste your API key; it is kept in the system keychain.")
+        self._say(text, "error" if status.get("warning") or status.get("error") else "dim")
         self.field.clear()
         self.field.setPlaceholderText(MASKED + "  (stored)" if status.get("set") else "paste the API key")
-        self.remove.setEnabled(status.get("source") == "keychain")
+        self.remove.setEnabled(status.get("source") in ("keychain", "insecure"))
         self.remove.setText("Remove stored key")
 
     def test_connection(self) -> None:
@@ -118,7 +121,7 @@ class PreferencesDialog(QDialog):
         self.setWindowTitle("Preferences — Art Factory")
         self.resize(620, 480)
         s = app.settings
-        tabs = QTabWidget()
+        tabs = self.tabs = QTabWidget()
 
         providers = QWidget()
         provider_layout = QVBoxLayout(providers)
@@ -139,7 +142,7 @@ class PreferencesDialog(QDialog):
         limits_form.addRow("fal:", self.concurrency_fal)
         provider_layout.addWidget(limits)
         provider_layout.addStretch(1)
-        tabs.addTab(providers, "Providers")
+        tabs.addTab(providers, KEYS_PAGE)
 
         general = QWidget()
         form = QFormLayout(general)
@@ -187,6 +190,13 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.new_library: Path | None = None
+
+    def show_keys(self, provider: str = "") -> None:
+        """Open on the API keys page, in the provider's key field when one is named."""
+        self.tabs.setCurrentIndex(0)
+        row = self.keys.get(provider)
+        if row is not None:
+            row.field.setFocus()
 
     @staticmethod
     def _spin(value: int, low: int, high: int, special: str = "") -> QSpinBox:

@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QModelIndex, QPoint, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMenu,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QTabWidget,
@@ -35,12 +35,19 @@ from artfactory.views.gallery.thumbs import ThumbnailLoader
 from artfactory.views.gallery.view import DEFAULT_EDGE, GalleryView
 from artfactory.views.viewer.compare import CompareDialog
 from artfactory.views.viewer.viewer import ProductViewer, confirm
+from artfactory.views.widgets.elided_label import ElidedLabel
+from artfactory.views.widgets.flow_layout import FlowLayout
 
 SORTS = [("Newest first", SortKey.DATE, True), ("Oldest first", SortKey.DATE, False),
          ("Name A–Z", SortKey.NAME, False), ("Name Z–A", SortKey.NAME, True),
          ("Largest first", SortKey.SIZE, True), ("Smallest first", SortKey.SIZE, False)]
 LIVE_DEBOUNCE_MS = 300
 MESSAGE_MS = 6000
+# The automatic split (see auto_split): the grid's column (three default cells, the scroll bar and the
+# margins) comes first; the side panes show only when they get at least their minimum.
+GRID_MIN_WIDTH = 630
+LEFT_MIN_WIDTH = 240  # the Library and Orders tabs and the filter labels fit
+VIEWER_MIN_WIDTH = 240
 
 
 class GalleryWidget(QWidget):
@@ -86,14 +93,15 @@ class GalleryWidget(QWidget):
         center = QWidget()
         column = QVBoxLayout(center)
         column.setContentsMargins(s, s, s, 0)
-        bar = QHBoxLayout()
+        # A flow, not a row: when the grid is narrow the controls wrap onto a second line instead of
+        # being squeezed until their texts are cut ("18 product", "Newest fir").
+        bar = FlowLayout(spacing=s)
         self.count_label = QLabel()
         self.count_label.setProperty("role", "heading")
         bar.addWidget(self.count_label)
-        self.message_label = QLabel()
-        self.message_label.setProperty("role", "dim")
-        self._message_timer.timeout.connect(self.message_label.clear)
-        bar.addWidget(self.message_label, 1)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
         self.sort = QComboBox()
         for label, key, descending in SORTS:
             self.sort.addItem(label, (key, descending))
@@ -116,22 +124,34 @@ class GalleryWidget(QWidget):
         bar.addWidget(self.import_button)
         column.addLayout(bar)
         column.addWidget(self.view, 1)
+        # Messages float over the grid's foot: shown in the toolbar they made it grow a line and the grid
+        # jump, or were cut to a few letters.
+        self.message_label = ElidedLabel(parent=self.view, max_hint=100_000)
+        self.message_label.setProperty("role", "toast")
+        self.message_label.hide()
+        self._message_timer.timeout.connect(self._hide_message)
+        self.view.installEventFilter(self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         for widget in (left, center, self.viewer):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
         self.splitter.setSizes([280, 900, 400])
         self.splitter.splitterMoved.connect(self._on_divider_moved)
         # Explicit minimums below the panels' hints, so the window still fits a small screen.
-        for widget, width in ((left, 200), (center, 300), (self.viewer, 240)):
+        for widget, width in ((left, LEFT_MIN_WIDTH), (center, 300), (self.viewer, VIEWER_MIN_WIDTH)):
             widget.setMinimumWidth(width)
         self.setMinimumSize(320, 240)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        for key, slot in (("Del", self.delete_selected), ("L", self.toggle_favourite),
-                          *((str(n), lambda n=n: self.rate_selected(n)) for n in range(6))):
+        # triggered(bool checked) fills a lambda's first parameter: the slots take it as `_checked` so a
+        # default argument (the star count) is not overwritten with False.
+        for key, slot in (("Del", lambda _checked=False: self.delete_selected()),
+                          ("L", lambda _checked=False: self.toggle_favourite()),
+                          *((str(n), lambda _checked=False, n=n: self.rate_selected(n)) for n in range(6))):
             action = QAction(self.view)
+            action.setObjectName(f"gallery_key_{key}")
             action.setShortcut(QKeySequence(key))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(slot)
@@ -171,9 +191,20 @@ class GalleryWidget(QWidget):
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
         if self._auto_split:  # until the user drags a divider, the grid gets what the side panes don't need
-            width = self.splitter.width()
-            left, right = min(300, width // 5), min(420, width // 3)
-            self.splitter.setSizes([left, max(300, width - left - right), right])
+            self.splitter.setSizes(self.auto_split(self.splitter.width() - 2 * self.splitter.handleWidth()))
+
+    @staticmethod
+    def auto_split(width: int) -> list[int]:
+        """Widths of the side panes and the grid in `width` pixels: the grid gets GRID_MIN_WIDTH first, then
+        the filters, then the viewer; a pane that does not fit at its minimum is folded away (0, and its
+        divider can still be dragged out), rather than squeezing everything until texts are cut."""
+        left = max(LEFT_MIN_WIDTH, min(300, width // 5))
+        if width - left < GRID_MIN_WIDTH:
+            left = 0
+        right = min(420, width // 3, width - left - GRID_MIN_WIDTH)
+        if right < VIEWER_MIN_WIDTH:
+            right = 0
+        return [left, width - left - right, right]
 
     def _on_divider_moved(self, _pos: int, _index: int) -> None:
         self._auto_split = False
@@ -251,7 +282,28 @@ class GalleryWidget(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+        self._place_message()
         self._message_timer.start()
+
+    def _hide_message(self) -> None:
+        self.message_label.clear()
+        self.message_label.hide()
+
+    def _place_message(self) -> None:
+        viewport = self.view.viewport()
+        if viewport is None or not self.message_label.isVisible():
+            return
+        area = viewport.geometry().adjusted(theme.SPACING, 0, -theme.SPACING, -theme.SPACING)
+        hint = self.message_label.sizeHint()
+        width = min(hint.width(), area.width())
+        self.message_label.setGeometry(area.x(), area.bottom() - hint.height(), width, hint.height())
+        self.message_label.raise_()
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if watched is self.view and event is not None and event.type() == QEvent.Type.Resize:
+            self._place_message()
+        return super().eventFilter(watched, event)
 
     # -- actions on the selection ------------------------------------------------------------------
     def rate_selected(self, rating: int) -> None:
@@ -441,7 +493,7 @@ class GalleryWidget(QWidget):
         collections = menu.addMenu(icons.icon("collection"), "Add to collection")
         assert collections is not None
         for info in self.gallery.collections(self.gallery.project_of(first)):
-            collections.addAction(info.name, lambda cid=info.id: self.add_selected_to(cid))
+            collections.addAction(info.name, lambda _checked=False, cid=info.id: self.add_selected_to(cid))
         collections.addSeparator()
         collections.addAction(icons.icon("new"), "New collection…", self._new_collection_from_selection)
         if self.sidebar.current_collection() is not None:
@@ -449,7 +501,8 @@ class GalleryWidget(QWidget):
         rating = menu.addMenu("Rating")
         assert rating is not None
         for stars in range(6):
-            rating.addAction("★" * stars if stars else "No rating", lambda n=stars: self.rate_selected(n))
+            rating.addAction("★" * stars if stars else "No rating",
+                             lambda _checked=False, n=stars: self.rate_selected(n))
         menu.addAction("Favourite / unfavourite", self.toggle_favourite)
         menu.addSeparator()
         menu.addAction(icons.icon("folder-reveal"), "Reveal file", self.viewer.reveal)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -20,6 +19,7 @@ from PyQt6.QtWidgets import (
 from artfactory.services import lineage
 from artfactory.services.gallery import Gallery, OrderRow
 from artfactory.views import icons, theme
+from artfactory.views.widgets.flow_layout import FlowLayout
 
 ORDER_ID = Qt.ItemDataRole.UserRole + 1
 
@@ -87,7 +87,7 @@ class OrdersPanel(QWidget):
         self.nodes.setRootIsDecorated(False)
         self.nodes.itemDoubleClicked.connect(self._open_node)
         box.addWidget(self.nodes, 1)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout(spacing=s)  # wraps in a narrow pane rather than cutting the labels ("Open g")
         self.open_button = QPushButton(icons.icon("canvas"), "Open graph")
         self.open_button.clicked.connect(self._open_graph)
         self.rerun_button = QPushButton(icons.icon("run-branch"), "Re-run with tweaks")

@@ -69,13 +69,17 @@ class ProductDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None, edge: int = DEFAULT_EDGE) -> None:
         super().__init__(parent)
         self.edge = edge
+        self.slot_width = 0  # the grid's column width, which the card is centred in
         self._placeholders: dict[tuple[str, bool], QPixmap] = {}
 
     def cell_size(self) -> QSize:
         return QSize(self.edge + 2 * PADDING, self.edge + TEXT_HEIGHT + PADDING)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return self.cell_size()
+        # As wide as the grid's column: a left-to-right list view places an item at the column's left edge
+        # and ignores the item alignment, so the card is centred in paint().
+        cell = self.cell_size()
+        return QSize(max(cell.width(), self.slot_width), cell.height())
 
     def paint(self, painter: QPainter | None, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -85,7 +89,9 @@ class ProductDelegate(QStyledItemDelegate):
         if row is None:
             return
         c = theme.colors()
-        rect = QRect(option.rect).adjusted(3, 3, -3, -3)
+        rect = QRect(option.rect)
+        width = min(rect.width(), self.cell_size().width())
+        rect = QRect(rect.x() + (rect.width() - width) // 2, rect.y(), width, rect.height()).adjusted(3, 3, -3, -3)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
         painter.save()
@@ -157,6 +163,9 @@ class ProductDelegate(QStyledItemDelegate):
         cx, cy = badge.center().x() + 1, badge.center().y()
         painter.drawPolygon(QPolygonF([QPointF(cx - 4, cy - 6), QPointF(cx - 4, cy + 6), QPointF(cx + 6, cy)]))
 
+    def forget_placeholders(self) -> None:
+        self._placeholders.clear()
+
     def _placeholder(self, media_type: str, failed: bool, size: QSize) -> QPixmap:
         """A quiet tile while the thumbnail loads (or a warning sign when the file cannot be read)."""
         key = (media_type, failed)
@@ -206,6 +215,11 @@ class GalleryView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Always on, so the width the cells are spread over never depends on whether the scroll bar is
+        # shown. With "as needed", QListView lays a left-to-right flow out as if the bar were there, the
+        # grid was sized without it, and every query could tip the layout into one column fewer with the
+        # bar hidden over rows that overflow (and so out of reach).
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setMouseTracking(True)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -214,6 +228,13 @@ class GalleryView(QListView):
         self.viewport().setAcceptDrops(True)  # type: ignore[union-attr]
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.set_edge(DEFAULT_EDGE)
+        theme.signals().changed.connect(self._on_theme_changed)
+
+    def _on_theme_changed(self, _name: str) -> None:
+        self.delegate.forget_placeholders()  # drawn in the old theme's colours
+        viewport = self.viewport()
+        if viewport is not None:
+            viewport.update()
 
     def set_edge(self, edge: int) -> None:
         """Thumbnail size in logical pixels (the zoom slider)."""
@@ -224,13 +245,22 @@ class GalleryView(QListView):
     def _fit_grid(self) -> None:
         """Spread the cells over the whole width: the columns that fit share the leftover pixels."""
         cell = self.delegate.cell_size()
-        viewport = self.viewport()
-        # A couple of pixels of slack: icon mode wraps a cell that would touch the right edge.
-        width = (viewport.width() if viewport is not None else cell.width()) - 2
+        # The width QListView wraps at: the viewport's, the scroll bar being always on (see __init__).
+        width = self.layout_width()
         columns = max(1, width // cell.width())
         grid = QSize(max(cell.width(), width // columns), cell.height())
         if grid != self.gridSize():
+            self.delegate.slot_width = grid.width()
             self.setGridSize(grid)
+
+    def layout_width(self) -> int:
+        """The width a line of cells may fill: QListView wraps a cell that would reach the viewport's edge
+        (its right edge must stay left of it), hence the one pixel less."""
+        return self.maximumViewportSize().width() - 1
+
+    def columns(self) -> int:
+        """How many cells a line of the grid holds."""
+        return max(1, self.layout_width() // max(1, self.gridSize().width()))
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)

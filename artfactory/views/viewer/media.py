@@ -52,8 +52,12 @@ class ImageView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setBackgroundBrush(QColor(*theme.colors().canvas))
+        theme.signals().changed.connect(self._on_theme_changed)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.fitting = True
+
+    def _on_theme_changed(self, _name: str) -> None:
+        self.setBackgroundBrush(QColor(*theme.colors().canvas))
 
     @property
     def zoom(self) -> float:

@@ -126,8 +126,7 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
         window.show_message(f"The library at {library.home} is read-only: browse and export; runs and imports "
                             "need write access")
     if interrupted:
-        window.show_message(f"{len(interrupted)} order(s) were interrupted by the last exit; "
-                            "finish them with `artfactory resume`")
+        window.offer_resume(len(interrupted))
     if startup_problem:
         window.show_message(f"Runs cannot be recorded: {startup_problem}")
     window.app.library_swept.connect(window.show_message)

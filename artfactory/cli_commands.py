@@ -184,34 +184,26 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from artfactory.models import Order
     from artfactory.workers.headless import HeadlessSession
 
     library = _open(args, writes=True)
     store = OrderStore(library)
     store.recover_interrupted()
     _sweep(library)
-    with library.db.session() as db:
-        query = db.query(Order).filter(Order.status == "interrupted")
-        if args.order_ids:
-            query = query.filter(Order.id.in_(args.order_ids))
-        orders = [(o.id, o.snapshot, o.project_id) for o in query.order_by(Order.created_at)]
+    orders = store.interrupted_orders(args.order_ids)
     if args.order_ids and len(orders) != len(set(args.order_ids)):
-        found = {o[0] for o in orders}
+        found = {o.order_id for o in orders}
         missing = [o for o in args.order_ids if o not in found]
         raise CliError(f"no interrupted order {missing[0]!r}")
     session = HeadlessSession(library)
     results: list[dict[str, Any]] = []
     worst = EXIT_OK
-    for order_id, snapshot, project_id in orders:
-        items = store.items(order_id)
-        doc = graph_document.loads(snapshot, f"order {order_id}")
-        pinned = {node: item["params"][nt.seed_param] for node, item in items.items()
-                  if (nt := library.registry.get(item["node_type"])) and nt.seed_param
-                  and isinstance((item["params"] or {}).get(nt.seed_param), int)}
+    for order in orders:
+        order_id, project_id, items = order.order_id, order.project_id, order.items
         try:
-            plan = session.plan(doc, pinned_seeds=pinned)
-        except PlanError as exc:
+            doc = graph_document.loads(order.snapshot, f"order {order_id}")
+            plan = session.plan(doc, pinned_seeds=order.pinned_seeds)
+        except (PlanError, graph_document.DocumentError) as exc:
             store.finish_order(order_id, "failed", str(exc))
             results.append({"order_id": order_id, "status": "failed", "error": str(exc), "nodes": {}, "products": []})
             worst = max(worst, EXIT_FAILED)
@@ -226,7 +218,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    library = _open(args)
+    # Checking a document needs only the node catalogue, not the library: no database is opened (it works
+    # anywhere, read-only or not), and a large document has the process's memory to itself.
+    from artfactory.engine.registry import default_registry
+
     try:
         doc = graph_document.load(args.graph)
     except graph_document.DocumentError as exc:
@@ -234,7 +229,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         data = {"valid": False, "errors": [{"node_id": None, "code": "bad_document", "message": message}]}
         emit(args, data, lambda: Console().print(f"[red]invalid[/]: {escape(message)}"))
         return EXIT_BAD_INPUT
-    errors = validate(doc, library.registry)
+    errors = validate(doc, default_registry())
     data = {"valid": not errors, "errors": [e.to_json() for e in errors]}
 
     def human() -> None:

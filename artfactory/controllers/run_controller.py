@@ -10,6 +10,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.gui_errors import KEY_CODES, KEYS_PLACE, for_gui
+from artfactory.engine import document as graph_document
 from artfactory.engine.executor import Executor, OrderRunner
 from artfactory.engine.plan import PlanError
 from artfactory.models import Order
@@ -117,6 +118,40 @@ class RunController(QObject):
             scope = f"{len(plan.order)} node{'s' if len(plan.order) != 1 else ''}"
             self.message.emit(f"Running {info.name} ({scope})…")
         return order_id
+
+    def resume_interrupted(self) -> list[str]:
+        """Finish the orders an earlier exit left open, in this window; what had finished (or was paid for and
+        has a remote job id) is kept, the rest runs. The ids of the orders started."""
+        store = self.executor.store
+        try:
+            store.recover_interrupted(self.active_orders())
+            orders = store.interrupted_orders()
+        except Exception as exc:
+            if not is_write_failure(exc):
+                raise
+            self.message.emit(f"Not resumed: {describe_write_failure(exc, self.library.home)}")
+            return []
+        started: list[str] = []
+        for order in orders:
+            if order.order_id in self._runners:
+                continue
+            try:
+                doc = graph_document.loads(order.snapshot, f"order {order.order_id}")
+                plan = self.executor.plan(doc, pinned_seeds=order.pinned_seeds)
+            except (PlanError, graph_document.DocumentError) as exc:
+                store.finish_order(order.order_id, "failed", str(exc))
+                self.message.emit(f"Order {order.order_id} cannot be resumed: {exc}")
+                continue
+            self.orders[order.order_id] = OrderInfo(order.order_id, doc.name or order.order_id, "running",
+                                                    time.time(), {n: NodeProgress() for n in plan.order})
+            self.order_added.emit(order.order_id)
+            runner = self.executor.resume(order.order_id, plan, order.project_id, order.items)
+            if runner.final_status is None:  # an order whose every node was done has finished inside start()
+                self._runners[order.order_id] = runner
+            started.append(order.order_id)
+        if started:
+            self.message.emit(f"Resuming {len(started)} interrupted order{'s' if len(started) != 1 else ''}…")
+        return started
 
     def cancel(self, order_id: str) -> bool:
         runner = self._runners.get(order_id)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
 from artfactory.engine.nodetypes import Media
 from artfactory.engine.plan import Plan
@@ -21,6 +21,17 @@ from artfactory.services.storage import StoredFile
 FINISHED_ITEM = ("executed", "cached")
 LABELS_KEPT = 64  # orders whose product labels stay in memory (one order runs at a time per graph)
 OPEN_ORDER = ("queued", "running")
+
+
+@dataclass
+class InterruptedOrder:
+    """An order a dead process left open, as `OrderStore.interrupted_orders` finds it."""
+
+    order_id: str
+    project_id: int
+    snapshot: str
+    items: dict[str, dict[str, Any]]
+    pinned_seeds: dict[str, int]
 
 
 @dataclass
@@ -275,7 +286,8 @@ class OrderStore:
         with self.engine.begin() as conn:
             if products:
                 labels = self._order_labels(conn, order_id)
-                conn.execute(insert(Product), [self._product_row(d, order_id, item_id, project_id, now, labels)
+                names = self._free_names(conn, project_id, products, labels)
+                conn.execute(insert(Product), [self._product_row(d, order_id, item_id, project_id, now, names)
                                                for d in products])
             for add in collection_adds:
                 self._add_to_collection(conn, project_id, add.name, add.product_ids)
@@ -302,16 +314,43 @@ class OrderStore:
         return self._remember_labels(order_id, data)
 
     @staticmethod
+    def _free_names(conn: Any, project_id: int, drafts: Sequence[ProductDraft],
+                    labels: Mapping[str, str]) -> dict[str, str]:
+        """Names for unnamed drafts, by product id: the node's title and the next free number in the project
+        ("Small · 5" after four earlier ones), so two runs of one graph never show two "Small · 1"."""
+        by_label: dict[str, list[ProductDraft]] = {}
+        for d in drafts:
+            if not d.name:
+                by_label.setdefault(labels.get(d.node_id) or id_words(d.node_id), []).append(d)
+        names: dict[str, str] = {}
+        for label, group in by_label.items():
+            prefix = f"{label} · "
+            in_project = Product.project_id == project_id
+            # An index range scan (ix_products_project_name), not a LIKE over the table.
+            taken = conn.execute(select(func.count()).select_from(Product).where(
+                in_project, Product.name >= prefix, Product.name < prefix + "\U0010ffff")).scalar() or 0
+            number = taken + 1
+            group.sort(key=lambda d: d.batch_index)
+            while True:  # after deletions a later number may still be in use: step past it
+                wanted = [f"{prefix}{number + i}" for i in range(len(group))]
+                used = set(conn.execute(select(Product.name).where(in_project, Product.name.in_(wanted))).scalars())
+                if not used:
+                    break
+                number += len(group)
+            names.update((d.id, name) for d, name in zip(group, wanted, strict=True))
+        return names
+
+    @staticmethod
     def _product_row(d: ProductDraft, order_id: str, item_id: str, project_id: int, now: Any,
-                     labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
         info = d.stored.info
-        label = (labels or {}).get(d.node_id) or id_words(d.node_id)
         meta = d.meta
         seed = meta.get("seed")
         return {
             "id": d.id, "project_id": project_id, "order_id": order_id, "order_item_id": item_id,
             "node_id": d.node_id, "node_type": d.node_type, "batch_index": d.batch_index,
-            "name": d.name or f"{label} · {d.batch_index + 1}", "path": d.stored.relative_path,
+            "name": d.name or (names or {}).get(d.id) or f"{id_words(d.node_id)} · {d.batch_index + 1}",
+            "path": d.stored.relative_path,
             "sha256": d.stored.sha256, "media_type": info.media_type, "mime": info.mime,
             "width": info.width, "height": info.height, "duration": info.duration,
             "size_bytes": d.stored.size_bytes, "thumbnails": None,
@@ -367,6 +406,24 @@ class OrderStore:
                 conn.execute(update(OrderItem).where(OrderItem.order_id.in_(dead),
                                                      OrderItem.status == "running").values(status="pending"))
         return dead
+
+    def interrupted_orders(self, order_ids: Sequence[str] = ()) -> list[InterruptedOrder]:
+        """Interrupted orders (all, or those named), oldest first, with what a resume needs: the snapshot, the
+        items as they stand and the seeds they had resolved, so nothing finished or paid for is done again."""
+        with self.engine.connect() as conn:
+            query = select(Order.id, Order.snapshot, Order.project_id).where(Order.status == "interrupted")
+            if order_ids:
+                query = query.where(Order.id.in_(list(order_ids)))
+            rows = conn.execute(query.order_by(Order.created_at)).all()
+        registry = self.library.registry
+        found = []
+        for order_id, snapshot, project_id in rows:
+            items = self.items(order_id)
+            pinned = {node: item["params"][nt.seed_param] for node, item in items.items()
+                      if (nt := registry.get(item["node_type"])) and nt.seed_param
+                      and isinstance((item["params"] or {}).get(nt.seed_param), int)}
+            found.append(InterruptedOrder(order_id, project_id, snapshot, items, pinned))
+        return found
 
     def delete_order(self, order_id: str) -> None:
         with self.engine.begin() as conn:

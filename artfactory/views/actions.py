@@ -106,6 +106,8 @@ def build(window: MainWindow) -> Actions:
         keys=("Ctrl+Shift+Return", "Ctrl+Shift+Enter"), tip="Run the selected nodes and what they need")
     add("Run", "cancel", "&Cancel", w.cancel_run, icon="cancel", keys=("Esc", "Ctrl+."),
         tip="Cancel this graph's run")
+    add("Run", "resume", "Resume &Interrupted Orders", w.resume_interrupted, icon="run",
+        tip="Finish the runs an earlier exit left open; what had finished is kept")
     add("Help", "shortcuts", "&Keyboard Shortcuts", w.show_shortcuts, icon="keyboard", keys=("F1",))
     add("Help", "about", "&About Art Factory", w.show_about, icon="info")
     actions["preferences"].setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -148,6 +150,8 @@ def build_menus(window: MainWindow, actions: Actions) -> QMenu:
     run = bar.addMenu("&Run")
     for name in ("run", "run_branch", "cancel"):
         run.addAction(actions[name])
+    run.addSeparator()
+    run.addAction(actions["resume"])
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(actions["shortcuts"])
     help_menu.addAction(actions["about"])

@@ -105,6 +105,13 @@ class MainWindow(FilesMixin, QMainWindow):
         self.key_button.clicked.connect(self._open_key_preferences)
         status.addPermanentWidget(self.key_button)
         self._key_provider = ""
+        # Shown at start when the last exit left orders open: one click finishes them here.
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("ResumeButton")
+        self.resume_button.setToolTip("Finish the interrupted orders (Run → Resume Interrupted Orders)")
+        self.resume_button.hide()
+        self.resume_button.clicked.connect(self.resume_interrupted)
+        status.addPermanentWidget(self.resume_button)
         app.runs.key_needed.connect(self._on_key_needed)
         app.runs.order_added.connect(self.key_button.hide)
         app.runs.message.connect(self.show_message)
@@ -332,6 +339,21 @@ class MainWindow(FilesMixin, QMainWindow):
             self.show_message("Select the node(s) to run; what they need runs with them")
             return None
         return self.app.runs.run(tab.controller, only=selected)
+
+    def offer_resume(self, count: int) -> None:
+        """Say that `count` orders were interrupted by the last exit, with a button that finishes them."""
+        were, them = ("s were", "them") if count != 1 else (" was", "it")
+        self.show_message(f"{count} order{were} interrupted by the last exit — Resume finishes {them} "
+                          "(Run → Resume Interrupted Orders)")
+        self.resume_button.setVisible(not self.app.library.read_only)
+
+    def resume_interrupted(self) -> None:
+        self.resume_button.hide()
+        if self.app.library.read_only:
+            self.show_message(f"The library at {self.app.library.home} is read-only: runs cannot be resumed")
+            return
+        if not self.app.runs.resume_interrupted():
+            self.show_message("No interrupted orders to resume")
 
     def cancel_run(self) -> None:
         tab = self.current_tab()

@@ -310,7 +310,10 @@ def test_the_lineage_panel_of_a_rerun_product_shows_where_it_came_from(qtbot: Qt
     first = run_graph(session)
     second = rerun_with(session, first, ["small.width=32"])
     gen = next(r for r in Gallery(library).page(GalleryQuery(order_id=first)) if r.name == "Gen · 1")
-    small = next(r for r in Gallery(library).page(GalleryQuery(order_id=second)) if r.name == "Small · 1")
+    # Names are numbered through the project: the re-run's resizes are "Small · 4" to "· 6", never a second "Small · 1".
+    small = next(r for r in Gallery(library).page(GalleryQuery(order_id=second)) if r.name == "Small · 4")
+    names = [r.name for r in Gallery(library).page(GalleryQuery())]
+    assert len(names) == len(set(names))
     widget = make_widget(qtbot, library)
     panel = widget.viewer.lineage
     widget.select_products([gen.id])
@@ -337,7 +340,7 @@ def test_compare_two_products_shows_param_and_graph_changes(qtbot: QtBot, librar
     second = rerun_with(session, first, ["small.width=32"])
     gallery = Gallery(library)
     a = next(r for r in gallery.page(GalleryQuery(order_id=first)) if r.name == "Small · 1")
-    b = next(r for r in gallery.page(GalleryQuery(order_id=second)) if r.name == "Small · 1")
+    b = next(r for r in gallery.page(GalleryQuery(order_id=second)) if r.name == "Small · 4")
     widget = make_widget(qtbot, library)
     widget.select_products([a.id, b.id])
     assert widget.compare_button.isEnabled()

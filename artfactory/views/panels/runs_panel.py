@@ -96,6 +96,9 @@ class RunsPanel(QWidget):
 
     # --- items ------------------------------------------------------------------------------------
     def _add_order(self, info: OrderInfo, at_top: bool) -> QTreeWidgetItem:
+        old = self._items.pop(info.order_id, None)
+        if old is not None:  # a history order resumed in this session: one row, the live one
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(old))
         item = QTreeWidgetItem()
         item.setData(0, ORDER_ROLE, info.order_id)
         item.setIcon(0, icons.icon("orders"))

@@ -130,6 +130,7 @@ def main() -> int:
     window.resize(1480, 900)
     window.tabs.setCurrentWidget(tab)
     settle(app)
+    tab.view.graph.clear_selection()  # frame the whole graph, not the node selected earlier
     tab.view.zoom_to_fit()  # after the resize has landed, or it frames the old size
     settle(app, 0.6)
     save(window.grab(), "light-theme.png")

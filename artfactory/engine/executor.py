@@ -375,15 +375,18 @@ class OrderRunner(QObject):
                    if n in self.plan.dependents(node_id) and self.status[n] == "pending"]
         if not skipped:
             return
-        reason = f"skipped: upstream node {node_id!r} {self.status[node_id]}"
-        for dependent in skipped:
-            self.status[dependent] = "skipped"
-            self.errors[dependent] = reason
-            if dependent in self._ready:
-                self._ready.remove(dependent)
-        self._write(self.store.mark_items, [self.item_ids[n] for n in skipped], "skipped", reason, "skipped")
-        for dependent in skipped:
-            self.signals.node_finished.emit(self.order_id, dependent, "skipped", reason)
+        self._skip(skipped, f"skipped: upstream node {node_id!r} {self.status[node_id]}", "skipped")
+
+    def _skip(self, node_ids: list[str], reason: str, code: str) -> None:
+        """Pending nodes that will not run: recorded in one write, then reported."""
+        for node_id in node_ids:
+            self.status[node_id] = "skipped"
+            self.errors[node_id] = reason
+            if node_id in self._ready:
+                self._ready.remove(node_id)
+        self._write(self.store.mark_items, [self.item_ids[n] for n in node_ids], "skipped", reason, code)
+        for node_id in node_ids:
+            self.signals.node_finished.emit(self.order_id, node_id, "skipped", reason)
 
     # -- failed writes ------------------------------------------------------------------------------
     def _write(self, write: Callable[..., Any], *args: Any) -> bool:
@@ -413,14 +416,8 @@ class OrderRunner(QObject):
         pending = [n for n in self.plan.order if self.status[n] == "pending"]
         if not pending:
             return
-        reason = f"not run: {self.storage_error}"
-        for node_id in pending:
-            self.status[node_id] = "skipped"
-            self.errors[node_id] = reason
         self._ready.clear()
-        self._write(self.store.mark_items, [self.item_ids[n] for n in pending], "skipped", reason, "storage")
-        for node_id in pending:
-            self.signals.node_finished.emit(self.order_id, node_id, "skipped", reason)
+        self._skip(pending, f"not run: {self.storage_error}", "storage")
 
     def report(self, result: dict[str, Any]) -> dict[str, Any]:
         """The run answer read back from the database, corrected by what this runner knows and could not

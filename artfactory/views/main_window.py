@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, Qt
@@ -97,21 +98,13 @@ class MainWindow(FilesMixin, QMainWindow):
         status = self.statusBar()
         assert status is not None
         status.addPermanentWidget(self.library_label)
-        # Shown when a node failed for want of an API key: one click to where the key goes.
-        self.key_button = QPushButton("Add API key…")
-        self.key_button.setObjectName("KeyNeededButton")
-        self.key_button.setToolTip("Open Preferences → API keys")
-        self.key_button.hide()
-        self.key_button.clicked.connect(self._open_key_preferences)
-        status.addPermanentWidget(self.key_button)
+        # Status-bar buttons, hidden until needed: one click to where a key goes, or to finish interrupted orders.
+        self.key_button = self._status_button("Add API key…", "KeyNeededButton", "Open Preferences → API keys",
+                                              self._open_key_preferences)
         self._key_provider = ""
-        # Shown at start when the last exit left orders open: one click finishes them here.
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setObjectName("ResumeButton")
-        self.resume_button.setToolTip("Finish the interrupted orders (Run → Resume Interrupted Orders)")
-        self.resume_button.hide()
-        self.resume_button.clicked.connect(self.resume_interrupted)
-        status.addPermanentWidget(self.resume_button)
+        self.resume_button = self._status_button(
+            "Resume", "ResumeButton", "Finish the interrupted orders (Run → Resume Interrupted Orders)",
+            self.resume_interrupted)
         app.runs.key_needed.connect(self._on_key_needed)
         app.runs.order_added.connect(self.key_button.hide)
         app.runs.message.connect(self.show_message)
@@ -120,6 +113,17 @@ class MainWindow(FilesMixin, QMainWindow):
         self.autosave.start()
         self.restore_layout()
         self._update_actions()
+
+    def _status_button(self, text: str, name: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.hide()
+        button.clicked.connect(slot)
+        status = self.statusBar()
+        assert status is not None
+        status.addPermanentWidget(button)
+        return button
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -9,10 +9,12 @@ from pathlib import Path
 from keyring.backend import KeyringBackend
 
 
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-    # The app refuses keyring backends that are not a system keychain; this stand-in is set explicitly.
-    artfactory_trusted = True
+class DictKeyring(KeyringBackend):
+    """A working backend that keeps what it is given in `store`, to see whether a key was written to it.
+
+    The app judges it as any third-party backend: by its priority (keyring's "recommended", 5) and module."""
+
+    priority = 5  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
@@ -26,6 +28,20 @@ class MemoryKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         self.store.pop((service, username), None)
+
+
+# keyrings.alt's PlaintextKeyring as keyring sees it: judged by its module, whatever priority it claims.
+PlaintextKeyring = type("PlaintextKeyring", (DictKeyring,), {"__module__": "keyrings.alt.file", "priority": 0.5})
+
+# keyring registers every backend class it sees; these must never be picked for a real detection.
+for _cls in (DictKeyring, PlaintextKeyring):
+    KeyringBackend._classes.discard(_cls)  # type: ignore[attr-defined]
+
+
+class MemoryKeyring(DictKeyring):
+    priority = 1
+    # The app refuses keyring backends that are not a system keychain; this stand-in is set explicitly.
+    artfactory_trusted = True
 
 
 class FileKeyring(KeyringBackend):

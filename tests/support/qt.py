@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PyQt6.QtCore import QPoint, Qt, QTimer
-from PyQt6.QtWidgets import QApplication, QMenu, QWidget
+from PyQt6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
+
+from artfactory.app import create_main_window
+from artfactory.services.library import Library
+from artfactory.views import theme
+from artfactory.views.main_window import MainWindow
 
 
 def drag(qtbot: Any, widget: QWidget, start: QPoint, end: QPoint) -> None:
@@ -38,3 +44,37 @@ def while_popup_open(qtbot: Any, trigger: Callable[[], None], inside: Callable[[
     trigger()
     qtbot.wait(5)
     return bool(seen)
+
+
+def open_main_window(qtbot: Any, library: Library, *, new_graph: bool = False, activate: bool = False,
+                     size: tuple[int, int] | None = None) -> MainWindow:
+    """The themed main window over `library`, shown and exposed; closing it discards unsaved tabs unasked.
+
+    `new_graph` opens an empty graph tab first, as start-up does; `activate` waits until it is the active window."""
+    theme.apply(QApplication.instance())  # type: ignore[arg-type]
+    win = create_main_window(library)
+    win.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    if new_graph:
+        win.new_graph()
+    win.show()
+    qtbot.waitExposed(win)
+    if activate:
+        win.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=2000)
+    return win
+
+
+@contextmanager
+def opened_window(qtbot: Any, library: Library, *, new_graph: bool = False, activate: bool = False,
+                  size: tuple[int, int] | None = None) -> Iterator[MainWindow]:
+    """`open_main_window` for the length of a block; afterwards its runs are cancelled and awaited, and it closes."""
+    win = open_main_window(qtbot, library, new_graph=new_graph, activate=activate, size=size)
+    try:
+        yield win
+    finally:
+        win.app.runs.cancel_all()
+        win.app.runs.executor.wait_idle(10_000)
+        win.close()

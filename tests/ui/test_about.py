@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from PyQt6.QtWidgets import QLabel
 
 from artfactory import __version__
 from artfactory.controllers.app_controller import BUNDLED, AppController
 from artfactory.services.library import Library
 from artfactory.views.dialogs.info import AboutDialog
-
-
-@pytest.fixture
-def library(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    lib = Library.open(library_home)
-    yield lib
-    lib.close()
 
 
 def canonical(name: str) -> str:

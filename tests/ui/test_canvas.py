@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PyQt6.QtGui import QDropEvent
-from PyQt6.QtWidgets import QApplication, QLineEdit, QMenu, QMessageBox, QSpinBox
+from PyQt6.QtWidgets import QApplication, QLineEdit, QMenu, QSpinBox
 
-from artfactory.app import create_main_window
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
 from artfactory.services.library import Library
@@ -20,7 +18,7 @@ from artfactory.views.canvas.gestures import NODES_MIME
 from artfactory.views.canvas.graph_view import GraphView
 from artfactory.views.canvas.node_classes import STABLE_ID, ng_type_name
 from artfactory.views.main_window import MainWindow
-from tests.support.qt import drag, while_popup_open
+from tests.support.qt import drag, opened_window, while_popup_open
 
 # NodeGraphQt compares Qt versions with distutils' LooseVersion whenever a menu command is added.
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
@@ -30,22 +28,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are de
 
 
 @pytest.fixture
-def window(qtbot: Any, library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    theme.apply(QApplication.instance())  # type: ignore[arg-type]
-    library = Library.open(library_home)
-    win = create_main_window(library)
-    win.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=2000)
-    yield win
-    win.app.runs.cancel_all()
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
-    library.close()
+def window(qtbot: Any, library: Library) -> Iterator[MainWindow]:
+    # Shortcuts and key presses reach only the active window.
+    with opened_window(qtbot, library, activate=True) as win:
+        yield win
 
 
 def graph_tab(win: MainWindow, doc: GraphDocument | None = None) -> Any:

@@ -11,9 +11,8 @@ import httpx
 import pytest
 from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
 from PyQt6.QtGui import QColor, QKeyEvent
-from PyQt6.QtWidgets import QApplication, QMessageBox
+from PyQt6.QtWidgets import QApplication
 
-from artfactory.app import create_main_window
 from artfactory.controllers.gui_errors import for_gui
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
 from artfactory.providers.http import error_from_response
@@ -24,26 +23,16 @@ from artfactory.views.canvas.graph_view import GraphView
 from artfactory.views.canvas.node_item import FOOTER_H, STALE_OPACITY
 from artfactory.views.dialogs.preferences import KEYS_PAGE, PreferencesDialog
 from artfactory.views.main_window import MainWindow
+from tests.support.qt import opened_window
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
 
 
 @pytest.fixture
-def window(qtbot: Any, library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    theme.apply(QApplication.instance())  # type: ignore[arg-type]
-    library = Library.open(library_home)
-    win = create_main_window(library)
-    win.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
-    qtbot.addWidget(win)
-    win.new_graph()  # as at start-up: an empty graph tab is current when the user opens a file
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.app.runs.cancel_all()
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
-    library.close()
+def window(qtbot: Any, library: Library) -> Iterator[MainWindow]:
+    # As at start-up: an empty graph tab is current when the user opens a file.
+    with opened_window(qtbot, library, new_graph=True) as win:
+        yield win
 
 
 def chain(prompt: str = "a red fox") -> GraphDocument:

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QComboBox, QLabel, QPushButton, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from artfactory.app import create_main_window
 from artfactory.services.gallery import Gallery, GalleryQuery
 from artfactory.services.library import Library
-from artfactory.views import theme
 from artfactory.views.gallery import gallery_widget as gallery_widget_module
 from artfactory.views.gallery.gallery_widget import GalleryWidget
 from artfactory.views.main_window import MainWindow
 from artfactory.views.widgets.elided_label import ElidedLabel
+from tests.support.qt import opened_window
 from tests.unit.test_gallery_queries import make_products
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
-
-
-@pytest.fixture
-def library(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    lib = Library.open(library_home)
-    yield lib
-    lib.close()
 
 
 def settle(qtbot: QtBot) -> None:
@@ -137,16 +127,9 @@ def test_delete_key_asks_first(qtbot: QtBot, library: Library, monkeypatch: pyte
 # -- 1280×800 with the docks open -------------------------------------------------------------------------
 @pytest.fixture
 def window(qtbot: QtBot, library: Library) -> Iterator[MainWindow]:
-    theme.apply(QApplication.instance())  # type: ignore[arg-type]
     make_products(library, 18)
-    win = create_main_window(library)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
+    with opened_window(qtbot, library, size=(1280, 800)) as win:
+        yield win
 
 
 def cut_texts(root: QWidget) -> list[str]:

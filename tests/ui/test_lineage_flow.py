@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-from PyQt6.QtWidgets import QApplication, QMessageBox
 
-from artfactory.app import create_main_window
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
 from artfactory.models import Order
-from artfactory.services.library import Library
-from artfactory.views import theme
 from artfactory.views.canvas.graph_tab import GraphTab
 from artfactory.views.main_window import MainWindow
 from artfactory.views.viewer.product_dialog import ProductDialog
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
-
-
-@pytest.fixture
-def window(qtbot: Any, library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    library = Library.open(library_home)
-    theme.apply(QApplication.instance())  # type: ignore[arg-type]
-    win = create_main_window(library)
-    win.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.app.runs.cancel_all()
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
-    library.close()
 
 
 def poster_graph() -> GraphDocument:

@@ -14,12 +14,10 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QDockWidget, QMessageBox
 
 from artfactory import app as app_module
-from artfactory.app import create_main_window
 from artfactory.config import shipped_graphs_dir
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
 from artfactory.services.library import Library
-from artfactory.views import theme
 from artfactory.views.canvas.node_item import ThumbItem
 from artfactory.views.dialogs.info import AboutDialog, ShortcutsDialog
 from artfactory.views.dialogs.preferences import PreferencesDialog
@@ -27,43 +25,20 @@ from artfactory.views.dialogs.templates import SaveTemplateDialog, TemplateBrows
 from artfactory.views.main_window import MainWindow
 from artfactory.views.viewer.product_dialog import ProductDialog
 from tests.support.fake_keys import fake_replicate_token
+from tests.support.qt import open_main_window, opened_window
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
 Button = QMessageBox.StandardButton
 
 
-@pytest.fixture
-def ui_ini(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "ui.ini"
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(path))
-    return path
-
-
 def open_window(qtbot: Any, library: Library) -> MainWindow:
-    theme.apply(QApplication.instance())  # type: ignore[arg-type]
-    win = create_main_window(library)
-    win.ask_save = lambda tab: Button.Discard  # type: ignore[method-assign]
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    return win
-
-
-@pytest.fixture
-def library(library_home: Path, ui_ini: Path) -> Iterator[Library]:
-    lib = Library.open(library_home)
-    yield lib
-    lib.close()
+    return open_main_window(qtbot, library, activate=True)
 
 
 @pytest.fixture
 def window(qtbot: Any, library: Library) -> Iterator[MainWindow]:
-    win = open_window(qtbot, library)
-    yield win
-    win.app.runs.cancel_all()
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
+    with opened_window(qtbot, library, activate=True) as win:
+        yield win
 
 
 def local_graph(latency_ms: int = 0) -> GraphDocument:

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt, QTimer
 from PyQt6.QtGui import QContextMenuEvent
-from PyQt6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMenu, QMessageBox
+from PyQt6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMenu
 
-from artfactory.app import create_main_window
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
-from artfactory.services.library import Library
-from artfactory.views import theme
 from artfactory.views.canvas.graph_view import GraphView
 from artfactory.views.main_window import MainWindow
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
-
-
-@pytest.fixture
-def window(qtbot: Any, library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    theme.apply(QApplication.instance())  # type: ignore[arg-type]
-    library = Library.open(library_home)
-    win = create_main_window(library)
-    win.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.app.runs.cancel_all()
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
-    library.close()
 
 
 def three_nodes() -> GraphDocument:

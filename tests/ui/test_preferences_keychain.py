@@ -2,54 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 
 from artfactory.controllers.app_controller import AppController
 from artfactory.services.library import Library
 from artfactory.views.dialogs.preferences import PreferencesDialog
 from tests.support.fake_keys import fake_replicate_token
-
-
-class _PlainFile(KeyringBackend):
-    """Stands for keyrings.alt's PlaintextKeyring (judged by its module), keeping what it gets in memory."""
-
-    priority = 0.5  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
-_PlainFile.__module__ = "keyrings.alt.file"
-KeyringBackend._classes.discard(_PlainFile)  # type: ignore[attr-defined]  # never picked by a real detection
+from tests.support.keychain import PlaintextKeyring
 
 
 @pytest.fixture
-def app(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppController]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    library = Library.open(library_home)
-    controller = AppController(library)
-    yield controller
-    library.close()
+def app(library: Library) -> AppController:
+    return AppController(library)
 
 
 def test_a_key_typed_without_a_safe_keychain_is_refused_in_the_dialog(qtbot: Any, app: AppController) -> None:
-    backend = _PlainFile()
+    backend = PlaintextKeyring()
     keyring.set_keyring(backend)
     dialog = PreferencesDialog(app)
     qtbot.addWidget(dialog)
@@ -67,7 +38,7 @@ def test_a_key_typed_without_a_safe_keychain_is_refused_in_the_dialog(qtbot: Any
 
 
 def test_a_key_left_in_a_plain_file_is_shown_as_such_and_can_be_removed(qtbot: Any, app: AppController) -> None:
-    backend = _PlainFile()
+    backend = PlaintextKeyring()
     backend.store[("artfactory", "fal")] = "fal-key-left-by-an-older-version:0123456789"
     keyring.set_keyring(backend)
     dialog = PreferencesDialog(app)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +13,14 @@ from artfactory.models import Order
 from artfactory.services.library import Library
 from artfactory.services.orders import OrderStore
 from artfactory.views.main_window import MainWindow
-from tests.ui.test_main_window import local_graph, open_window
-
-
-@pytest.fixture
-def library(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    lib = Library.open(library_home)
-    yield lib
-    lib.close()
+from tests.support.qt import opened_window
+from tests.ui.test_main_window import local_graph
 
 
 @pytest.fixture
 def window(qtbot: Any, library: Library) -> Iterator[MainWindow]:
-    win = open_window(qtbot, library)
-    yield win
-    win.app.runs.cancel_all()
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
+    with opened_window(qtbot, library, activate=True) as win:
+        yield win
 
 
 def left_open_by_a_dead_process(window: MainWindow) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import QSize
@@ -11,33 +10,21 @@ from PyQt6.QtGui import QColor, QIcon, QPalette
 from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from artfactory.app import create_main_window
 from artfactory.config import shipped_graphs_dir
 from artfactory.services.library import Library
 from artfactory.views import icons, theme
 from artfactory.views.main_window import MainWindow
 from artfactory.views.viewer.media import ImageView
+from tests.support.qt import opened_window
 
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
 
 
 @pytest.fixture
-def window(qtbot: QtBot, library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("ARTFACTORY_UI_SETTINGS", str(tmp_path / "ui.ini"))
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    theme.apply(app)
-    library = Library.open(library_home)
-    win = create_main_window(library)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.app.runs.executor.wait_idle(10_000)
-    win.close()
-    library.close()
-    theme.apply(app)  # the next test starts dark, as the app does
+def window(qtbot: QtBot, library: Library, qapp: QApplication) -> Iterator[MainWindow]:
+    with opened_window(qtbot, library, size=(1280, 800)) as win:
+        yield win
+    theme.apply(qapp)  # the next test starts dark, as the app does
 
 
 def ink(icon: QIcon, mode: QIcon.Mode = QIcon.Mode.Normal) -> QColor:

@@ -18,40 +18,19 @@ from artfactory.services import secrets
 from artfactory.services.secrets import NO_KEYCHAIN, InsecureKeychainError
 from tests.support.cli import ROOT, cli_env, run_cli
 from tests.support.fake_keys import fake_replicate_token
-from tests.support.keychain import FileKeyring, MemoryKeyring
+from tests.support.keychain import DictKeyring, FileKeyring, MemoryKeyring, PlaintextKeyring
 
 KEY = fake_replicate_token("KeychainBackendTest0123456789")
 
-
-class _Dict(KeyringBackend):
-    """A working backend that keeps what it is given, to see whether a key was written to it."""
-
-    priority = 5  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
+# A plain-file keyring that claims a high priority is still judged by its module.
+LoudPlaintext = type("EncryptedKeyring", (DictKeyring,), {"__module__": "keyrings.alt.file", "priority": 9})
 
 
-# keyrings.alt's PlaintextKeyring as keyring sees it: judged by its module, whatever priority it claims.
-PlaintextKeyring = type("PlaintextKeyring", (_Dict,), {"__module__": "keyrings.alt.file", "priority": 0.5})
-LoudPlaintext = type("EncryptedKeyring", (_Dict,), {"__module__": "keyrings.alt.file", "priority": 9})
-
-
-class _LowPriority(_Dict):
+class _LowPriority(DictKeyring):
     priority = 0.5  # type: ignore[assignment]
 
 
-class _NotHere(_Dict):
+class _NotHere(DictKeyring):
     @property  # type: ignore[override]
     def priority(self) -> float:
         raise RuntimeError("requires a D-Bus session")
@@ -63,14 +42,14 @@ def _chain(*backends: Any) -> chainer.ChainerBackend:
 
 
 # keyring registers every backend class it sees; these must never be picked for a real detection.
-for _cls in (_Dict, PlaintextKeyring, LoudPlaintext, _LowPriority, _NotHere):
+for _cls in (LoudPlaintext, _LowPriority, _NotHere):
     KeyringBackend._classes.discard(_cls)  # type: ignore[attr-defined]
 
 
 def test_system_keychains_and_the_test_keychains_are_accepted() -> None:
     assert secrets.keychain_problem(MemoryKeyring()) is None
     assert secrets.keychain_problem(FileKeyring()) is None
-    assert secrets.keychain_problem(_Dict()) is None  # priority 5: keyring's own "recommended" (>= 1)
+    assert secrets.keychain_problem(DictKeyring()) is None  # priority 5: keyring's own "recommended" (>= 1)
 
 
 @pytest.mark.parametrize(("backend", "expected"), [
@@ -87,10 +66,10 @@ def test_backends_that_are_no_keychain_are_named(backend: Any, expected: str) ->
 
 
 def test_the_chainer_is_as_safe_as_what_it_chains() -> None:
-    problem = secrets.keychain_problem(_chain(_Dict(), PlaintextKeyring()))
+    problem = secrets.keychain_problem(_chain(DictKeyring(), PlaintextKeyring()))
     assert problem is not None and "keyrings.alt.file.PlaintextKeyring" in problem
     assert secrets.keychain_problem(_chain()) == NO_KEYCHAIN
-    assert secrets.keychain_problem(_chain(_Dict(), MemoryKeyring())) is None
+    assert secrets.keychain_problem(_chain(DictKeyring(), MemoryKeyring())) is None
 
 
 def test_a_plain_file_keyring_is_refused_and_nothing_is_written() -> None:

@@ -37,6 +37,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/ui.py
 	$(PY) bench/gallery.py
 	$(PY) bench/sweep.py
+	$(PY) bench/cli_startup.py
 
 screenshots: $(VENV)/.dev
 	$(PY) scripts/screenshots.py

@@ -119,7 +119,7 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
             raise
         interrupted, startup_problem = [], describe_write_failure(exc, library.home)
     window = create_main_window(library)
-    window.new_graph()
+    window.files.new_graph()
     window.show()
     splash.finish(window)
     if library.read_only:
@@ -135,7 +135,7 @@ def run_app(home: str | os.PathLike[str] | None = None) -> int:
 
     if settings_problems:
         QTimer.singleShot(0, lambda: show_settings_problems(window, settings_problems))
-    QTimer.singleShot(0, window.offer_restore)
+    QTimer.singleShot(0, window.files.offer_restore)
     # Start-up leaves many long-lived objects (Qt wrappers, SQLAlchemy, NodeGraphQt); moving them out of
     # the collector's reach spares the user a one-off pause (75–110 ms in bench/gallery.py) later on.
     # Done from the event loop, after the window's first paint, not before it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ APP_SLUG = "artfactory"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = "settings.json"
 MAX_SETTINGS_BYTES = 1024 * 1024
+PROVIDER_REGISTRY = "artfactory.providers.registry"
 log = logging.getLogger("artfactory")
 
 
@@ -71,6 +73,8 @@ class Settings:
         "", "SQLAlchemy URL of the library database; empty = library.sqlite3 in the library root.",
         env="ARTFACTORY_DATABASE_URL", check=_database_url,
     )
+    # Settings of the cloud providers (each provider's ProviderSpec names the ones it reads; a provider
+    # without fields here uses its declared environment variable and defaults).
     replicate_base_url: str = _setting(
         "https://api.replicate.com", "Base URL of the Replicate HTTP API.", env="ARTFACTORY_REPLICATE_BASE_URL",
         check=_http_url,
@@ -123,12 +127,10 @@ class Settings:
         return self.worker_threads or max(16, 4 * (os.cpu_count() or 2))
 
     def provider_limits(self) -> dict[str, int]:
-        """Concurrency limit per provider group, as the scheduler uses them."""
-        return {
-            "local": self.local_concurrency(),
-            "replicate": self.concurrency_replicate,
-            "fal": self.concurrency_fal,
-        }
+        """Concurrency limit per provider group, as the scheduler uses them: local, then each cloud provider."""
+        # The provider registry sits above every layer that reads settings: found by name, like node modules.
+        registry = importlib.import_module(PROVIDER_REGISTRY)
+        return {"local": self.local_concurrency(), **{spec.id: spec.concurrency(self) for spec in registry.cloud()}}
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}

@@ -145,7 +145,7 @@ def _window(state: dict[str, Any]) -> str:
     if not isinstance(app, QApplication):
         raise StepFailed("a non-GUI Qt application is already running")
     window = create_main_window(state["library"])
-    window.new_graph()  # as at start-up: an empty graph on the node canvas
+    window.files.new_graph()  # as at start-up: an empty graph on the node canvas
     window.show()
     app.processEvents()
     title = window.windowTitle()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Mapping
-from typing import Any
-
-from dynamicprompts.commands import Command, LiteralCommand, SequenceCommand, VariantCommand
-from dynamicprompts.generators import CombinatorialPromptGenerator
-from dynamicprompts.parser.config import ParserConfig
-from dynamicprompts.parser.parse import get_cached_parser, parse
-from pyparsing import ParseBaseException
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.nodetypes import NodeError, NodeType, Param, Port, RunContext
+
+if TYPE_CHECKING:  # dynamicprompts and pyparsing take ~0.1 s to import: loaded when a template is expanded
+    from dynamicprompts.commands import Command
+    from dynamicprompts.parser.config import ParserConfig
 
 Outputs = dict[str, list[Any]]
 MAX_NESTING = 20  # far beyond any real template; 50 levels already overflow the wildcard parser
@@ -21,14 +21,23 @@ MAX_NESTING = 20  # far beyond any real template; 50 levels already overflow the
 # `{input}` is swapped for this private-use character before expansion and for the input text after it,
 # so braces or `|` typed in the input never reach the wildcard parser.
 _PLACEHOLDER = "\ue000"
-# Wildcard files (`__name__`) are not part of the contract; an unmatchable wrap keeps `__init__` literal text.
-_PARSER_CONFIG = ParserConfig(wildcard_wrap="\ue001\ue001")
+_PARSER_LOCK = threading.Lock()
 
-# Build the (cached) parser once at import: dynamicprompts trips a pyparsing deprecation warning while
-# building it, which is theirs to fix and would otherwise surface in every run's log.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    get_cached_parser(_PARSER_CONFIG)
+
+@cache
+def _parser_config() -> ParserConfig:
+    """The wildcard parser's settings, with its (cached) parser built: once, on the first template."""
+    from dynamicprompts.parser.config import ParserConfig
+    from dynamicprompts.parser.parse import get_cached_parser
+
+    # Wildcard files (`__name__`) are not part of the contract; an unmatchable wrap keeps `__init__` literal text.
+    config = ParserConfig(wildcard_wrap="\ue001\ue001")
+    # dynamicprompts trips a pyparsing deprecation warning while building the parser, which is theirs to fix
+    # and would otherwise surface in every run's log; the lock keeps two workers from building it at once.
+    with _PARSER_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        get_cached_parser(config)
+    return config
 
 
 def _text(value: Any) -> str:
@@ -50,6 +59,8 @@ def _run_lines(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
 
 def _count(command: Command) -> int | None:
     """How many prompts a parsed template expands to, or None when that is not simple to know."""
+    from dynamicprompts.commands import LiteralCommand, SequenceCommand, VariantCommand
+
     if isinstance(command, LiteralCommand):
         return 1
     if isinstance(command, SequenceCommand):
@@ -94,7 +105,11 @@ def expand_template(template: str, value: str, limit: int) -> list[str]:
         # The wildcard parser recurses per level and would overflow Python's stack (a crash, not a message).
         raise NodeError(f"prompt.template nests {{…}} {depth} levels deep; at most {MAX_NESTING} are allowed",
                         "template_syntax")
-    generator = CombinatorialPromptGenerator(parser_config=_PARSER_CONFIG)
+    from dynamicprompts.generators import CombinatorialPromptGenerator
+    from dynamicprompts.parser.parse import parse
+    from pyparsing import ParseBaseException
+
+    generator = CombinatorialPromptGenerator(parser_config=_parser_config())
     try:
         prompts = generator.generate(marked, max_prompts=limit + 1)
     except RecursionError:  # pragma: no cover - MAX_NESTING keeps templates well inside the stack
@@ -107,7 +122,7 @@ def expand_template(template: str, value: str, limit: int) -> list[str]:
         ) from None
     if len(prompts) > limit:
         try:
-            count = _count(parse(marked, parser_config=_PARSER_CONFIG))
+            count = _count(parse(marked, parser_config=_parser_config()))
         except ParseBaseException:  # pragma: no cover - it parsed a moment ago
             count = None
         how_many = f"{count}" if count is not None else f"more than {limit}"

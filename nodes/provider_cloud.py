@@ -1,4 +1,4 @@
-"""Cloud provider nodes: provider.replicate and provider.fal, run through our own httpx clients."""
+"""Cloud provider nodes: one `provider.<id>` node per registered provider, all run by one generic function."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from artfactory.engine.nodetypes import Media, NewMedia, NodeError, NodeType, Param, Port, RunContext
-from artfactory.providers import fal, replicate
-from artfactory.providers.downloads import download
-from artfactory.providers.http import ProviderError
+from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType, Param, Port, RunContext
+from artfactory.providers import registry
+from artfactory.providers.downloads import download, is_file_ref
+from artfactory.providers.http import CancelCheck, ProviderError, remembered_job
+from artfactory.providers.registry import Finished, ProviderSpec
 from artfactory.services.secrets import MissingKeyError, SecretsError, get_key
 
 # The remote job fills the progress bar up to here; downloading the outputs fills the rest.
@@ -21,7 +22,8 @@ REMOTE_SHARE = 90.0
 # Inputs larger than this are refused before encoding: a data: URI is a third bigger than its file,
 # and providers reject very large request bodies anyway.
 MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
-DEFAULT_IMAGE_FIELD = {"replicate": "image", "fal": "image_url"}
+# A create answered after the node was cancelled gets its cancel; wait this long for that one.
+LATE_CANCEL_FOREGROUND_S = 30.0
 
 
 def _key(provider: str) -> str:
@@ -37,7 +39,7 @@ def _key(provider: str) -> str:
 
 def _image_data_uri(value: Any) -> str:
     """An input image as a data: URI (the one way to send a local file to both APIs without uploads)."""
-    if isinstance(value, str) and replicate.is_file_ref(value):
+    if isinstance(value, str) and is_file_ref(value):
         return value
     path = getattr(value, "path", None) or getattr(value, "file", None)
     if path is None:
@@ -58,12 +60,12 @@ def _image_data_uri(value: Any) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def build_input(provider: str, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def build_input(spec: ProviderSpec, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON input sent to the provider.
 
     Starts from the free-form `input` param; a non-empty `prompt` port value overrides input["prompt"]
     (the wire is the more specific, per-item source); an image goes in as a data: URI under
-    `image_field` (default "image" for Replicate, "image_url" for fal); `seed` is sent only when >= 0.
+    `image_field` (default: the field the provider declares); `seed` is sent only when >= 0.
     """
     body = copy.deepcopy(dict(params.get("input") or {}))
     prompt = inputs.get("prompt")
@@ -71,7 +73,7 @@ def build_input(provider: str, inputs: Mapping[str, Any], params: Mapping[str, A
         body["prompt"] = prompt
     image = inputs.get("image")
     if image is not None:
-        field = str(params.get("image_field") or "").strip() or DEFAULT_IMAGE_FIELD[provider]
+        field = str(params.get("image_field") or "").strip() or spec.node.image_field
         body[field] = _image_data_uri(image)
     seed = params.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
@@ -126,105 +128,78 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-# --- Replicate ---------------------------------------------------------------------------------
+# --- the one run function ----------------------------------------------------------------------
 
 
-def run_replicate(ctx: RunContext, inputs: Mapping[str, Any],
-                  params: Mapping[str, Any]) -> dict[str, list[Any]]:
-    model = str(params.get("model") or "").strip()
+def _run_job(spec: ProviderSpec, ctx: RunContext, key: str, model: str, body: dict[str, Any],
+             params: Mapping[str, Any], on_update: Callable[[dict[str, Any]], None],
+             times: dict[str, str]) -> Finished:
+    """Create (or, when the context remembers one, resume) the job, poll it to its end, fetch its outputs.
+
+    The job id is handed to `ctx.remember_remote` right after the create is accepted and before any
+    waiting, so a crash resumes by polling (and when it cannot be stored, the job is canceled). On
+    cancel the remote job gets its cancel call; a create answered after the cancel is canceled too.
+    """
+    cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
+    previous = remembered_job(ctx)
+    with spec.client(ctx.settings, key, cancelled) as client:
+        if previous is not None:
+            ctx.log(f"resuming {client.JOB_NOUN} {previous['job_id']} (no new create)")
+            job = client.resume_job(previous, model)
+        else:
+            def late(job: dict[str, Any]) -> None:
+                if job.get(client.JOB_ID_FIELD):
+                    client.cancel_soon(job, foreground_s=LATE_CANCEL_FOREGROUND_S)
+
+            job = client.create_job(model, body, params, late)
+            client.remember_or_stop(ctx, job, {
+                "provider": spec.id, **client.resume_state(job, model),
+                "item_index": getattr(ctx, "item_index", 0),
+            })
+        try:
+            final = client.poll_job(job, on_update)
+            return client.fetch_outputs(job, final, times)
+        except NodeCanceled:
+            client.cancel_soon(job)
+            raise
+
+
+def run_cloud(spec: ProviderSpec, ctx: RunContext, inputs: Mapping[str, Any],
+              params: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Run one batch item on the provider: every file the job returns becomes a product."""
+    model_param = spec.node.model.name
+    model = str(params.get(model_param) or "").strip()
     if not model:
-        raise NodeError("choose a Replicate model (owner/name or owner/name:version)", "bad_input")
-    token = _key("replicate")
-    body = build_input("replicate", inputs, params)
-    report = _progress_reporter(ctx)
-
-    def on_update(prediction: dict[str, Any]) -> None:
-        status = prediction.get("status")
-        if status == "starting":
-            report(0.0, "starting")
-        elif status == "processing":
-            logs = prediction.get("logs")
-            report(replicate.parse_progress(logs) or 0.0, replicate.last_log_line(logs) or "processing")
-
-    try:
-        prediction = replicate.run_prediction(ctx, token, model, body, wait_s=int(params.get("wait") or 0),
-                                              on_update=on_update)
-        pid = str(prediction.get("id"))
-        paths = _download_all(ctx, "replicate", replicate.output_files(prediction.get("output")), pid)
-    except ProviderError as exc:
-        raise NodeError(str(exc), exc.code) from None
-    seed = replicate.seed_from_logs(prediction.get("logs"))
-    if seed is None:
-        seed = body.get("seed")
-    metrics = prediction.get("metrics") or {}
-    meta = {
-        "provider": "replicate",
-        "model": model,
-        "version": prediction.get("version"),
-        "prompt": body.get("prompt", ""),
-        "seed": seed,
-        "input": elide_data(body),
-        "prediction_id": pid,
-        "timings": {
-            "created": prediction.get("created_at"),
-            "started": prediction.get("started_at"),
-            "completed": prediction.get("completed_at"),
-            **({"predict_time": metrics["predict_time"]} if "predict_time" in metrics else {}),
-        },
-    }
-    ctx.progress(100.0, "done")
-    return {"media": [NewMedia(file=path, meta={**meta, "output_index": i}) for i, path in enumerate(paths)]}
-
-
-# --- fal ---------------------------------------------------------------------------------------
-
-
-def run_fal(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
-    endpoint = str(params.get("endpoint") or "").strip()
-    if not endpoint:
-        raise NodeError("choose a fal endpoint (for example fal-ai/flux/dev)", "bad_input")
-    key = _key("fal")
-    body = build_input("fal", inputs, params)
+        raise NodeError(spec.node.model_hint or f"choose a {spec.name} {model_param}", "bad_input")
+    key = _key(spec.id)
+    body = build_input(spec, inputs, params)
     report = _progress_reporter(ctx)
     times: dict[str, str] = {"created": _now_iso()}
 
     def on_update(status: dict[str, Any]) -> None:
-        state = str(status.get("status", "")).upper()
-        if state == "IN_QUEUE":
-            position = status.get("queue_position")
-            report(0.0, f"in queue (position {position})" if position is not None else "in queue")
-        elif state == "IN_PROGRESS":
+        shown = spec.progress(status)
+        if shown is None:
+            return
+        if shown.phase in ("running", "done"):
             times.setdefault("started", _now_iso())
-            lines = fal.log_messages(status.get("logs"))
-            report(replicate.parse_progress("\n".join(lines)) or 0.0, lines[-1][:200] if lines else "running")
-        elif state == "COMPLETED":
-            times.setdefault("started", _now_iso())
+        if shown.phase == "done":
             times["completed"] = _now_iso()
+            return
+        report(shown.percent or 0.0, shown.message)
 
     try:
-        job, result = fal.run_request(ctx, key, endpoint, body, on_update=on_update)
-        rid = str(job["request_id"])
-        paths = _download_all(ctx, "fal", fal.output_files(result), rid)
+        finished = _run_job(spec, ctx, key, model, body, params, on_update, times)
+        paths = _download_all(ctx, spec.id, finished.files, finished.job_id)
     except ProviderError as exc:
         raise NodeError(str(exc), exc.code) from None
-    seed = result.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        seed = body.get("seed")
-    timings: dict[str, Any] = dict(times)
-    if isinstance(result.get("timings"), dict):
-        timings.update({k: v for k, v in result["timings"].items() if isinstance(v, int | float)})
-    metrics = (job.get("final_status") or {}).get("metrics")
-    if isinstance(metrics, dict) and isinstance(metrics.get("inference_time"), int | float):
-        timings["inference_time"] = metrics["inference_time"]
+    seed = finished.seed if finished.seed is not None else body.get("seed")
     meta = {
-        "provider": "fal",
-        "model": endpoint,
-        "endpoint": endpoint,
+        "provider": spec.id,
+        "model": model,
+        **finished.meta,
         "prompt": body.get("prompt", ""),
         "seed": seed,
         "input": elide_data(body),
-        "request_id": rid,
-        "timings": timings,
     }
     ctx.progress(100.0, "done")
     return {"media": [NewMedia(file=path, meta={**meta, "output_index": i}) for i, path in enumerate(paths)]}
@@ -238,39 +213,40 @@ _INPUTS = (
 )
 _SEED = Param("seed", "int", -1, "seed sent to the model; -1 = let the model choose (not sent)", minimum=-1)
 _INPUT = Param("input", "object", {}, "model input as JSON; the prompt and image ports fill their fields")
+# One NodeType per spec, made once: the node registry tells types apart by identity.
+_made: dict[str, tuple[ProviderSpec, NodeType]] = {}
 
-REPLICATE = NodeType(
-    type="provider.replicate",
-    title="Replicate",
-    run=run_replicate,
-    inputs=_INPUTS,
-    outputs=(Port("media", "media"),),
-    params=(
-        Param("model", "string", "", "owner/name (official model) or owner/name:version", required=True),
-        _INPUT,
-        _SEED,
-        Param("wait", "int", 0,
-              "Prefer: wait seconds (0-60). 0 = answer at once and poll: the prediction id is saved before "
-              "any waiting, so a crash resumes it and a cancel reaches it", minimum=0, maximum=60),
-        Param("image_field", "string", "", "input field for the image port; empty = \"image\""),
-    ),
-    doc="Runs a model on Replicate; every file it returns becomes a product.",
-    provider="replicate",
-)
 
-FAL = NodeType(
-    type="provider.fal",
-    title="fal",
-    run=run_fal,
-    inputs=_INPUTS,
-    outputs=(Port("media", "media"),),
-    params=(
-        Param("endpoint", "string", "fal-ai/flux/dev", "fal endpoint id, e.g. fal-ai/flux/dev",
-              required=True),
-        _INPUT,
-        _SEED,
-        Param("image_field", "string", "", "input field for the image port; empty = \"image_url\""),
-    ),
-    doc="Runs an endpoint on the fal queue; every file it returns becomes a product.",
-    provider="fal",
-)
+def node_type_for(spec: ProviderSpec) -> NodeType:
+    """The `provider.<id>` node of a registered provider."""
+    made = _made.get(spec.id)
+    if made is not None and made[0] is spec:
+        return made[1]
+
+    def run(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
+        return run_cloud(spec, ctx, inputs, params)
+
+    image_field = Param("image_field", "string", "",
+                        f"input field for the image port; empty = \"{spec.node.image_field}\"")
+    node_type = NodeType(
+        type=spec.node_type,
+        title=spec.name,
+        run=run,
+        inputs=_INPUTS,
+        outputs=(Port("media", "media"),),
+        params=(spec.node.model, _INPUT, _SEED, *spec.node.extra_params, image_field),
+        doc=spec.node.doc,
+        provider=spec.id,
+    )
+    _made[spec.id] = (spec, node_type)
+    return node_type
+
+
+def node_types() -> list[NodeType]:
+    """The node catalogue's cloud provider nodes: one per registered cloud provider."""
+    return [node_type_for(spec) for spec in registry.cloud()]
+
+
+def cloud_node(provider: str) -> NodeType:
+    """The node type of one provider by id (tests, plugins)."""
+    return node_type_for(registry.get(provider))

@@ -44,7 +44,7 @@ def main() -> int:
     window.show()
     settle(app)
 
-    tab = window.open_file(shipped_graphs_dir() / EXAMPLE)
+    tab = window.files.open_file(shipped_graphs_dir() / EXAMPLE)
     assert tab is not None, f"{EXAMPLE} did not open"
     window.run_graph()
     wait(app, lambda: not tab.controller.run_state.running, 120, "the run")
@@ -60,7 +60,7 @@ def main() -> int:
     first = window.app.first_product(tab.controller)
     window.app.save_template(tab.controller, "Studio photo finish", "Grade, sharpen, watermark and export a "
                              "web JPEG, with a black-and-white branch.", first[0] if first else None)
-    browser = window.show_templates()
+    browser = window.files.show_templates()
     browser.resize(1060, 640)
     browser.list.setCurrentRow(0)
     settle(app)
@@ -75,7 +75,7 @@ def main() -> int:
 
     # Fill the library with a few more runs, then show the gallery, the viewer and compare.
     for name in ("fox-posters.json", "wildcard-sweep.json"):
-        other = window.open_file(shipped_graphs_dir() / name)
+        other = window.files.open_file(shipped_graphs_dir() / name)
         assert other is not None, f"{name} did not open"
         window.run_graph()
         wait(app, lambda other=other: not other.controller.run_state.running, 180, name)

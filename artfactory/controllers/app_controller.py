@@ -18,6 +18,7 @@ from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.run_controller import RunController
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import GraphDocument
+from artfactory.providers import registry
 from artfactory.providers.connection import check_connection
 from artfactory.providers.http import ProviderError
 from artfactory.services import lineage, secrets, templates, transfer
@@ -26,7 +27,6 @@ from artfactory.services.sweep import sweep_library
 from artfactory.services.thumbnails import thumbnail_path
 
 log = logging.getLogger("artfactory")
-PROVIDERS = tuple(secrets.PROVIDERS)
 # The libraries the About dialog credits: our direct dependencies, as installed.
 BUNDLED = ("PyQt6", "PyQt6-Qt6", "NodeGraphQt", "Qt.py", "SQLAlchemy", "alembic", "httpx", "pillow",
            "keyring", "networkx", "platformdirs", "rich", "dynamicprompts", "superqt")
@@ -205,6 +205,11 @@ class AppController(QObject):
 
     def provider_name(self, provider: str) -> str:
         return secrets.display_name(provider)
+
+    @staticmethod
+    def cloud_providers() -> list[registry.ProviderSpec]:
+        """The registered cloud providers, for the keys page and its limits."""
+        return registry.cloud()
 
     # --- about ----------------------------------------------------------------------------------
     @staticmethod

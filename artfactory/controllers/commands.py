@@ -1,16 +1,14 @@
-"""Undo commands for graph edits; each one calls the controller's primitives, which emit the change signals."""
+"""Undo commands for graph edits; each calls the GraphModel write primitives, which emit the change signals."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PyQt6.QtGui import QUndoCommand
 
+from artfactory.controllers.graph_model import GraphModel
 from artfactory.engine.document import EdgeSpec, NodeSpec
-
-if TYPE_CHECKING:
-    from artfactory.controllers.graph_controller import GraphController
 
 PARAM_MERGE_ID = 1
 # Keystrokes in one field within this window become one undo step, as in any text editor.
@@ -18,7 +16,7 @@ PARAM_MERGE_WINDOW_S = 1.5
 
 
 class AddNode(QUndoCommand):
-    def __init__(self, ctl: GraphController, spec: NodeSpec, index: int, canvas: dict[str, Any], text: str) -> None:
+    def __init__(self, ctl: GraphModel, spec: NodeSpec, index: int, canvas: dict[str, Any], text: str) -> None:
         super().__init__(text)
         self.ctl, self.spec, self.index, self.canvas = ctl, spec, index, canvas
 
@@ -30,7 +28,7 @@ class AddNode(QUndoCommand):
 
 
 class RemoveNode(QUndoCommand):
-    def __init__(self, ctl: GraphController, node_id: str, text: str) -> None:
+    def __init__(self, ctl: GraphModel, node_id: str, text: str) -> None:
         super().__init__(text)
         self.ctl, self.node_id = ctl, node_id
         self.saved: tuple[NodeSpec, int, dict[str, Any] | None] | None = None
@@ -44,7 +42,7 @@ class RemoveNode(QUndoCommand):
 
 
 class AddEdge(QUndoCommand):
-    def __init__(self, ctl: GraphController, edge: EdgeSpec, text: str) -> None:
+    def __init__(self, ctl: GraphModel, edge: EdgeSpec, text: str) -> None:
         super().__init__(text)
         self.ctl, self.edge = ctl, edge
 
@@ -56,7 +54,7 @@ class AddEdge(QUndoCommand):
 
 
 class RemoveEdge(QUndoCommand):
-    def __init__(self, ctl: GraphController, edge: EdgeSpec, text: str) -> None:
+    def __init__(self, ctl: GraphModel, edge: EdgeSpec, text: str) -> None:
         super().__init__(text)
         self.ctl, self.edge = ctl, edge
         self.index: int | None = None
@@ -71,7 +69,7 @@ class RemoveEdge(QUndoCommand):
 class SetParam(QUndoCommand):
     """A param edit; consecutive edits of the same field merge into one undo step."""
 
-    def __init__(self, ctl: GraphController, node_id: str, name: str, old: Any, new: Any, text: str) -> None:
+    def __init__(self, ctl: GraphModel, node_id: str, name: str, old: Any, new: Any, text: str) -> None:
         super().__init__(text)
         self.ctl, self.node_id, self.name, self.old, self.new = ctl, node_id, name, old, new
         self.stamp = time.monotonic()
@@ -97,7 +95,7 @@ class SetParam(QUndoCommand):
 class SetNodeTitle(QUndoCommand):
     """A node's title on the canvas ("" = the node type's title)."""
 
-    def __init__(self, ctl: GraphController, node_id: str, old: str, new: str, text: str) -> None:
+    def __init__(self, ctl: GraphModel, node_id: str, old: str, new: str, text: str) -> None:
         super().__init__(text)
         self.ctl, self.node_id, self.old, self.new = ctl, node_id, old, new
 
@@ -111,7 +109,7 @@ class SetNodeTitle(QUndoCommand):
 class SetPositions(QUndoCommand):
     """Moves of nodes and backdrops: {("node"|"backdrop", id): (old, new)}."""
 
-    def __init__(self, ctl: GraphController, moves: dict[tuple[str, str], tuple[Any, Any]], text: str) -> None:
+    def __init__(self, ctl: GraphModel, moves: dict[tuple[str, str], tuple[Any, Any]], text: str) -> None:
         super().__init__(text)
         self.ctl, self.moves = ctl, moves
 
@@ -127,7 +125,7 @@ class SetPositions(QUndoCommand):
 class SetBackdrop(QUndoCommand):
     """Adds (old None), changes, or removes (new None) a backdrop."""
 
-    def __init__(self, ctl: GraphController, backdrop_id: str, old: dict[str, Any] | None,
+    def __init__(self, ctl: GraphModel, backdrop_id: str, old: dict[str, Any] | None,
                  new: dict[str, Any] | None, text: str) -> None:
         super().__init__(text)
         self.ctl, self.backdrop_id, self.old, self.new = ctl, backdrop_id, old, new

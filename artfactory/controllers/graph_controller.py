@@ -125,10 +125,11 @@ class GraphController(GraphModel):
         self.undo_stack.endMacro()
         return None
 
-    def connect(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
+    # Not connect/disconnect: those would shadow QObject's, which Qt and PyQt call on this object.
+    def connect_ports(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
         return self.change_links(added=[EdgeSpec(source, source_port, target, target_port)])
 
-    def disconnect(self, edges: Iterable[EdgeSpec]) -> None:
+    def disconnect_edges(self, edges: Iterable[EdgeSpec]) -> None:
         self.change_links(removed=edges)
 
     def set_param(self, node_id: str, name: str, value: Any) -> bool:

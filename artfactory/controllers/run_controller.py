@@ -17,6 +17,7 @@ from artfactory.models import Order
 from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.services.orders import product_ids_in
+from artfactory.services.runs import run_services
 from artfactory.services.thumbnails import thumbnail_path
 from artfactory.services.write_errors import describe_write_failure, is_write_failure
 
@@ -59,7 +60,7 @@ class RunController(QObject):
     def __init__(self, library: Library, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.library = library
-        self.executor = Executor(library, parent=self)
+        self.executor = Executor(run_services(library), parent=self)
         self.orders: dict[str, OrderInfo] = {}
         self._graphs: dict[str, GraphController] = {}
         self._runners: dict[str, OrderRunner] = {}

@@ -5,13 +5,12 @@ from __future__ import annotations
 from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 
 from artfactory.engine.nodetypes import Param
+from artfactory.providers import registry
 from artfactory.providers.http import ProviderError
 from artfactory.providers.schemas import SchemaCache, schema_params
 from artfactory.services import secrets
 from artfactory.services.library import Library
 
-# The node param that names the model, per provider node type.
-MODEL_PARAM = {"provider.replicate": "model", "provider.fal": "endpoint"}
 # Inputs the node fills itself (from its ports and its own seed param); the form leaves them out.
 PORT_FILLED = ("prompt", "seed")
 
@@ -58,7 +57,9 @@ class SchemaController(QObject):
 
     @staticmethod
     def model_param(node_type: str) -> str | None:
-        return MODEL_PARAM.get(node_type)
+        """The param naming the model of a provider node type (its schema gives the form); None for others."""
+        spec = registry.for_node_type(node_type)
+        return spec.node.model.name if spec is not None and spec.fetch_schema is not None else None
 
     def known(self, provider: str, model: str) -> list[Param] | None:
         return self._known.get((provider, model))

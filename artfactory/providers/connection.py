@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from artfactory.providers.fal import FalClient
-from artfactory.providers.replicate import ReplicateClient
+from artfactory.providers import registry
 
 
 def check_connection(provider: str, settings: Any, key: str) -> str:
-    """A short confirmation when the provider accepts the key; raises ProviderError naming the problem."""
-    if provider == "replicate":
-        with ReplicateClient(settings, key) as replicate:
-            return f"Connected to Replicate as {replicate.account()}"
-    if provider == "fal":
-        with FalClient(settings, key) as fal:
-            fal.check_key()
-            return "Connected to fal: the key was accepted"
-    raise ValueError(f"unknown provider {provider!r}")
+    """A short confirmation when the provider accepts the key; raises ProviderError naming the problem.
+
+    Raises registry.UnknownProvider (a LookupError) for an id no provider is registered under."""
+    return registry.get(provider).check_connection(settings, key)

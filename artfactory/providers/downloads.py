@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.nodetypes import NodeCanceled
+from artfactory.lazy import lazy_module
 from artfactory.providers.http import (
     RETRYABLE_STATUS,
     CancelCheck,
@@ -27,6 +26,11 @@ from artfactory.providers.http import (
     safe_url,
     sleep_cancellable,
 )
+
+if TYPE_CHECKING:
+    import httpx
+else:  # ~0.15 s to import (it loads its own command line): only a request needs it, not `artfactory nodes`
+    httpx = lazy_module("httpx")
 
 log = logging.getLogger("artfactory.providers")
 
@@ -115,6 +119,14 @@ def _save_data_uri(uri: str, storage: Any, display: str, max_bytes: int) -> Path
     with _temp_file(storage, _suffix_for("", mime)) as path:
         path.write_bytes(data)
     return _verify(storage, path, display, f"data: URI output ({mime})", mime)
+
+
+def is_file_ref(value: str) -> bool:
+    """Whether a string is a file reference a provider hands over: an http(s) URL or a data: URI."""
+    head = value[:16].lower()
+    if head.startswith("data:"):
+        return "," in value[:4096]
+    return head.startswith(("https://", "http://")) and not any(ch.isspace() for ch in value[:4096])
 
 
 @dataclass(frozen=True)

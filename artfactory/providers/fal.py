@@ -6,11 +6,11 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from artfactory.engine.nodetypes import NodeCanceled
+from artfactory.engine.nodetypes import Param
+from artfactory.lazy import lazy_module
+from artfactory.providers.downloads import is_file_ref
 from artfactory.providers.http import (
     TRANSIENT_CODES,
     ApiSession,
@@ -20,12 +20,17 @@ from artfactory.providers.http import (
     describe_body,
     error_from_response,
     make_client,
+    parse_progress,
     poll_through_outages,
-    remembered_job,
     request_idempotent,
     sleep_cancellable,
 )
-from artfactory.providers.replicate import is_file_ref
+from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+
+if TYPE_CHECKING:
+    import httpx
+else:  # ~0.15 s to import (it loads its own command line): only a request needs it, not `artfactory nodes`
+    httpx = lazy_module("httpx")
 
 log = logging.getLogger("artfactory.providers.fal")
 
@@ -38,6 +43,8 @@ FAILED_ENDS = frozenset({"FAILED", "ERROR", "CANCELED", "CANCELLED"})
 # fal.run runs models; the per-endpoint OpenAPI documents are served from fal.ai/api.
 FAL_RUN_DEFAULT = "https://fal.run"
 FAL_SCHEMA_BASE = "https://fal.ai/api"
+QUEUE_URL = UrlSetting("fal_queue_url", "ARTFACTORY_FAL_QUEUE_URL", "https://queue.fal.run")
+REST_URL = UrlSetting("fal_rest_url", "ARTFACTORY_FAL_REST_URL", FAL_RUN_DEFAULT)
 
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _ENDPOINT_RE = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})+$")
@@ -140,7 +147,7 @@ def _request_failed(rid: Any) -> Callable[[httpx.Response], ProviderError | None
 
 
 def schema_url(settings: Any, endpoint: str) -> str:
-    base = str(getattr(settings, "fal_rest_url", "") or FAL_RUN_DEFAULT).rstrip("/")
+    base = REST_URL.read(settings)
     if base == FAL_RUN_DEFAULT:
         base = FAL_SCHEMA_BASE
     query = urllib.parse.urlencode({"endpoint_id": endpoint})
@@ -155,7 +162,7 @@ class FalClient(ApiSession):
 
     def __init__(self, settings: Any, key: str, cancelled: CancelCheck | None = None) -> None:
         self._key = key
-        super().__init__(settings, settings.fal_queue_url, {"Authorization": f"Key {key}"}, cancelled)
+        super().__init__(settings, QUEUE_URL.read(settings), {"Authorization": f"Key {key}"}, cancelled)
 
     def _job_url(self, job: dict[str, Any], key: str, suffix: str) -> str:
         """The status/response/cancel URL fal gave us, or the documented one rebuilt from the ids."""
@@ -264,6 +271,42 @@ class FalClient(ApiSession):
             sleep_cancellable(interval, self.cancelled)
             interval = min(float(self.settings.poll_interval_s), interval * 1.5)
 
+    # --- the job protocol the cloud node drives (registry.JobClient) ---
+
+    def create_job(self, model: str, input: dict[str, Any], params: Any,
+                   on_abandoned: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return self.submit(model, input, on_abandoned=on_abandoned)
+
+    def resume_state(self, job: dict[str, Any], model: str) -> dict[str, Any]:
+        return {"endpoint": job.get("endpoint") or parse_endpoint(model),
+                "urls": {k: job[k] for k in ("status_url", "response_url", "cancel_url") if job.get(k)}}
+
+    def resume_job(self, remembered: dict[str, Any], model: str) -> dict[str, Any]:
+        endpoint = parse_endpoint(model)
+        urls = remembered.get("urls") or {}
+        return {"request_id": remembered["job_id"], "endpoint": remembered.get("endpoint") or endpoint, **urls}
+
+    def poll_job(self, job: dict[str, Any], on_update: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return self.wait(job, on_update)
+
+    def fetch_outputs(self, job: dict[str, Any], final: dict[str, Any], times: dict[str, str]) -> Finished:
+        rid = str(job["request_id"])
+        result = poll_through_outages(lambda: self.result(job), settings=self.settings,
+                                      cancelled=self.cancelled, job=f"fal request {rid}")
+        seed = result.get("seed")
+        timings: dict[str, Any] = dict(times)
+        if isinstance(result.get("timings"), dict):
+            timings.update({k: v for k, v in result["timings"].items() if isinstance(v, int | float)})
+        metrics = final.get("metrics")
+        if isinstance(metrics, dict) and isinstance(metrics.get("inference_time"), int | float):
+            timings["inference_time"] = metrics["inference_time"]
+        return Finished(
+            job_id=rid,
+            files=output_files(result),
+            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            meta={"endpoint": job.get("endpoint"), "request_id": rid, "timings": timings},
+        )
+
     def get_endpoint_schema(self, endpoint: str) -> dict[str, Any]:
         """The endpoint's input schema from fal's per-endpoint OpenAPI document."""
         endpoint = parse_endpoint(endpoint)
@@ -296,8 +339,22 @@ def input_schema_from_openapi(document: dict[str, Any], endpoint: str) -> dict[s
         if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
             schema = components.get(ref.rsplit("/", 1)[-1])
         if isinstance(schema, dict):
-            return {"endpoint": endpoint, "input": schema, "components": components}
+            return {"endpoint": endpoint, "input": _ordered(schema), "components": components}
     raise ProviderError(f"fal endpoint {endpoint}: its OpenAPI document has no input schema", "bad_response")
+
+
+def _ordered(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with fal's field order (`x-fal-order-properties`) written into each property as `x-order`."""
+    order = schema.get("x-fal-order-properties")
+    properties = schema.get("properties")
+    if not isinstance(order, list) or not isinstance(properties, dict):
+        return schema
+    rank = {name: index for index, name in enumerate(order) if isinstance(name, str)}
+    return {**schema, "properties": {
+        name: {**prop, "x-order": rank[name]} if isinstance(prop, dict) and name in rank and "x-order" not in prop
+        else prop
+        for name, prop in properties.items()
+    }}
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -322,40 +379,50 @@ def _status_error(job: dict[str, Any], status: dict[str, Any]) -> ProviderError:
     return ProviderError(f"fal request {rid} failed{kind}: {error}{tail}", code)
 
 
-def run_request(ctx: Any, key: str, endpoint: str, input: dict[str, Any],
-                on_update: Callable[[dict[str, Any]], None] | None = None,
-                ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Submit (or resume a remembered) request, wait for it and fetch its result: (job, result).
+def progress(status: dict[str, Any]) -> Progress | None:
+    """A queue status as the progress bar shows it: queue position, then tqdm percentage and last log line."""
+    state = str(status.get("status", "")).upper()
+    if state == "IN_QUEUE":
+        position = status.get("queue_position")
+        return Progress(0.0, f"in queue (position {position})" if position is not None else "in queue", "queued")
+    if state == "IN_PROGRESS":
+        lines = log_messages(status.get("logs"))
+        return Progress(parse_progress("\n".join(lines)), lines[-1][:200] if lines else "running")
+    if state == "COMPLETED":
+        return Progress(None, "", "done")
+    return None
 
-    The request id and its URLs go to `ctx.remember_remote` right after the submit is accepted (and when
-    they cannot be stored, the request is canceled).
-    """
-    cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
-    previous = remembered_job(ctx)
-    endpoint = parse_endpoint(endpoint)
-    with FalClient(ctx.settings, key, cancelled) as client:
-        if previous is not None:
-            urls = previous.get("urls") or {}
-            job = {"request_id": previous["job_id"], "endpoint": previous.get("endpoint") or endpoint, **urls}
-            ctx.log(f"resuming fal request {job['request_id']} (no new submit)")
-        else:
-            def late(job: dict[str, Any]) -> None:
-                # Answered after the node was cancelled: take the request off the queue as well.
-                if job.get("request_id"):
-                    client.cancel_soon(job, foreground_s=30.0)
 
-            job = client.submit(endpoint, input, on_abandoned=late)
-            client.remember_or_stop(ctx, job, {
-                "provider": PROVIDER, "endpoint": endpoint,
-                "urls": {k: job[k] for k in ("status_url", "response_url", "cancel_url") if job.get(k)},
-                "item_index": getattr(ctx, "item_index", 0),
-            })
-        try:
-            status = client.wait(job, on_update)
-            result = poll_through_outages(lambda: client.result(job), settings=ctx.settings,
-                                          cancelled=cancelled, job=f"fal request {job['request_id']}")
-        except NodeCanceled:
-            client.cancel_soon(job)
-            raise
-        job["final_status"] = status
-        return job, result
+def check_connection(settings: Any, key: str) -> str:
+    with FalClient(settings, key) as client:
+        client.check_key()
+        return "Connected to fal: the key was accepted"
+
+
+def fetch_schema(settings: Any, key: str | None, endpoint: str) -> dict[str, Any]:
+    # The schema documents are public: no key needed.
+    with FalClient(settings, key or "") as client:
+        return client.get_endpoint_schema(endpoint)
+
+
+SPEC = ProviderSpec(
+    id=PROVIDER,
+    name="fal",
+    key_env="FAL_KEY",
+    keychain_user=PROVIDER,
+    base_url=QUEUE_URL,
+    other_urls=(REST_URL,),
+    default_concurrency=4,
+    concurrency_setting="concurrency_fal",
+    client=FalClient,
+    progress=progress,
+    check_connection=check_connection,
+    fetch_schema=fetch_schema,
+    node=NodeSpec(
+        model=Param("endpoint", "string", "fal-ai/flux/dev", "fal endpoint id, e.g. fal-ai/flux/dev",
+                    required=True),
+        model_hint="choose a fal endpoint (for example fal-ai/flux/dev)",
+        image_field="image_url",
+        doc="Runs an endpoint on the fal queue; every file it returns becomes a product.",
+    ),
+)

@@ -6,6 +6,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import ssl
 import threading
 import time
@@ -15,14 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
-from typing import Any, Self, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from artfactory import __version__
 from artfactory.engine.context import RemoteNotStored
 from artfactory.engine.nodetypes import NodeCanceled
+from artfactory.lazy import lazy_module
 from artfactory.services.secrets import display_name, redact
+
+if TYPE_CHECKING:
+    import httpx
+else:  # ~0.15 s to import (it loads its own command line): only a request needs it, not `artfactory nodes`
+    httpx = lazy_module("httpx")
 
 log = logging.getLogger("artfactory.providers")
 
@@ -124,6 +129,19 @@ def run_cancellable(fn: Callable[[], T], cancelled: CancelCheck,
         raise box["error"]
     value: T = box["value"]
     return value
+
+
+_PERCENT_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)%\|")
+
+
+def parse_progress(logs: str | None) -> float | None:
+    """The last tqdm-style percentage ("42%|████") in a job's logs, if any."""
+    if not logs:
+        return None
+    found = _PERCENT_RE.findall(logs)
+    if not found:
+        return None
+    return max(0.0, min(100.0, float(found[-1])))
 
 
 def remembered_job(ctx: Any) -> dict[str, Any] | None:
@@ -290,7 +308,8 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _format_fal_validation(items: list[Any]) -> str:
+def _format_validation_items(items: list[Any]) -> str:
+    """FastAPI/pydantic validation errors (`detail: [{"loc", "msg"}]`) as "field: message; …"."""
     parts = []
     for item in items:
         if not isinstance(item, dict):
@@ -309,14 +328,14 @@ def _format_fal_validation(items: list[Any]) -> str:
 
 
 def describe_body(response: httpx.Response) -> str:
-    """The provider's own words from an error answer: problem+json, fal `detail`, or a text excerpt."""
+    """The provider's own words from an error answer: problem+json, a FastAPI `detail`, or a text excerpt."""
     data = _json_or_none(response)
     if isinstance(data, dict):
         detail = data.get("detail")
         title = data.get("title")
         pieces: list[str] = []
         if isinstance(detail, list):
-            pieces.append(_format_fal_validation(detail))
+            pieces.append(_format_validation_items(detail))
         elif isinstance(detail, dict):
             pieces.append(str(detail.get("msg") or detail.get("message") or json.dumps(detail)[:300]))
         elif detail:
@@ -388,8 +407,8 @@ def request_idempotent(client: httpx.Client, method: str, url: str, *, provider:
                        **kwargs: Any) -> httpx.Response:
     """A call that is safe to repeat (poll, fetch, cancel): retried on 429, 5xx and transport errors.
 
-    `final` names the error of an answer the provider marks as final (fal's X-Fal-Retryable: false, a
-    failed request's error_type): it is raised at once, whatever the status, and never retried again.
+    `final` names the error of an answer the provider marks as final (a "do not retry" header, a failed
+    request's error type): it is raised at once, whatever the status, and never retried again.
     Returns the 2xx response; a non-retryable answer or exhausted retries raise ProviderError.
     """
     last_error: ProviderError | None = None

@@ -8,34 +8,39 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from artfactory.engine.nodetypes import NodeCanceled
+from artfactory.engine.nodetypes import NodeCanceled, Param
+from artfactory.lazy import lazy_module
+from artfactory.providers.downloads import is_file_ref
 from artfactory.providers.http import (
     ApiSession,
     CancelCheck,
     ProviderError,
     create_once,
+    parse_progress,
     poll_through_outages,
-    remembered_job,
     request_idempotent,
     sleep_cancellable,
 )
+from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+
+if TYPE_CHECKING:
+    import httpx
+else:  # ~0.15 s to import (it loads its own command line): only a request needs it, not `artfactory nodes`
+    httpx = lazy_module("httpx")
 
 log = logging.getLogger("artfactory.providers.replicate")
 
 PROVIDER = "replicate"
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 MAX_PREFER_WAIT_S = 60
-# Give a best-effort cancel this long in the foreground; the rest of its retries run in background,
-# so a cancelled node still stops within the 1 s promise.
+BASE_URL = UrlSetting("replicate_base_url", "ARTFACTORY_REPLICATE_BASE_URL", "https://api.replicate.com")
+__all__ = ["SPEC", "ModelRef", "ReplicateClient", "is_file_ref", "parse_progress"]
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _MODEL_RE = re.compile(rf"^({_NAME})/({_NAME})(?::([A-Za-z0-9]+))?$")
 _VERSION_ONLY_RE = re.compile(r"^[0-9a-f]{32,128}$")
-_PERCENT_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)%\|")
 _SEED_RE = re.compile(r"(?i)\bseed\b\s*(?:[:=]|\bis\b)?\s*(-?\d{1,20})\b")
 
 
@@ -69,16 +74,6 @@ class ModelRef:
         return self.slug
 
 
-def parse_progress(logs: str | None) -> float | None:
-    """The last tqdm-style percentage ("42%|████") in a prediction's logs, if any."""
-    if not logs:
-        return None
-    found = _PERCENT_RE.findall(logs)
-    if not found:
-        return None
-    return max(0.0, min(100.0, float(found[-1])))
-
-
 def seed_from_logs(logs: str | None) -> int | None:
     """The seed a model reports in its logs ("Using seed: 1234"), which Replicate has no field for."""
     if not logs:
@@ -94,13 +89,6 @@ def last_log_line(logs: str | None) -> str:
     lines = [ln.rsplit("\r", 1)[-1].strip() for ln in logs.splitlines()]
     lines = [ln for ln in lines if ln]
     return lines[-1][:200] if lines else ""
-
-
-def is_file_ref(value: str) -> bool:
-    head = value[:16].lower()
-    if head.startswith("data:"):
-        return "," in value[:4096]
-    return head.startswith(("https://", "http://")) and not any(ch.isspace() for ch in value[:4096])
 
 
 def output_files(output: Any) -> list[str]:
@@ -135,7 +123,7 @@ class ReplicateClient(ApiSession):
 
     def __init__(self, settings: Any, token: str, cancelled: CancelCheck | None = None) -> None:
         self._token = token
-        super().__init__(settings, settings.replicate_base_url, {"Authorization": f"Bearer {token}"}, cancelled)
+        super().__init__(settings, BASE_URL.read(settings), {"Authorization": f"Bearer {token}"}, cancelled)
 
     def _url(self, given: str | None, fallback_path: str) -> str:
         # Follow URLs the API hands back, but only on the API's own origin: the token goes with them.
@@ -234,6 +222,48 @@ class ReplicateClient(ApiSession):
                                               job=f"Replicate prediction {prediction.get('id')}")
             interval = min(float(self.settings.poll_interval_s), interval * 1.5)
 
+    # --- the job protocol the cloud node drives (registry.JobClient) ---
+
+    def create_job(self, model: str, input: dict[str, Any], params: Any,
+                   on_abandoned: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return self.create(model, input, wait_s=int(params.get("wait") or 0), on_abandoned=on_abandoned)
+
+    def resume_state(self, job: dict[str, Any], model: str) -> dict[str, Any]:
+        return {"model": model, "urls": job.get("urls") or {}}
+
+    def resume_job(self, remembered: dict[str, Any], model: str) -> dict[str, Any]:
+        resumed = {"id": remembered["job_id"], "urls": remembered.get("urls") or {}}
+        try:
+            return self.get(resumed)
+        except NodeCanceled:
+            self.cancel_soon(resumed)
+            raise
+
+    def poll_job(self, job: dict[str, Any], on_update: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        prediction = self.wait(job, on_update)
+        if prediction.get("status") != "succeeded":
+            raise failure_error(prediction)
+        return prediction
+
+    def fetch_outputs(self, job: dict[str, Any], final: dict[str, Any], times: dict[str, str]) -> Finished:
+        # The prediction carries its outputs and its own timestamps: nothing more to fetch.
+        metrics = final.get("metrics") or {}
+        return Finished(
+            job_id=str(final.get("id")),
+            files=output_files(final.get("output")),
+            seed=seed_from_logs(final.get("logs")),
+            meta={
+                "version": final.get("version"),
+                "prediction_id": str(final.get("id")),
+                "timings": {
+                    "created": final.get("created_at"),
+                    "started": final.get("started_at"),
+                    "completed": final.get("completed_at"),
+                    **({"predict_time": metrics["predict_time"]} if "predict_time" in metrics else {}),
+                },
+            },
+        )
+
     # --- models ---
 
     def get_model_schema(self, model: str) -> dict[str, Any]:
@@ -291,42 +321,51 @@ def failure_error(prediction: dict[str, Any]) -> ProviderError:
     return ProviderError(f"Replicate prediction {pid} failed{detail}", "remote_failed")
 
 
-def run_prediction(ctx: Any, token: str, model: str, input: dict[str, Any], *, wait_s: int = 0,
-                   on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Create (or, when the context remembers one, resume) a prediction and wait for it to succeed.
+def progress(prediction: dict[str, Any]) -> Progress | None:
+    """A prediction's status as the progress bar shows it: tqdm percentage and last log line."""
+    status = prediction.get("status")
+    if status == "starting":
+        return Progress(0.0, "starting", "queued")
+    if status == "processing":
+        logs = prediction.get("logs")
+        return Progress(parse_progress(logs), last_log_line(logs) or "processing")
+    return None
 
-    The prediction id is handed to `ctx.remember_remote` right after the create is accepted and before
-    any waiting, so a crash resumes by polling (and when it cannot be stored, the prediction is canceled).
-    On cancel the remote job gets its cancel call.
-    Returns the succeeded prediction; any other end raises ProviderError.
-    """
-    cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
-    previous = remembered_job(ctx)
-    with ReplicateClient(ctx.settings, token, cancelled) as client:
-        if previous is not None:
-            resumed = {"id": previous["job_id"], "urls": previous.get("urls") or {}}
-            ctx.log(f"resuming Replicate prediction {resumed['id']} (no new create)")
-            try:
-                prediction = client.get(resumed)
-            except NodeCanceled:
-                client.cancel_soon(resumed)
-                raise
-        else:
-            def late(prediction: dict[str, Any]) -> None:
-                # The create was answered after the node had been cancelled: stop that job too.
-                if prediction.get("id"):
-                    client.cancel_soon(prediction, foreground_s=30.0)
 
-            prediction = client.create(model, input, wait_s=wait_s, on_abandoned=late)
-            client.remember_or_stop(ctx, prediction, {
-                "provider": PROVIDER, "model": model, "urls": prediction.get("urls") or {},
-                "item_index": getattr(ctx, "item_index", 0),
-            })
-        try:
-            prediction = client.wait(prediction, on_update)
-        except NodeCanceled:
-            client.cancel_soon(prediction)
-            raise
-        if prediction.get("status") != "succeeded":
-            raise failure_error(prediction)
-        return prediction
+def check_connection(settings: Any, token: str) -> str:
+    with ReplicateClient(settings, token) as client:
+        return f"Connected to Replicate as {client.account()}"
+
+
+def fetch_schema(settings: Any, token: str | None, model: str) -> dict[str, Any]:
+    if not token:
+        raise ProviderError("Replicate needs an API key to read a model's schema", "auth")
+    with ReplicateClient(settings, token) as client:
+        return client.get_model_schema(model)
+
+
+SPEC = ProviderSpec(
+    id=PROVIDER,
+    name="Replicate",
+    key_env="REPLICATE_API_TOKEN",
+    keychain_user=PROVIDER,
+    key_pattern=r"\br8_[A-Za-z0-9]{16,}",  # Replicate tokens have a recognisable prefix
+    base_url=BASE_URL,
+    default_concurrency=4,
+    concurrency_setting="concurrency_replicate",
+    client=ReplicateClient,
+    progress=progress,
+    check_connection=check_connection,
+    fetch_schema=fetch_schema,
+    node=NodeSpec(
+        model=Param("model", "string", "", "owner/name (official model) or owner/name:version", required=True),
+        model_hint="choose a Replicate model (owner/name or owner/name:version)",
+        extra_params=(
+            Param("wait", "int", 0,
+                  "Prefer: wait seconds (0-60). 0 = answer at once and poll: the prediction id is saved before "
+                  "any waiting, so a crash resumes it and a cancel reaches it", minimum=0, maximum=60),
+        ),
+        image_field="image",
+        doc="Runs a model on Replicate; every file it returns becomes a product.",
+    ),
+)

@@ -29,8 +29,8 @@ def _ref_name(ref: str) -> str | None:
 def resolve(schema: dict[str, Any], components: dict[str, Any] | None, _depth: int = 0) -> dict[str, Any]:
     """A property schema with `$ref`, `allOf` merged and nullable `anyOf`/`oneOf` unwrapped.
 
-    Replicate writes enums as `allOf: [{"$ref": "#/components/schemas/scheduler"}]` next to the
-    property's own title/default/x-order; fal (pydantic) writes optional fields as
+    Cog models write enums as `allOf: [{"$ref": "#/components/schemas/scheduler"}]` next to the
+    property's own title/default/x-order; pydantic writes optional fields as
     `anyOf: [{...}, {"type": "null"}]`. The property's own keys win over what the refs bring.
     """
     if _depth > 8 or not isinstance(schema, dict):
@@ -110,14 +110,13 @@ def param_from_property(name: str, prop: dict[str, Any], required: bool) -> Para
 def params_from_schema(input_schema: dict[str, Any], components: dict[str, Any] | None = None) -> list[Param]:
     """Param definitions for an OpenAPI Input object schema, in the provider's display order.
 
-    Order: `x-order` (Replicate) or `x-fal-order-properties` (fal), then declaration order. A property
-    is required only when the schema says so and gives no default. Arrays are left out: they stay
-    editable through the node's free-form `input` object.
+    Order: each property's `x-order` (providers whose schemas order fields otherwise write it in when they
+    fetch), then declaration order. A property is required only when the schema says so and gives no
+    default. Arrays are left out: they stay editable through the node's free-form `input` object.
     """
     schema = resolve(input_schema, components)
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
-    fal_order = schema.get("x-fal-order-properties") or []
     ranked: list[tuple[float, int, Param]] = []
     for index, (name, raw) in enumerate(properties.items()):
         if not isinstance(raw, dict):
@@ -128,7 +127,7 @@ def params_from_schema(input_schema: dict[str, Any], components: dict[str, Any] 
             continue
         order = prop.get("x-order")
         if not isinstance(order, int | float):
-            order = fal_order.index(name) if name in fal_order else float("inf")
+            order = float("inf")
         ranked.append((float(order), index, param))
     ranked.sort(key=lambda item: (item[0], item[1]))
     return [param for _, _, param in ranked]
@@ -195,22 +194,14 @@ def cache_key(provider: str, model: str) -> str:
 
 def fetch_schema(provider: str, model: str, *, settings: Any, api_key: str | None,
                  cache: SchemaCache | None = None) -> dict[str, Any]:
-    """The input schema payload ({"input", "components", ...}) of a Replicate model or fal endpoint."""
+    """The input schema payload ({"input", "components", ...}) of a provider's model, as the provider reads it."""
+    from artfactory.providers import registry
 
     def fetcher() -> dict[str, Any]:
-        if provider == "replicate":
-            from artfactory.providers.replicate import ReplicateClient
-
-            if not api_key:
-                raise ProviderError("Replicate needs an API key to read a model's schema", "auth")
-            with ReplicateClient(settings, api_key) as client:
-                return client.get_model_schema(model)
-        if provider == "fal":
-            from artfactory.providers.fal import FalClient
-
-            with FalClient(settings, api_key or "") as client:
-                return client.get_endpoint_schema(model)
-        raise ProviderError(f"provider {provider!r} has no schemas", "validation")
+        spec = registry.find(provider)
+        if spec is None or spec.fetch_schema is None:
+            raise ProviderError(f"provider {provider!r} has no schemas", "validation")
+        return spec.fetch_schema(settings, api_key, model)
 
     if cache is None:
         return fetcher()

@@ -11,16 +11,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, exists, false, func, insert, select, text, tuple_, update
+from sqlalchemy import Select, Table, delete, exists, false, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from artfactory.engine.document import name_problem
+from artfactory.engine.ports import product_ids_in
 from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, utcnow
-from artfactory.services import lineage
 from artfactory.services.library import Library
+from artfactory.services.product_records import NotFound, product_detail
 from artfactory.services.thumbnails import delete_thumbnails
 
 PROMPT_SNIPPET = 160
@@ -60,10 +61,12 @@ _SORT_COLUMNS = {SortKey.DATE: P.created_at, SortKey.NAME: P.name, SortKey.SIZE:
 
 @dataclass(frozen=True)
 class GalleryQuery:
-    """What the gallery shows: every filter set here applies together (AND)."""
+    """Which products, in which order: the one product query behind the gallery, lineage and the CLI's
+    `products list`. Every filter set here applies together (AND)."""
 
     project_id: int | None = None
     collection_id: int | None = None
+    collection_name: str | None = None  # any collection so named (of project_id, when that is set)
     order_id: str | None = None
     node_type: str | None = None
     provider: str | None = None
@@ -208,14 +211,19 @@ class Gallery:
                 small_set = True
             else:  # walk the sort index and probe the membership primary key instead
                 where.append(exists(in_collection.where(CP.product_id == P.id)))
+        if query.collection_name is not None:
+            named = select(COLLECTIONS.c.id).where(COLLECTIONS.c.name == query.collection_name)
+            if query.project_id is not None:
+                named = named.where(COLLECTIONS.c.project_id == query.project_id)
+            where.append(P.id.in_(select(CP.product_id).where(CP.collection_id.in_(named))))
         if query.order_id:
             # An order's products include those it reused from the cache (made by an earlier order).
-            ids = lineage.order_product_ids(session, query.order_id)
+            ids = order_product_ids(session, query.order_id)
             where.append(P.id.in_(ids) if ids else false())
             small_set = True
         search_drives = False
         if query.search.strip():
-            search = lineage.search_clause(session, query.search)
+            search = search_clause(session, query.search)
             where.append(search)
             if self._sqlite and not small_set:
                 matches = self._search_matches(session, search)
@@ -294,21 +302,33 @@ class Gallery:
         """Rows in the query's order. Pass `after` (the previous page's last row) for keyset paging,
         which costs the same at row 99,000 as at row 0; `offset` is for random access."""
         with self.db.session() as session:
-            where, search_drives = self._conditions(session, query)
-            c = _unindexed if search_drives else _indexed
-            column, row_id = c(_SORT_COLUMNS[query.sort]), c(P.id)
-            stmt = select(*_ROW_COLUMNS).where(*where)
-            if after is not None:
-                key, mark = tuple_(column, row_id), tuple_(after.value, after.id)
-                stmt = stmt.where(key < mark if query.descending else key > mark)
-            if query.descending:
-                stmt = stmt.order_by(column.desc(), row_id.desc())
-            else:
-                stmt = stmt.order_by(column.asc(), row_id.asc())
-            stmt = stmt.limit(limit)
-            if after is None and offset:
-                stmt = stmt.offset(offset)
+            stmt = self._select(session, select(*_ROW_COLUMNS), query, offset, limit, after)
             return [GalleryRow(*row) for row in session.execute(stmt)]
+
+    def products(self, session: Session, query: GalleryQuery, offset: int = 0,
+                 limit: int | None = None) -> list[Product]:
+        """Whole product records in the query's order, read in the caller's session (lineage, the CLI)."""
+        return list(session.scalars(self._select(session, select(Product), query, offset, limit)))
+
+    def _select(self, session: Session, stmt: Select[Any], query: GalleryQuery, offset: int, limit: int | None,
+                after: Cursor | None = None) -> Select[Any]:
+        """`stmt` narrowed to the query's products, in its order, one page of them."""
+        where, search_drives = self._conditions(session, query)
+        c = _unindexed if search_drives else _indexed
+        column, row_id = c(_SORT_COLUMNS[query.sort]), c(P.id)
+        stmt = stmt.where(*where)
+        if after is not None:
+            key, mark = tuple_(column, row_id), tuple_(after.value, after.id)
+            stmt = stmt.where(key < mark if query.descending else key > mark)
+        if query.descending:
+            stmt = stmt.order_by(column.desc(), row_id.desc())
+        else:
+            stmt = stmt.order_by(column.asc(), row_id.asc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if after is None and offset:
+            stmt = stmt.offset(offset)
+        return stmt
 
     def newer_than(self, query: GalleryQuery, newest: GalleryRow | None,
                    limit: int = 500) -> list[GalleryRow]:
@@ -493,9 +513,9 @@ class Gallery:
     def diff_products(self, a_id: str, b_id: str) -> ProductDiff:
         with self.db.session() as session:
             try:
-                a = lineage.product_detail(self.library, session, a_id)
-                b = lineage.product_detail(self.library, session, b_id)
-            except lineage.NotFound as exc:
+                a = product_detail(self.library, session, a_id)
+                b = product_detail(self.library, session, b_id)
+            except NotFound as exc:
                 raise GalleryError(str(exc)) from None
         fields = [change for key in _COMPARED_FIELDS for change in _diff_values(key, a.get(key), b.get(key))]
         params = _diff_dicts(a.get("params") or {}, b.get("params") or {})
@@ -564,6 +584,30 @@ def _diff_dicts(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[
         elif json.dumps(old, sort_keys=True, default=str) != json.dumps(new, sort_keys=True, default=str):
             changes.append(ValueChange(name, ChangeKind.CHANGED, old, new))
     return changes
+
+
+def search_clause(session: Session, words_text: str) -> Any:
+    """FTS5 over prompts and names on SQLite (each word a prefix match); LIKE elsewhere."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in words_text).split() if w]
+    if session.get_bind().dialect.name == "sqlite" and words:
+        match = " ".join(f'"{w}"*' for w in words)
+        return text("products.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH :match)").bindparams(
+            match=match)
+    like = f"%{words_text}%"
+    return or_(Product.prompt.ilike(like), Product.name.ilike(like))
+
+
+def order_product_ids(session: Session, order_id: str) -> list[str]:
+    """An order's products: those it made and those it reused from the cache, in the order its items name them."""
+    outputs = session.scalars(select(OrderItem.outputs).where(OrderItem.order_id == order_id)).all()
+    ids: dict[str, None] = {}
+    for out in outputs:
+        for pid in product_ids_in(out):
+            ids[pid] = None
+    made = session.scalars(select(Product.id).where(Product.order_id == order_id)).all()
+    for pid in made:
+        ids[pid] = None
+    return list(ids)
 
 
 def _unsorted(query: GalleryQuery) -> GalleryQuery:

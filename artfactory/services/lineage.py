@@ -1,4 +1,4 @@
-"""Lineage queries: products and orders as JSON-able dicts, and the document behind a re-run."""
+"""Lineage: orders and run answers as JSON-able dicts, products by the gallery's query, the document of a re-run."""
 
 from __future__ import annotations
 
@@ -6,114 +6,36 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.overrides import apply_overrides
-from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products
+from artfactory.engine.ports import product_ids_in
+from artfactory.models import Order, OrderItem, Product, Project
+from artfactory.services.gallery import Gallery, GalleryQuery, order_product_ids, search_clause
 from artfactory.services.library import Library
-from artfactory.services.orders import product_ids_in
+from artfactory.services.product_records import NotFound, iso_utc, product_detail, product_summary
 
-
-class NotFound(LookupError):
-    """No product, order or collection with that id or name."""
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
-
-
-def product_summary(library: Library, product: Product) -> dict[str, Any]:
-    return {
-        "id": product.id,
-        "node_id": product.node_id,
-        "path": str(library.storage.absolute(product.path)),
-        "media_type": product.media_type,
-        "width": product.width,
-        "height": product.height,
-        "sha256": product.sha256,
-    }
-
-
-def product_detail(library: Library, session: Session, product_id: str) -> dict[str, Any]:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"no product {product_id!r}")
-    order = session.get(Order, product.order_id) if product.order_id else None
-    item = session.get(OrderItem, product.order_item_id) if product.order_item_id else None
-    collections = session.scalars(
-        select(Collection.name).join(collection_products, collection_products.c.collection_id == Collection.id)
-        .where(collection_products.c.product_id == product_id).order_by(Collection.name)
-    ).all()
-    detail = product_summary(library, product)
-    detail.update({
-        "order_id": product.order_id,
-        "order_item_id": product.order_item_id,
-        "node_type": product.node_type,
-        "mime": product.mime,
-        "size_bytes": product.size_bytes,
-        "name": product.name,
-        "prompt": product.prompt,
-        "seed": product.seed,
-        "provider": product.provider,
-        "model": product.model,
-        "params": item.params if item is not None else product.params,
-        "metadata": product.meta,
-        "rating": product.rating,
-        "favourite": product.favourite,
-        "created_at": _iso(product.created_at),
-        "order_status": order.status if order else None,
-        "parent_order_id": order.parent_order_id if order else None,
-        "graph": json.loads(order.snapshot) if order else None,
-        "collections": list(collections),
-    })
-    return detail
+# Product records and the product query live in product_records and gallery; these names stay importable here.
+__all__ = ["NotFound", "list_products", "order_detail", "order_product_ids", "order_summary", "product_detail",
+           "product_summary", "query_products", "rerun_document", "run_result", "search_clause"]
 
 
 def list_products(library: Library, session: Session, *, project_id: int | None = None, order_id: str | None = None,
                   collection: str | None = None, search: str | None = None, limit: int | None = None,
                   offset: int = 0) -> list[Product]:
-    """Products newest first, filtered; `order_id` includes products an order reused from the cache."""
-    query = select(Product)
-    if project_id is not None:
-        query = query.where(Product.project_id == project_id)
-    if order_id is not None:
-        ids = order_product_ids(session, order_id)
-        query = query.where(Product.id.in_(ids))
-    if collection is not None:
-        query = query.join(collection_products, collection_products.c.product_id == Product.id).join(
-            Collection, Collection.id == collection_products.c.collection_id).where(Collection.name == collection)
-    if search:
-        query = query.where(search_clause(session, search))
-    query = query.order_by(Product.created_at.desc(), Product.id.desc()).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+    """Products newest first, filtered; `order_id` includes products an order reused from the cache.
+    The gallery's query finds them (query_products), so the CLI lists what the gallery shows."""
+    query = GalleryQuery(project_id=project_id, order_id=order_id, collection_name=collection, search=search or "")
+    return query_products(library, session, query, limit=limit, offset=offset)
 
 
-def search_clause(session: Session, words_text: str) -> Any:
-    """FTS5 over prompts and names on SQLite (each word a prefix match); LIKE elsewhere."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in words_text).split() if w]
-    if session.get_bind().dialect.name == "sqlite" and words:
-        match = " ".join(f'"{w}"*' for w in words)
-        return text("products.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH :match)").bindparams(
-            match=match)
-    like = f"%{words_text}%"
-    return or_(Product.prompt.ilike(like), Product.name.ilike(like))
-
-
-def order_product_ids(session: Session, order_id: str) -> list[str]:
-    outputs = session.scalars(select(OrderItem.outputs).where(OrderItem.order_id == order_id)).all()
-    ids: dict[str, None] = {}
-    for out in outputs:
-        for pid in product_ids_in(out):
-            ids[pid] = None
-    made = session.scalars(select(Product.id).where(Product.order_id == order_id)).all()
-    for pid in made:
-        ids[pid] = None
-    return list(ids)
+def query_products(library: Library, session: Session, query: GalleryQuery, *, limit: int | None = None,
+                   offset: int = 0) -> list[Product]:
+    """Whole product records for any gallery query (every gallery filter and sort), in its order."""
+    return Gallery(library).products(session, query, offset=offset, limit=limit)
 
 
 def order_summary(session: Session, order: Order) -> dict[str, Any]:
@@ -127,9 +49,9 @@ def order_summary(session: Session, order: Order) -> dict[str, Any]:
         "status": order.status,
         "parent_order_id": order.parent_order_id,
         "project": project.name if project else None,
-        "created_at": _iso(order.created_at),
-        "started_at": _iso(order.started_at),
-        "finished_at": _iso(order.finished_at),
+        "created_at": iso_utc(order.created_at),
+        "started_at": iso_utc(order.started_at),
+        "finished_at": iso_utc(order.finished_at),
         "nodes": sum(counts.values()),
         "node_counts": counts,
         "error": order.error,

@@ -7,16 +7,21 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
 from artfactory.engine.nodetypes import Media
 from artfactory.engine.plan import Plan
+from artfactory.engine.ports import CachedResult, ProductDraft, encode_outputs, encode_value, product_ids_in
 from artfactory.models import Collection, Order, OrderItem, Product, collection_products, new_id, utcnow
 from artfactory.services.library import Library
-from artfactory.services.storage import StoredFile
+from artfactory.services.write_errors import describe_write_failure, is_write_failure
+
+# Defined by the engine (whose OrderPersistence this store implements); importable from here as before.
+__all__ = ["CachedResult", "InterruptedOrder", "OrderStore", "ProductDraft", "encode_outputs", "encode_value",
+           "id_words", "product_ids_in", "product_labels"]
 
 FINISHED_ITEM = ("executed", "cached")
 LABELS_KEPT = 64  # orders whose product labels stay in memory (one order runs at a time per graph)
@@ -32,20 +37,6 @@ class InterruptedOrder:
     snapshot: str
     items: dict[str, dict[str, Any]]
     pinned_seeds: dict[str, int]
-
-
-@dataclass
-class ProductDraft:
-    """A stored file waiting for its product row; made in a worker, written by the writer."""
-
-    id: str
-    node_id: str
-    node_type: str
-    batch_index: int
-    stored: StoredFile
-    params: dict[str, Any]
-    meta: dict[str, Any] = field(default_factory=dict)
-    name: str = ""
 
 
 def product_labels(snapshot: Mapping[str, Any]) -> dict[str, str]:
@@ -77,33 +68,6 @@ def id_words(node_id: str) -> str:
     return " / ".join(p[:1].upper() + p[1:] for p in parts if p) or node_id
 
 
-@dataclass
-class CachedResult:
-    item_id: str
-    outputs: dict[str, Any]
-    params: dict[str, Any]
-
-
-def encode_value(value: Any) -> Any:
-    if isinstance(value, Media):
-        return {"product": value.product_id}
-    return value
-
-
-def encode_outputs(outputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
-    return {port: [encode_value(v) for v in values] for port, values in outputs.items()}
-
-
-def product_ids_in(outputs: Mapping[str, Sequence[Any]] | None) -> list[str]:
-    """Product ids referenced by encoded outputs, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for values in (outputs or {}).values():
-        for value in values:
-            if isinstance(value, dict) and "product" in value:
-                seen[value["product"]] = None
-    return list(seen)
-
-
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -121,7 +85,8 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 class OrderStore:
-    """Every write an order makes. Call it from one thread (the app's or the CLI's main thread)."""
+    """Every write an order makes (the engine's OrderPersistence). Call it from one thread (the app's or the
+    CLI's main thread); only the reads the protocol names for workers may come from elsewhere."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
@@ -218,6 +183,19 @@ class OrderStore:
             return False
         storage = self.library.storage
         return all(storage.absolute(path).is_file() for _, path in rows)
+
+    def find_product_path(self, project_id: int, sha256: str) -> str | None:
+        """The stored path of a product with these bytes in the project (storage deduplicates against it).
+        Read-only, from worker threads too: WAL lets it run beside the writer."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(Product.path).where(
+                Product.project_id == project_id, Product.sha256 == sha256).limit(1)).scalar()
+
+    def is_write_failure(self, exc: BaseException) -> bool:
+        return is_write_failure(exc)
+
+    def describe_failure(self, exc: BaseException) -> str:
+        return describe_write_failure(exc, self.library.home)
 
     def seed_for_request(self, request_key: str, seed_param: str) -> int | None:
         """The seed a random-seed node got the last time it was asked the same thing."""

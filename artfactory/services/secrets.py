@@ -4,25 +4,53 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 SERVICE = "artfactory"
-# provider -> (display name, environment variable that overrides the keychain)
-PROVIDERS: dict[str, tuple[str, str]] = {
-    "replicate": ("Replicate", "REPLICATE_API_TOKEN"),
-    "fal": ("fal", "FAL_KEY"),
-}
 MASK = "***"
 # Keys shorter than this are not scrubbed from arbitrary text: "abc" would mangle every log line.
 _MIN_REDACT_LEN = 6
 NO_KEYCHAIN = "no system keychain is available on this machine"
 log = logging.getLogger("artfactory.secrets")
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A provider's key as this module needs it; each provider declares it (artfactory/providers/registry.py)."""
+
+    provider: str
+    name: str  # how messages name the provider
+    env: str  # environment variable that overrides the keychain
+    keychain_user: str  # username under the keychain service SERVICE
+    pattern: str | None = None  # regex of the key's own format, scrubbed from text even when never seen
+
+
+# Who tells this module the providers' keys: the provider registry, which sits above services and
+# calls use_key_refs() when it is imported.
+_key_refs: Callable[[], Iterable[KeyRef]] | None = None
+
+
+def use_key_refs(source: Callable[[], Iterable[KeyRef]]) -> None:
+    """Read the providers' keys from `source` (the provider registry installs itself here)."""
+    global _key_refs
+    _key_refs = source
+
+
+def key_refs() -> list[KeyRef]:
+    """Every provider key known."""
+    if _key_refs is None:
+        # Nobody imported the registry yet (a bare `secrets` user): load it by name, since this layer
+        # may not import providers; it calls use_key_refs() as it loads.
+        importlib.import_module("artfactory.providers.registry")
+    return list(_key_refs()) if _key_refs is not None else []
 
 
 class SecretsError(Exception):
@@ -37,24 +65,35 @@ class MissingKeyError(SecretsError):
     """No key is configured for a provider."""
 
     def __init__(self, provider: str) -> None:
-        name, env = _provider(provider)
+        name, env, _user = _provider(provider)
         super().__init__(
             f"no API key for {name}: run `artfactory keys set {provider}` or set {env} in the environment"
         )
         self.provider = provider
 
 
-def _provider(provider: str) -> tuple[str, str]:
-    try:
-        return PROVIDERS[provider]
-    except KeyError:
-        known = ", ".join(sorted(PROVIDERS))
-        raise SecretsError(f"unknown provider {provider!r} (known: {known})") from None
+class _Key(NamedTuple):
+    name: str
+    env: str
+    user: str
+
+
+def _find(provider: str) -> KeyRef | None:
+    return next((ref for ref in key_refs() if ref.provider == provider), None)
+
+
+def _provider(provider: str) -> _Key:
+    ref = _find(provider)
+    if ref is None:
+        known = ", ".join(sorted(ref.provider for ref in key_refs()))
+        raise SecretsError(f"unknown provider {provider!r} (known: {known})")
+    return _Key(ref.name, ref.env, ref.keychain_user)
 
 
 def display_name(provider: str) -> str:
-    """How the provider is named in messages ("Replicate", "fal")."""
-    return PROVIDERS.get(provider, (provider, ""))[0]
+    """How the provider is named in messages, as it declares it."""
+    ref = _find(provider)
+    return ref.name if ref is not None else provider
 
 
 def _keychain_error(action: str, exc: BaseException) -> SecretsError:
@@ -121,13 +160,13 @@ def get_key(provider: str) -> str | None:
     Raises SecretsError when there is no environment key and the keychain cannot be read, naming the
     environment variable as the way out (headless machines often have no keychain at all).
     """
-    _name, env = _provider(provider)
+    name, env, user = _provider(provider)
     value = os.environ.get(env, "").strip()
     if value:
         remember_secret(value)
         return value
     try:
-        stored = _keyring().get_password(SERVICE, provider)
+        stored = _keyring().get_password(SERVICE, user)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise SecretsError(f"{_keychain_error('read', exc)}; set {env} instead") from None
     if stored:
@@ -138,7 +177,7 @@ def get_key(provider: str) -> str | None:
             # Stored before this check existed (or by another tool): used, not lost, but never silently.
             _warned_insecure.add(provider)
             log.warning("the %s key is read from an unsafe place: %s; set %s instead and remove it with "
-                        "`artfactory keys delete %s`", _name, problem, env, provider)
+                        "`artfactory keys delete %s`", name, problem, env, provider)
         return stored or None
     return None
 
@@ -159,7 +198,7 @@ def set_key(provider: str, value: str) -> None:
 
     Raises InsecureKeychainError, naming the environment variable, when keyring's backend is not a
     system keychain: a key is never written to a plain file under the name of the keychain."""
-    _provider(provider)
+    name, env, user = _provider(provider)
     value = value.strip()
     if not value:
         raise SecretsError("the key is empty")
@@ -168,25 +207,24 @@ def set_key(provider: str, value: str) -> None:
     remember_secret(value)
     problem = keychain_problem()
     if problem:
-        name, env = _provider(provider)
         raise InsecureKeychainError(f"the {name} key was not stored: {problem}; "
                                     f"set {env} in the environment instead")
     try:
-        _keyring().set_password(SERVICE, provider, value)
+        _keyring().set_password(SERVICE, user, value)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         raise _keychain_error("write to", exc) from None
 
 
 def delete_key(provider: str) -> bool:
     """Remove a stored key; True when one was there. The environment variable is left alone."""
-    _provider(provider)
+    user = _provider(provider).user
     from keyring.errors import PasswordDeleteError
 
     try:
-        existing = _keyring().get_password(SERVICE, provider)
+        existing = _keyring().get_password(SERVICE, user)
         if existing is None:
             return False
-        _keyring().delete_password(SERVICE, provider)
+        _keyring().delete_password(SERVICE, user)
     except PasswordDeleteError:
         return False
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
@@ -201,7 +239,7 @@ def key_status(provider: str) -> dict[str, Any]:
     not a system keychain: "warning" names it and what to do) or "none" ("error" says why, when no
     key can be stored here).
     """
-    name, env = _provider(provider)
+    name, env, user = _provider(provider)
     status: dict[str, Any] = {"provider": provider, "name": name, "env": env}
     try:
         problem = keychain_problem()
@@ -210,7 +248,7 @@ def key_status(provider: str) -> dict[str, Any]:
     if os.environ.get(env, "").strip():
         return {**status, "set": True, "source": "env"}
     try:
-        stored = _keyring().get_password(SERVICE, provider)
+        stored = _keyring().get_password(SERVICE, user)
     except Exception as exc:  # backends raise their own types (D-Bus, secretstorage, OS errors)
         return {**status, "set": False, "source": "none",
                 "error": f"{_keychain_error('read', exc)}; set {env} in the environment instead"}
@@ -233,7 +271,7 @@ _known: set[str] = set()
 _known_b64: dict[str, tuple[str, ...]] = {}
 _known_lock = threading.Lock()
 _BEARER = re.compile(r"(?i)\b(bearer\s+)([^\s'\",]+)")
-# "Key <fal key>" / "Token <x>": only token-like values (long, with a digit), so prose such as
+# "Key <key>" / "Token <x>": only token-like values (long, with a digit), so prose such as
 # "the key contains whitespace" stays readable.
 _KEY_SCHEME = re.compile(r"(?i)\b((?:key|token)\s+)(?=[A-Za-z0-9._:~+/=\-]*\d)([A-Za-z0-9._:~+/=\-]{16,})")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\n,}]+)")
@@ -241,8 +279,6 @@ _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\n,}]
 _BASIC = re.compile(r"(?i)\b(basic\s+)([A-Za-z0-9+/_\-]{4,}={0,2})")
 # A run of base64 text (either alphabet, padded or not): masked whole when it carries a known key.
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
-# Replicate tokens have a recognisable prefix; scrub them even when we never saw the value.
-_REPLICATE_TOKEN = re.compile(r"\br8_[A-Za-z0-9]{16,}")
 # Credentials in URL query strings (signed CDN links: ?token=, X-Amz-Signature=, Key-Pair-Id=, …), as
 # httpx logs every request URL at INFO. The parameter name stays, so the line still says what it was.
 _QUERY_SECRET = re.compile(
@@ -276,16 +312,31 @@ def remember_secret(value: str | None) -> None:
                 _known_b64[value] = _b64_cores(value)
 
 
-def _known_from_env() -> None:
-    for _name, env in PROVIDERS.values():
-        remember_secret(os.environ.get(env, "").strip() or None)
+def _known_from_env() -> list[re.Pattern[str]]:
+    """Remember the keys set in the environment; the providers' key formats, to scrub unseen keys too."""
+    patterns = []
+    for ref in key_refs():
+        remember_secret(os.environ.get(ref.env, "").strip() or None)
+        if ref.pattern:
+            patterns.append(_pattern(ref.pattern))
+    return patterns
+
+
+_patterns: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    found = _patterns.get(text)
+    if found is None:
+        found = _patterns[text] = re.compile(text)
+    return found
 
 
 def redact(text: str) -> str:
     """The text with every known key and every auth-header-looking value replaced by ***."""
     if not text:
         return text
-    _known_from_env()
+    formats = _known_from_env()
     with _known_lock:
         known = sorted(_known, key=len, reverse=True)
         cores = [core for secret in known for core in _known_b64[secret]]
@@ -298,7 +349,8 @@ def redact(text: str) -> str:
     text = _BASIC.sub(_basic, text)
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _KEY_SCHEME.sub(lambda m: m.group(1) + MASK, text)
-    text = _REPLICATE_TOKEN.sub(MASK, text)
+    for key_format in formats:
+        text = key_format.sub(MASK, text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
     return text
 

@@ -19,11 +19,12 @@ from typing import BinaryIO
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from artfactory.engine.ports import ProductStorageError
 from artfactory.files import FileRefused, check_regular
 from artfactory.services.thumbnails import to_display_mode
 
 
-class StorageError(Exception):
+class StorageError(ProductStorageError):
     """A file could not be accepted, read or written; the message names the file and the reason."""
 
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QMenu, QToolBar
+from PyQt6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from artfactory.views import icons
-
-if TYPE_CHECKING:
-    from artfactory.views.main_window import MainWindow
 
 
 @dataclass
@@ -37,11 +33,55 @@ class Actions:
 ICON_COLORS = {"run": "#3fb27f", "run-branch": "#3fb27f", "cancel": "#e5534b"}
 
 
-def build(window: MainWindow) -> Actions:
-    actions = Actions()
+# (section, name, text, icon, shortcuts, tip); the window binds each name to its slot.
+TABLE: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
+    ("File", "new", "&New Graph", "new", ("Ctrl+N",), "Start an empty graph"),
+    ("File", "open", "&Open…", "open", ("Ctrl+O",), "Open a graph file"),
+    ("File", "save", "&Save", "save", ("Ctrl+S",), "Save the graph"),
+    ("File", "save_as", "Save &As…", "save-as", ("Ctrl+Shift+S",), "Save the graph under a new name"),
+    ("File", "templates", "&Templates…", "template", ("Ctrl+Shift+N",),
+     "Start from a shipped example or one of your templates"),
+    ("File", "save_template", "Save as Te&mplate…", "template", (), "Keep this graph as a reusable template"),
+    ("File", "import", "&Import Files…", "product", ("Ctrl+I",),
+     "Add images or videos to the library (duplicates and impostors are listed, never half-imported)"),
+    ("File", "import_folder", "Import F&older…", "", ("Ctrl+Shift+I",),
+     "Add every image and video in a folder to the library"),
+    ("File", "export", "&Export Selected Products…", "save-as", ("Ctrl+E",),
+     "Copy the products selected in the gallery to a folder, each with its lineage"),
+    ("File", "close_tab", "&Close Tab", "", ("Ctrl+W",), ""),
+    ("File", "quit", "&Quit", "", ("Ctrl+Q",), ""),
+    ("Edit", "undo", "&Undo", "undo", ("Ctrl+Z",), ""),
+    ("Edit", "redo", "&Redo", "redo", ("Ctrl+Shift+Z", "Ctrl+Y"), ""),
+    ("Edit", "copy", "&Copy", "copy", ("Ctrl+C",), "Copy the selected nodes"),
+    ("Edit", "paste", "&Paste", "paste", ("Ctrl+V",), "Paste nodes at the mouse"),
+    ("Edit", "duplicate", "&Duplicate", "duplicate", ("Ctrl+D",), "Duplicate the selected nodes"),
+    ("Edit", "delete", "De&lete", "delete", ("Del", "Backspace"), "Delete the selected nodes and backdrops"),
+    ("Edit", "select_all", "Select &All", "", ("Ctrl+A",), ""),
+    ("Edit", "add_node", "&Add Node…", "search", ("Ctrl+K",), "Search the node library (Tab over the canvas)"),
+    ("Edit", "backdrop", "Add &Backdrop", "backdrop", ("Ctrl+G",), "Frame the selected nodes with a titled backdrop"),
+    ("Edit", "preferences", "Pre&ferences…", "preferences", ("Ctrl+,",), ""),
+    ("View", "gallery", "&Gallery", "gallery", ("Ctrl+1",), "Browse every product beside the graphs that made them"),
+    ("View", "fit", "&Zoom to Fit", "fit", ("F",), "Frame the selection, or the whole graph"),
+    ("View", "layout", "Auto-&Layout", "layout", ("Ctrl+L",), "Arrange the nodes left to right"),
+    ("Run", "run", "&Run", "run", ("Ctrl+Return", "Ctrl+Enter"), "Run the graph (unchanged nodes come from the cache)"),
+    ("Run", "run_branch", "Run &Selected Branch", "run-branch", ("Ctrl+Shift+Return", "Ctrl+Shift+Enter"),
+     "Run the selected nodes and what they need"),
+    ("Run", "cancel", "&Cancel", "cancel", ("Esc", "Ctrl+."), "Cancel this graph's run"),
+    ("Run", "resume", "Resume &Interrupted Orders", "run", (),
+     "Finish the runs an earlier exit left open; what had finished is kept"),
+    ("Help", "shortcuts", "&Keyboard Shortcuts", "keyboard", ("F1",), ""),
+    ("Help", "about", "&About Art Factory", "info", (), ""),
+)
 
-    def add(section: str, name: str, text: str, slot: Callable[[], object], *, icon: str = "",
-            keys: tuple[str, ...] = (), tip: str = "") -> QAction:
+
+def build(window: QWidget, slots: Mapping[str, Callable[[], object]]) -> Actions:
+    """Every action in TABLE, owned by `window` (so shortcuts work with the menu bar hidden), bound to slots[name]."""
+    names = [row[1] for row in TABLE]
+    if set(slots) != set(names):
+        raise ValueError(f"actions without a slot: {sorted(set(names) - set(slots))}; "
+                         f"slots without an action: {sorted(set(slots) - set(names))}")
+    actions = Actions()
+    for section, name, text, icon, keys, tip in TABLE:
         action = QAction(text, window)
         action.setObjectName(f"action_{name}")
         if icon:
@@ -53,71 +93,28 @@ def build(window: MainWindow) -> Actions:
         shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')}" + (f"  ({shortcut})" if shortcut else ""))
         action.setStatusTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        window.addAction(action)  # shortcuts work even with the menu bar hidden
+        action.triggered.connect(lambda _checked=False, slot=slots[name]: slot())
+        window.addAction(action)
         actions.by_name[name] = action
         if not actions.sections or actions.sections[-1][0] != section:
             actions.sections.append((section, []))
         actions.sections[-1][1].append(action)
-        return action
-
-    w = window
-    add("File", "new", "&New Graph", w.new_graph, icon="new", keys=("Ctrl+N",), tip="Start an empty graph")
-    add("File", "open", "&Open…", w.open_file, icon="open", keys=("Ctrl+O",), tip="Open a graph file")
-    add("File", "save", "&Save", w.save_current, icon="save", keys=("Ctrl+S",), tip="Save the graph")
-    add("File", "save_as", "Save &As…", w.save_current_as, icon="save-as", keys=("Ctrl+Shift+S",),
-        tip="Save the graph under a new name")
-    add("File", "templates", "&Templates…", w.show_templates, icon="template", keys=("Ctrl+Shift+N",),
-        tip="Start from a shipped example or one of your templates")
-    add("File", "save_template", "Save as Te&mplate…", w.save_as_template, icon="template",
-        tip="Keep this graph as a reusable template")
-    add("File", "import", "&Import Files…", w.import_files, icon="product", keys=("Ctrl+I",),
-        tip="Add images or videos to the library (duplicates and impostors are listed, never half-imported)")
-    add("File", "import_folder", "Import F&older…", w.import_folder, keys=("Ctrl+Shift+I",),
-        tip="Add every image and video in a folder to the library")
-    add("File", "export", "&Export Selected Products…", w.export_products, icon="save-as", keys=("Ctrl+E",),
-        tip="Copy the products selected in the gallery to a folder, each with its lineage")
-    add("File", "close_tab", "&Close Tab", w.close_current_tab, keys=("Ctrl+W",))
-    add("File", "quit", "&Quit", w.close, keys=("Ctrl+Q",))
-    add("Edit", "undo", "&Undo", w.undo_group.undo, icon="undo", keys=("Ctrl+Z",))
-    add("Edit", "redo", "&Redo", w.undo_group.redo, icon="redo", keys=("Ctrl+Shift+Z", "Ctrl+Y"))
-    add("Edit", "copy", "&Copy", w.copy_selection, icon="copy", keys=("Ctrl+C",), tip="Copy the selected nodes")
-    add("Edit", "paste", "&Paste", w.paste, icon="paste", keys=("Ctrl+V",), tip="Paste nodes at the mouse")
-    add("Edit", "duplicate", "&Duplicate", w.duplicate_selection, icon="duplicate", keys=("Ctrl+D",),
-        tip="Duplicate the selected nodes")
-    add("Edit", "delete", "De&lete", w.delete_selection, icon="delete", keys=("Del", "Backspace"),
-        tip="Delete the selected nodes and backdrops")
-    add("Edit", "select_all", "Select &All", w.select_all, keys=("Ctrl+A",))
-    add("Edit", "add_node", "&Add Node…", w.show_node_search, icon="search", keys=("Ctrl+K",),
-        tip="Search the node library (Tab over the canvas)")
-    add("Edit", "backdrop", "Add &Backdrop", w.add_backdrop, icon="backdrop", keys=("Ctrl+G",),
-        tip="Frame the selected nodes with a titled backdrop")
-    add("Edit", "preferences", "Pre&ferences…", w.show_preferences, icon="preferences",
-        keys=("Ctrl+,",))
-    add("View", "gallery", "&Gallery", w.show_gallery, icon="gallery", keys=("Ctrl+1",),
-        tip="Browse every product beside the graphs that made them")
-    add("View", "fit", "&Zoom to Fit", w.zoom_to_fit, icon="fit", keys=("F",),
-        tip="Frame the selection, or the whole graph")
-    add("View", "layout", "Auto-&Layout", w.auto_layout, icon="layout", keys=("Ctrl+L",),
-        tip="Arrange the nodes left to right")
-    add("Run", "run", "&Run", w.run_graph, icon="run", keys=("Ctrl+Return", "Ctrl+Enter"),
-        tip="Run the graph (unchanged nodes come from the cache)")
-    add("Run", "run_branch", "Run &Selected Branch", w.run_selected_branch, icon="run-branch",
-        keys=("Ctrl+Shift+Return", "Ctrl+Shift+Enter"), tip="Run the selected nodes and what they need")
-    add("Run", "cancel", "&Cancel", w.cancel_run, icon="cancel", keys=("Esc", "Ctrl+."),
-        tip="Cancel this graph's run")
-    add("Run", "resume", "Resume &Interrupted Orders", w.resume_interrupted, icon="run",
-        tip="Finish the runs an earlier exit left open; what had finished is kept")
-    add("Help", "shortcuts", "&Keyboard Shortcuts", w.show_shortcuts, icon="keyboard", keys=("F1",))
-    add("Help", "about", "&About Art Factory", w.show_about, icon="info")
     actions["preferences"].setMenuRole(QAction.MenuRole.PreferencesRole)
     actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
     actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
     return actions
 
 
-def build_menus(window: MainWindow, actions: Actions) -> QMenu:
-    """The menu bar; returns the Open Recent menu for the window to fill."""
+@dataclass
+class Menus:
+    """The menus the window fills later."""
+
+    recent: QMenu  # File → Open Recent, filled when it opens
+    panels: QMenu  # View → Panels, one toggle per dock
+
+
+def build_menus(window: QMainWindow, actions: Actions) -> Menus:
+    """The menu bar; returns the menus the window fills (Open Recent, Panels)."""
     bar = window.menuBar()
     assert bar is not None
     file_menu = bar.addMenu("&File")
@@ -146,7 +143,7 @@ def build_menus(window: MainWindow, actions: Actions) -> QMenu:
     view.addAction(actions["fit"])
     view.addAction(actions["layout"])
     view.addSeparator()
-    window.panels_menu = view.addMenu("&Panels")
+    panels = view.addMenu("&Panels")
     run = bar.addMenu("&Run")
     for name in ("run", "run_branch", "cancel"):
         run.addAction(actions[name])
@@ -155,11 +152,11 @@ def build_menus(window: MainWindow, actions: Actions) -> QMenu:
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(actions["shortcuts"])
     help_menu.addAction(actions["about"])
-    assert recent is not None
-    return recent
+    assert recent is not None and panels is not None
+    return Menus(recent, panels)
 
 
-def build_toolbar(window: MainWindow, actions: Actions) -> QToolBar:
+def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
     bar = QToolBar("Main toolbar", window)
     bar.setObjectName("MainToolbar")
     bar.setMovable(False)

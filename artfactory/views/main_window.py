@@ -13,6 +13,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QToolButton,
@@ -29,18 +30,22 @@ from artfactory.views import actions as window_actions
 from artfactory.views import icons, theme
 from artfactory.views.canvas.graph_tab import GraphTab
 from artfactory.views.canvas.properties import PropertiesPanel
+from artfactory.views.dialogs.info import AboutDialog, ShortcutsDialog
+from artfactory.views.dialogs.preferences import PreferencesDialog
 from artfactory.views.gallery.gallery_widget import GalleryWidget
 from artfactory.views.panels.library_panel import LibraryPanel
 from artfactory.views.panels.runs_panel import RunsPanel
 from artfactory.views.viewer.product_dialog import ProductDialog
-from artfactory.views.window_files import FilesMixin
+from artfactory.views.window_files import FileCommands
 
 LAYOUT_VERSION = 1
 CANVAS_DOCKS = ("library", "properties")  # panels that only serve a canvas
 MESSAGE_MS = 8000
 
 
-class MainWindow(FilesMixin, QMainWindow):
+class MainWindow(QMainWindow):
+    """The window owns the tabs, docks and status; the File menu's commands live in `files` (FileCommands)."""
+
     def __init__(self, app: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.app = app
@@ -71,10 +76,13 @@ class MainWindow(FilesMixin, QMainWindow):
         self.properties = PropertiesPanel(self.schemas)
         self.runs_panel = RunsPanel(app.runs)
         self.runs_panel.node_requested.connect(self.show_node)
-        self.panels_menu: QMenu | None = None
-        self.actions = window_actions.build(self)
-        self.recent_menu = window_actions.build_menus(self, self.actions)
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.last_error: QMessageBox | None = None
+        self.autosave = session.Autosave(app.library.home, app.settings.autosave_s, self)
+        self.files = FileCommands(self, self, app, self.autosave)
+        self.actions = window_actions.build(self, self._action_slots())
+        menus = window_actions.build_menus(self, self.actions)
+        self.recent_menu, self.panels_menu = menus.recent, menus.panels
+        self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent(self.recent_menu))
         self.toolbar = window_actions.build_toolbar(self, self.actions)
         self.docks = {
             "library": self._dock("Nodes", "LibraryDock", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -109,10 +117,26 @@ class MainWindow(FilesMixin, QMainWindow):
         app.runs.order_added.connect(self.key_button.hide)
         app.runs.message.connect(self.show_message)
         app.settings_changed.connect(self._on_settings_changed)
-        self.autosave = session.Autosave(app.library.home, app.settings.autosave_s, self)
         self.autosave.start()
         self.restore_layout()
         self._update_actions()
+
+    def _action_slots(self) -> dict[str, Callable[[], object]]:
+        """What each action in actions.TABLE does."""
+        f = self.files
+        return {
+            "new": f.new_graph, "open": f.open_file, "save": f.save_current, "save_as": f.save_current_as,
+            "templates": f.show_templates, "save_template": f.save_as_template,
+            "import": self.import_files, "import_folder": self.import_folder, "export": self.export_products,
+            "close_tab": self.close_current_tab, "quit": self.close,
+            "undo": self.undo_group.undo, "redo": self.undo_group.redo,
+            "copy": self.copy_selection, "paste": self.paste, "duplicate": self.duplicate_selection,
+            "delete": self.delete_selection, "select_all": self.select_all, "add_node": self.show_node_search,
+            "backdrop": self.add_backdrop, "preferences": self.show_preferences,
+            "gallery": self.show_gallery, "fit": self.zoom_to_fit, "layout": self.auto_layout,
+            "run": self.run_graph, "run_branch": self.run_selected_branch, "cancel": self.cancel_run,
+            "resume": self.resume_interrupted, "shortcuts": self.show_shortcuts, "about": self.show_about,
+        }
 
     def _status_button(self, text: str, name: str, tip: str, slot: Callable[[], object]) -> QPushButton:
         button = QPushButton(text)
@@ -133,8 +157,7 @@ class MainWindow(FilesMixin, QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
-        if self.panels_menu is not None:
-            self.panels_menu.addAction(dock.toggleViewAction())
+        self.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
     # --- central tabs ---------------------------------------------------------------------------------
@@ -186,6 +209,31 @@ class MainWindow(FilesMixin, QMainWindow):
             self.tabs.setCurrentIndex(index)
         self._retitle(tab)
         return tab
+
+    def select_tab(self, tab: GraphTab) -> None:
+        self.tabs.setCurrentWidget(tab)
+
+    def close_tab(self, index: int) -> bool:
+        """Close a graph tab, asking first about unsaved changes; False when it stays open."""
+        widget = self.tabs.widget(index)
+        if not isinstance(widget, GraphTab):
+            return False
+        if not self.files.confirm_close(widget):
+            return False
+        self.app.runs.forget_graph(widget.controller)
+        self.autosave.untrack(widget.controller)
+        self.undo_group.removeStack(widget.controller.undo_stack)
+        self.tabs.removeTab(index)
+        widget.deleteLater()
+        return True
+
+    def close_graph(self, tab: GraphTab) -> bool:
+        return self.close_tab(self.tabs.indexOf(tab))
+
+    def close_current_tab(self) -> None:
+        tab = self.current_tab()
+        if tab is not None:
+            self.close_graph(tab)
 
     def _retitle(self, tab: GraphTab) -> None:
         index = self.tabs.indexOf(tab)
@@ -242,7 +290,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _open_dropped(self, paths: list[str]) -> None:
         for path in paths:
-            self.open_file(Path(path))
+            self.files.open_file(Path(path))
 
     def _on_run_state(self, *_args: object) -> None:
         self._update_actions()
@@ -284,6 +332,30 @@ class MainWindow(FilesMixin, QMainWindow):
         status = self.statusBar()
         if status is not None:
             status.showMessage(text, MESSAGE_MS)
+
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        """A non-blocking error dialog (the window stays usable and nothing waits on it)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setModal(False)
+        box.open()
+        self.last_error = box
+        return box
+
+    # --- dialogs ------------------------------------------------------------------------------------------
+    def show_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.app, self)
+        dialog.open()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.actions.sections, self)
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.app, self)
+        dialog.open()
+        return dialog
 
     # --- edit commands on the current canvas --------------------------------------------------------------
     def copy_selection(self) -> None:
@@ -493,7 +565,7 @@ class MainWindow(FilesMixin, QMainWindow):
         if event is None:
             return
         for tab in self.graph_tabs():
-            if not self.confirm_close(tab):
+            if not self.files.confirm_close(tab):
                 event.ignore()
                 return
         self.save_layout()

@@ -1,135 +1,138 @@
-"""The main window's file, template and dialog commands (a mixin, to keep main_window.py readable)."""
+"""The main window's file commands: new, open, save, Open Recent, templates, unsaved changes, crash restore."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PyQt6.QtWidgets import QFileDialog, QMessageBox
+from PyQt6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from artfactory.controllers import session
+from artfactory.controllers.app_controller import AppController
+from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import DocumentError
 from artfactory.views.canvas.graph_tab import GraphTab
-from artfactory.views.dialogs.info import AboutDialog, ShortcutsDialog
-from artfactory.views.dialogs.preferences import PreferencesDialog
 from artfactory.views.dialogs.templates import SaveTemplateDialog, TemplateBrowser
-
-if TYPE_CHECKING:
-    from artfactory.views.main_window import MainWindow
 
 GRAPH_FILTER = ("Art Factory graphs (*.json);;Exported products carrying a graph (*.png *.artfactory.json);;"
                 "All files (*)")
 Button = QMessageBox.StandardButton
 
 
-class FilesMixin:
-    """Needs the MainWindow attributes: app, tabs, autosave, undo_group, actions, recent_menu."""
+class GraphTabs(Protocol):
+    """What the file commands use of the window's graph tabs and status (MainWindow provides it)."""
 
-    last_error: QMessageBox | None = None
+    def graph_tabs(self) -> list[GraphTab]: ...
+    def current_tab(self) -> GraphTab | None: ...
+    def add_graph(self, graph: GraphController, select: bool = True) -> GraphTab: ...
+    def select_tab(self, tab: GraphTab) -> None: ...
+    def close_graph(self, tab: GraphTab) -> bool: ...
+    def show_message(self, text: str) -> None: ...
+    def show_error(self, title: str, text: str) -> QMessageBox: ...
 
-    # --- messages -------------------------------------------------------------------------------------
-    def show_error(self: MainWindow, title: str, text: str) -> QMessageBox:
-        """A non-blocking error dialog (the window stays usable and nothing waits on it)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, Button.Ok, self)
-        box.setModal(False)
-        box.open()
-        self.last_error = box
-        return box
 
-    def ask_save(self: MainWindow, tab: GraphTab) -> Button:
+class FileCommands:
+    """The File menu's commands; dialogs open over `parent`, graphs open as tabs of `window`."""
+
+    def __init__(self, parent: QWidget, window: GraphTabs, app: AppController, autosave: session.Autosave) -> None:
+        self.parent, self.window, self.app, self.autosave = parent, window, app, autosave
+
+    # --- questions ------------------------------------------------------------------------------------
+    def ask_save(self, tab: GraphTab) -> Button:
         """Save, Discard or Cancel for a graph with unsaved changes."""
         return QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to “{tab.controller.title()}” before closing?",
+            self.parent, "Unsaved changes", f"Save the changes to “{tab.controller.title()}” before closing?",
             Button.Save | Button.Discard | Button.Cancel, Button.Save)
 
-    def ask_restore(self: MainWindow, count: int) -> bool:
+    def ask_restore(self, count: int) -> bool:
         answer = QMessageBox.question(
-            self, "Restore unsaved graphs",
+            self.parent, "Restore unsaved graphs",
             f"Art Factory did not close properly last time. Restore {count} graph"
             f"{'s' if count != 1 else ''} with unsaved changes?", Button.Yes | Button.No, Button.Yes)
         return answer == Button.Yes
 
     # --- new, open, save -----------------------------------------------------------------------------------
-    def new_graph(self: MainWindow) -> GraphTab:
-        return self.add_graph(self.app.new_graph())
+    def new_graph(self) -> GraphTab:
+        return self.window.add_graph(self.app.new_graph())
 
-    def open_file(self: MainWindow, path: Path | None = None) -> GraphTab | None:
+    def open_file(self, path: Path | None = None) -> GraphTab | None:
         """Open a graph in a new tab (or switch to it); a bad file shows why and changes nothing."""
         if path is None:
             start = str(session.recent_files()[0].parent) if session.recent_files() else str(Path.home())
-            chosen, _ = QFileDialog.getOpenFileName(self, "Open graph", start, GRAPH_FILTER)
+            chosen, _ = QFileDialog.getOpenFileName(self.parent, "Open graph", start, GRAPH_FILTER)
             if not chosen:
                 return None
             path = Path(chosen)
         path = Path(path).resolve()
-        for tab in self.graph_tabs():
+        for tab in self.window.graph_tabs():
             if tab.controller.path == path:
-                self.tabs.setCurrentWidget(tab)
+                self.window.select_tab(tab)
                 return tab
         try:
             graph = self.app.open_graph(path)
         except DocumentError as exc:
-            self.show_error("Cannot open graph", str(exc))
+            self.window.show_error("Cannot open graph", str(exc))
             return None
-        replace = self.current_tab()
-        tab = self.add_graph(graph)
+        replace = self.window.current_tab()
+        tab = self.window.add_graph(graph)
         # An untouched empty "Untitled" tab makes way for the opened file, as editors do.
         if replace is not None and replace.controller.path is None and not replace.controller.doc.nodes \
                 and not replace.controller.dirty:
-            self.close_tab(self.tabs.indexOf(replace))
+            self.window.close_graph(replace)
         session.remember_file(path)
-        self.show_message(f"Opened {path.name}")
+        self.window.show_message(f"Opened {path.name}")
         return tab
 
-    def save_current(self: MainWindow) -> bool:
-        tab = self.current_tab()
+    def save_current(self) -> bool:
+        tab = self.window.current_tab()
         return self.save_tab(tab) if tab else False
 
-    def save_current_as(self: MainWindow) -> bool:
-        tab = self.current_tab()
+    def save_current_as(self) -> bool:
+        tab = self.window.current_tab()
         return self.save_tab(tab, ask=True) if tab else False
 
-    def save_tab(self: MainWindow, tab: GraphTab, path: Path | None = None, ask: bool = False) -> bool:
+    def save_tab(self, tab: GraphTab, path: Path | None = None, ask: bool = False) -> bool:
         graph = tab.controller
         target = path or (None if ask else graph.path)
         if target is None:
             suggested = graph.path or Path.home() / f"{graph.doc.name or 'Untitled'}.json"
-            chosen, _ = QFileDialog.getSaveFileName(self, "Save graph", str(suggested), GRAPH_FILTER)
+            chosen, _ = QFileDialog.getSaveFileName(self.parent, "Save graph", str(suggested), GRAPH_FILTER)
             if not chosen:
                 return False
             target = Path(chosen) if chosen.lower().endswith(".json") else Path(chosen + ".json")
         try:
             saved = graph.save(target)
         except OSError as exc:
-            self.show_error("Cannot save graph", f"{target}: {exc.strerror or exc}")
+            self.window.show_error("Cannot save graph", f"{target}: {exc.strerror or exc}")
             return False
         session.remember_file(saved)
-        self.show_message(f"Saved {saved}")
+        self.window.show_message(f"Saved {saved}")
         return True
 
-    def _fill_recent(self: MainWindow) -> None:
-        self.recent_menu.clear()
+    def fill_recent(self, menu: QMenu) -> None:
+        """Open Recent's items, read when it opens (another window may have added files)."""
+        menu.clear()
         files = session.recent_files()
         for path in files:
-            action = self.recent_menu.addAction(path.name)
+            action = menu.addAction(path.name)
             assert action is not None
             action.setToolTip(str(path))
             action.setStatusTip(str(path))
             action.triggered.connect(lambda _=False, p=path: self._open_recent(p))
         if not files:
-            empty = self.recent_menu.addAction("No recent graphs")
+            empty = menu.addAction("No recent graphs")
             assert empty is not None
             empty.setEnabled(False)
 
-    def _open_recent(self: MainWindow, path: Path) -> None:
+    def _open_recent(self, path: Path) -> None:
         if not path.is_file():
             session.forget_file(path)
-            self.show_error("Cannot open graph", f"{path}: the file is gone (removed from Open Recent)")
+            self.window.show_error("Cannot open graph", f"{path}: the file is gone (removed from Open Recent)")
             return
         self.open_file(path)
 
     # --- closing ----------------------------------------------------------------------------------------------
-    def confirm_close(self: MainWindow, tab: GraphTab) -> bool:
+    def confirm_close(self, tab: GraphTab) -> bool:
         if not tab.controller.dirty:
             return True
         answer = self.ask_save(tab)
@@ -137,25 +140,7 @@ class FilesMixin:
             return self.save_tab(tab)
         return answer == Button.Discard
 
-    def close_tab(self: MainWindow, index: int) -> bool:
-        widget = self.tabs.widget(index)
-        if not isinstance(widget, GraphTab):
-            return False
-        if not self.confirm_close(widget):
-            return False
-        self.app.runs.forget_graph(widget.controller)
-        self.autosave.untrack(widget.controller)
-        self.undo_group.removeStack(widget.controller.undo_stack)
-        self.tabs.removeTab(index)
-        widget.deleteLater()
-        return True
-
-    def close_current_tab(self: MainWindow) -> None:
-        tab = self.current_tab()
-        if tab is not None:
-            self.close_tab(self.tabs.indexOf(tab))
-
-    def offer_restore(self: MainWindow) -> int:
+    def offer_restore(self) -> int:
         """After a crash: offer the autosaved graphs; returns how many were restored."""
         left = self.autosave.left_behind()
         if not left:
@@ -165,39 +150,24 @@ class FilesMixin:
             for item in left:
                 graph = self.app.new_graph(item.doc, item.original_path)
                 graph.mark_dirty()
-                self.add_graph(graph)
+                self.window.add_graph(graph)
                 restored += 1
         self.autosave.discard(left)
         return restored
 
-    # --- dialogs -------------------------------------------------------------------------------------------------
-    def show_templates(self: MainWindow) -> TemplateBrowser:
-        dialog = TemplateBrowser(self.app, self)
-        dialog.accepted.connect(lambda: dialog.chosen and self.add_graph(dialog.chosen))
+    # --- templates ------------------------------------------------------------------------------------------------
+    def show_templates(self) -> TemplateBrowser:
+        dialog = TemplateBrowser(self.app, self.parent)
+        dialog.accepted.connect(lambda: dialog.chosen and self.window.add_graph(dialog.chosen))
         dialog.open()
         return dialog
 
-    def save_as_template(self: MainWindow) -> SaveTemplateDialog | None:
-        tab = self.current_tab()
+    def save_as_template(self) -> SaveTemplateDialog | None:
+        tab = self.window.current_tab()
         if tab is None:
             return None
-        dialog = SaveTemplateDialog(self.app, tab.controller, self)
-        dialog.accepted.connect(lambda: self.show_message(f"Saved template “{dialog.saved['name']}”"
+        dialog = SaveTemplateDialog(self.app, tab.controller, self.parent)
+        dialog.accepted.connect(lambda: self.window.show_message(f"Saved template “{dialog.saved['name']}”"
                                                           if dialog.saved else "Template saved"))
-        dialog.open()
-        return dialog
-
-    def show_preferences(self: MainWindow) -> PreferencesDialog:
-        dialog = PreferencesDialog(self.app, self)
-        dialog.open()
-        return dialog
-
-    def show_shortcuts(self: MainWindow) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(self.actions.sections, self)
-        dialog.open()
-        return dialog
-
-    def show_about(self: MainWindow) -> AboutDialog:
-        dialog = AboutDialog(self.app, self)
         dialog.open()
         return dialog

@@ -13,10 +13,12 @@ from artfactory.engine.nodetypes import NodeError
 from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.workers.headless import HeadlessSession
-from nodes.provider_cloud import FAL, REPLICATE
+from nodes.provider_cloud import cloud_node
 from tests.fixtures.fake_fal import FakeFal
 from tests.fixtures.fake_replicate import FakeReplicate
 from tests.fixtures.providers import RecordingContext, provider_settings
+
+REPLICATE, FAL = cloud_node("replicate"), cloud_node("fal")
 
 MakeCtx = Callable[..., RecordingContext]
 # Well under what riding out an "outage" takes with these settings (300 poll intervals of 20 ms = 6 s,

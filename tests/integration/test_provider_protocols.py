@@ -17,11 +17,13 @@ from PIL import Image
 from artfactory.engine.nodetypes import NewMedia, NodeCanceled, NodeError
 from artfactory.providers.http import ProviderError
 from artfactory.providers.schemas import schema_params
-from nodes.provider_cloud import FAL, REPLICATE
+from nodes.provider_cloud import cloud_node
 from tests.fixtures.fake_fal import FakeFal
 from tests.fixtures.fake_replicate import FakeReplicate
 from tests.fixtures.fake_server import DROP, HANG, Script
 from tests.fixtures.providers import RecordingContext, provider_settings
+
+REPLICATE, FAL = cloud_node("replicate"), cloud_node("fal")
 
 MakeCtx = Callable[..., RecordingContext]
 

@@ -20,12 +20,14 @@ from artfactory.providers.fal import FalClient
 from artfactory.providers.replicate import ReplicateClient
 from artfactory.providers.schemas import SchemaCache, schema_params
 from artfactory.services.secrets import install_redaction, remove_redaction
-from nodes.provider_cloud import FAL, REPLICATE
+from nodes.provider_cloud import cloud_node
 from tests.fixtures.fake_fal import FakeFal
 from tests.fixtures.fake_replicate import VERSION, FakeReplicate
 from tests.fixtures.fake_server import png_bytes
 from tests.fixtures.providers import RecordingContext, provider_settings
 from tests.support.fake_keys import fake_replicate_token
+
+REPLICATE, FAL = cloud_node("replicate"), cloud_node("fal")
 
 MakeCtx = Callable[..., RecordingContext]
 Answer = tuple[int, dict[str, str], Any]

@@ -53,12 +53,12 @@ def open_main_window(qtbot: Any, library: Library, *, new_graph: bool = False, a
     `new_graph` opens an empty graph tab first, as start-up does; `activate` waits until it is the active window."""
     theme.apply(QApplication.instance())  # type: ignore[arg-type]
     win = create_main_window(library)
-    win.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
+    win.files.ask_save = lambda tab: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
     qtbot.addWidget(win)
     if size is not None:
         win.resize(*size)
     if new_graph:
-        win.new_graph()
+        win.files.new_graph()
     win.show()
     qtbot.waitExposed(win)
     if activate:

@@ -78,13 +78,13 @@ def run_and_wait(qtbot: Any, win: MainWindow) -> None:
 def test_an_opened_graph_is_framed(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     path = tmp_path / "far.json"
     far_away(0).save(path)
-    tab = window.open_file(path)
+    tab = window.files.open_file(path)
     assert tab is not None
     qtbot.waitUntil(lambda: all_in_view(tab.view), timeout=2000)
     # Open Recent goes through the same door; a second file opened over a graph tab is framed too.
     other = tmp_path / "other.json"
     far_away(-20000).save(other)
-    window._open_recent(other)
+    window.files._open_recent(other)
     second = window.current_tab()
     assert second is not None and second is not tab
     qtbot.waitUntil(lambda: all_in_view(second.view), timeout=2000)

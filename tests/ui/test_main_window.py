@@ -69,7 +69,7 @@ def wait_finished(qtbot: Any, win: MainWindow, timeout: int = 60_000) -> str:
 
 
 def test_run_a_shipped_example_shows_statuses_and_thumbnails(qtbot: Any, window: MainWindow) -> None:
-    tab = window.open_file(shipped_example())
+    tab = window.files.open_file(shipped_example())
     assert tab is not None
     qtbot.keyClick(tab.view.viewer, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert wait_finished(qtbot, window) == "succeeded"
@@ -140,18 +140,18 @@ def test_save_and_open_round_trip_keeps_the_document_and_ids(qtbot: Any, window:
     tab.controller.set_param("gen", "seed", 99)
     assert tab.controller.dirty and tab.controller.title().startswith("Local")
     target = tmp_path / "saved.json"
-    assert window.save_tab(tab, target)
+    assert window.files.save_tab(tab, target)
     assert not tab.controller.dirty
     saved = tab.controller.doc.dumps()
     window.close_tab(window.tabs.indexOf(tab))
-    reopened = window.open_file(target)
+    reopened = window.files.open_file(target)
     assert reopened is not None and reopened.controller.doc.dumps() == saved
     assert [n.id for n in reopened.controller.doc.nodes] == ["prompt", "gen", "small"]
     assert reopened.controller.doc.meta["custom"] == {"x": 1}
     assert reopened.controller.doc.meta["canvas"]["prompt"]["note"] == "kept"
     assert reopened.view._nodes["gen"].get_property("af_id") == "gen"
-    assert window.open_file(target) is reopened  # opening it again switches to its tab
-    window._fill_recent()
+    assert window.files.open_file(target) is reopened  # opening it again switches to its tab
+    window.files.fill_recent(window.recent_menu)
     assert window.recent_menu.actions()[0].text() == "saved.json"
 
 
@@ -161,14 +161,14 @@ def test_malformed_file_shows_a_clear_error_and_changes_nothing(qtbot: Any, wind
     before = (window.tabs.count(), good.controller.doc.dumps())
     bad = tmp_path / "broken.json"
     bad.write_text('{"format": "artfactory.graph", "nodes": [{"id": "a", "type": 3}]', encoding="utf-8")
-    assert window.open_file(bad) is None
+    assert window.files.open_file(bad) is None
     box = window.last_error
     assert box is not None and box.isVisible() and box.windowTitle() == "Cannot open graph"
     assert "broken.json" in box.text() and "not valid JSON" in box.text()
     assert (window.tabs.count(), good.controller.doc.dumps()) == before
     box.close()
     bad.write_text(json.dumps({"format": "artfactory.graph", "nodes": [{"id": "a", "type": 3}]}), encoding="utf-8")
-    assert window.open_file(bad) is None
+    assert window.files.open_file(bad) is None
     assert "'type' must be text" in window.last_error.text()  # type: ignore[union-attr]
 
 
@@ -176,10 +176,10 @@ def test_unsaved_changes_prompt_on_close(qtbot: Any, window: MainWindow) -> None
     tab = window.add_graph(window.app.new_graph(local_graph()))
     tab.controller.set_param("gen", "seed", 5)
     asked: list[str] = []
-    window.ask_save = lambda t: asked.append(t.controller.title()) or Button.Cancel  # type: ignore[method-assign]
+    window.files.ask_save = lambda t: asked.append(t.controller.title()) or Button.Cancel  # type: ignore[method-assign]
     assert not window.close()
     assert window.isVisible() and asked == ["Local"]
-    window.ask_save = lambda t: Button.Discard  # type: ignore[method-assign]
+    window.files.ask_save = lambda t: Button.Discard  # type: ignore[method-assign]
     assert window.close()
 
 
@@ -190,14 +190,14 @@ def test_save_as_template_and_instantiate_it(qtbot: Any, window: MainWindow) -> 
     tab = window.add_graph(window.app.new_graph(local_graph()))
     window.actions["run"].trigger()
     wait_finished(qtbot, window)
-    dialog = window.save_as_template()
+    dialog = window.files.save_as_template()
     assert isinstance(dialog, SaveTemplateDialog) and dialog.use_preview.isChecked()
     dialog.name.setText("Lighthouses")
     dialog.description.setPlainText("Dusk studies")
     dialog._save()
     assert dialog.saved is not None and dialog.saved["preview_product_id"]
 
-    browser = window.show_templates()
+    browser = window.files.show_templates()
     assert isinstance(browser, TemplateBrowser)
     names = [browser.list.item(i).text() for i in range(browser.list.count())]
     assert "Lighthouses" in names and len(names) >= 2  # the shipped graphs are there too
@@ -218,7 +218,7 @@ def test_a_key_entered_in_preferences_goes_to_the_keychain(qtbot: Any, window: M
     assert field.echoMode() == field.EchoMode.Password
     qtbot.keyClicks(field, fake_replicate_token("testtoken1234567890"))
     dialog.width.setValue(768)
-    dialog.concurrency_replicate.setValue(2)
+    dialog.concurrency["concurrency_replicate"].setValue(2)
     dialog.apply()
     assert keyring.get_password("artfactory", "replicate") == fake_replicate_token("testtoken1234567890")
     assert window.app.settings.default_width == 768
@@ -226,7 +226,7 @@ def test_a_key_entered_in_preferences_goes_to_the_keychain(qtbot: Any, window: M
     saved = json.loads((window.app.library.home / "settings.json").read_text(encoding="utf-8"))
     assert saved["default_width"] == 768
     # A new generator node takes the preferred size.
-    tab = window.new_graph()
+    tab = window.files.new_graph()
     node_id = tab.controller.add_node("provider.local", (0, 0))
     assert tab.controller.doc.node(node_id).params == {"width": 768}  # type: ignore[union-attr]
     again = window.show_preferences()
@@ -285,13 +285,13 @@ def test_autosave_is_offered_for_restore_after_a_crash(qtbot: Any, library: Libr
 
     offered: list[int] = []
     restarted = open_window(qtbot, library)
-    restarted.ask_restore = lambda n: offered.append(n) or True  # type: ignore[method-assign]
-    assert restarted.offer_restore() == 1
+    restarted.files.ask_restore = lambda n: offered.append(n) or True  # type: ignore[method-assign]
+    assert restarted.files.offer_restore() == 1
     assert offered == [1]
     restored = restarted.current_tab()
     assert restored is not None and restored.controller.dirty
     assert restored.controller.doc.node("gen").params["seed"] == 1234  # type: ignore[union-attr]
-    assert restarted.offer_restore() == 0  # offered once, then gone
+    assert restarted.files.offer_restore() == 0  # offered once, then gone
     restarted.close()
     assert not list(restarted.autosave.folder.glob("*.json"))  # a clean exit leaves nothing behind
 

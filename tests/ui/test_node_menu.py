@@ -161,7 +161,7 @@ def test_double_click_on_the_title_renames_in_place(qtbot: Any, window: MainWind
     tab = open_tab(window, three_nodes())
     view, graph = tab.view, tab.controller
     item = view._nodes["gen"].view
-    title = item._text_item
+    title = item.title_item
     at = view.viewer.mapFromScene(title.sceneBoundingRect().center())
     qtbot.mouseDClick(view.viewer.viewport(), Qt.MouseButton.LeftButton, pos=at)
     assert title.textInteractionFlags() & Qt.TextInteractionFlag.TextEditable
@@ -238,3 +238,14 @@ def test_double_click_on_a_node_still_opens_its_properties(qtbot: Any, window: M
     qtbot.wait(20)
     assert activated == ["small"]
     assert QApplication.activePopupWidget() is None
+
+
+def test_after_the_node_menu_the_canvas_knows_the_right_button_is_up(qtbot: Any, window: MainWindow) -> None:
+    """The menu takes the right button's release; NodeGraphQt must not go on thinking the button is down."""
+    tab = open_tab(window, three_nodes())
+    view = tab.view
+    at = node_point(view, "gen")
+    qtbot.mousePress(view.viewer.viewport(), Qt.MouseButton.RightButton, pos=at)
+    assert view.viewer.RMB_state
+    assert with_popup(qtbot, lambda: right_click(view, at), lambda menu: None) == ["NodeMenu"]
+    assert not view.viewer.RMB_state

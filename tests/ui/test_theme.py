@@ -74,7 +74,7 @@ def assert_whole_window_in(window: MainWindow, name: str, qtbot: QtBot) -> None:
 
 
 def test_switching_to_light_and_back_applies_live_everywhere(qtbot: QtBot, window: MainWindow) -> None:
-    tab = window.open_file(shipped_graphs_dir() / "fox-posters.json")
+    tab = window.files.open_file(shipped_graphs_dir() / "fox-posters.json")
     assert tab is not None
     # Icons made before the switch, outside the action table, follow it too.
     sidebar_icon = window.gallery.sidebar.new_button.icon()

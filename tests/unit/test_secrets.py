@@ -165,7 +165,8 @@ def test_a_node_error_never_carries_a_key_into_the_order(memory_keyring: Any, tm
 
     leaky = NodeType(type="plugin.leaky", title="Leaky", run=run, outputs=(Port("text", "text"),))
     ctx = NodeContext(node_id="n", order_id="o", home=tmp_path, settings=None, storage=None)
-    outcome = execute_node(leaky, "n", ctx, {}, {}, LibraryStorage(tmp_path, 1 << 20), project_id=1)
+    outcome = execute_node(leaky, "n", ctx, {}, {}, LibraryStorage(tmp_path, 1 << 20), project_id=1,
+                           redact=secrets.redact)
     assert outcome.status == "failed" and outcome.error is not None
     assert "the plugin echoed Bearer-less *** into its message" in outcome.error
     assert REPLICATE_KEY not in outcome.error

@@ -1,4 +1,8 @@
-"""Make NodeGraphQt 0.6.44 (Qt5-style code reached through Qt.py) run on PyQt6; apply() before import."""
+"""NodeGraphQt 0.6.44 on PyQt6: every patch and every use of a NodeGraphQt private member, in one place.
+
+Each patch says why in one line and names the test that fails without it (tests/ui/test_nodegraph_compat.py
+unless said otherwise); tests/ui/test_compat_boundary.py keeps NodeGraphQt's private members out of other modules.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +26,20 @@ def apply() -> None:
     if qt_py is not None and getattr(qt_py, "__binding__", "PyQt6") != "PyQt6":
         raise RuntimeError(f"Qt.py was already imported bound to {qt_py.__binding__}, not PyQt6")
     # Qt.py reads this once, at import; PySide6 would otherwise win if it were ever installed.
+    # Test: test_apply_is_idempotent_and_leaves_our_pyqt6_strict.
     os.environ["QT_PREFERRED_BINDING"] = "PyQt6"
 
     from PyQt6 import QtCore, QtGui, QtSvg, QtWidgets
 
     modules = (QtCore, QtGui, QtWidgets, QtSvg)
-    _promote_scoped_enums(modules)
-    _alias_exec(modules)
+    _promote_scoped_enums(modules)  # Qt5 unscoped enum names (Qt.LeftButton). Test: every one; first test_apply_is_…
+    _alias_exec(modules)  # Qt5 exec_(). Test: test_graph_and_node_context_menus_open_and_run_commands.
 
     # viewer.py mouseMoveEvent (Alt+MMB drag zoom) and the number fields' MMB drag call event.x().
+    # Test: test_wheel_and_alt_middle_drag_zoom.
     QtGui.QMouseEvent.x = lambda self: int(self.position().x())  # type: ignore[attr-defined]
     # viewer.py dropEvent maps event.pos() (a QPoint) to the scene when a node is dropped from a palette.
+    # Test: test_dropped_node_type_is_created.
     QtGui.QDropEvent.pos = lambda self: self.position().toPoint()  # type: ignore[attr-defined]
 
     import Qt  # Qt.py picks its binding at import: only after the environment variable above.
@@ -42,10 +49,12 @@ def apply() -> None:
     # PyQt6 rejects a float where Qt wants an int; PyQt5 truncated it. These rounding subclasses go
     # into Qt.py's namespace only, so NodeGraphQt sees them and our own PyQt6 code stays strict.
     # viewer_nav.add_label_item (group-node breadcrumbs): QSize(text_width * 1.5, 20).
+    # Test: test_dot_grid_and_group_breadcrumbs_paint (also the QPen patch).
     Qt.QtCore.QSize = _rounding(QtCore.QSize, "__init__")
     # scene._draw_dots (grid_mode dots): pen.setWidth(grid_size / 10).
     Qt.QtGui.QPen = _rounding(QtGui.QPen, "setWidth")
     # QDoubleSlider (DOUBLE_SLIDER property) sets min/max/step to value * 10**decimals.
+    # Test: test_properties_panel_edits_the_node.
     Qt.QtWidgets.QSlider = _rounding(QtWidgets.QSlider, "setMinimum", "setMaximum", "setSingleStep")
 
     try:
@@ -56,6 +65,7 @@ def apply() -> None:
         raise
 
     # The properties bin's list scrolls by angleDelta * 0.2, a float, on a scroll bar Qt created.
+    # Test: test_properties_panel_edits_the_node (the wheel at its end).
     node_property_widgets._PropertiesList.wheelEvent = _wheel_by_rounded_steps
     _applied = True
 
@@ -123,3 +133,162 @@ def _alias_exec(modules: tuple[ModuleType, ...]) -> None:
                 # The raw sip descriptor, not cls.exec: only the descriptor binds self (and keeps the
                 # static overloads such as QApplication.exec_() working).
                 cls.exec_ = vars(cls)["exec"]  # type: ignore[attr-defined]
+
+
+# --- NodeGraphQt private members, reached only here (each names what NodeGraphQt keeps where) ---------------
+# Exercised by tests/ui/test_canvas.py, test_canvas_feedback.py and test_node_menu.py through the canvas.
+
+# The NodeGraph slots wired to each NodeViewer signal in NodeGraph._wire_signals (0.6.44).
+_GRAPH_HANDLERS = {
+    "search_triggered": "_on_search_triggered",
+    "connection_changed": "_on_connection_changed",
+    "connection_sliced": "_on_connection_sliced",
+    "moved_nodes": "_on_nodes_moved",
+    "node_backdrop_updated": "_on_node_backdrop_updated",
+    "data_dropped": "_on_node_data_dropped",
+    "node_name_changed": "_on_node_name_changed",
+    "insert_node": "_on_insert_node",
+}
+
+
+def replace_graph_handlers(graph: Any, ours: dict[str, Callable[..., Any] | None]) -> None:
+    """Disconnect NodeGraph's own slot from each named viewer signal and connect ours (None: none)."""
+    viewer = graph.viewer()
+    for signal_name, slot in ours.items():
+        signal = getattr(viewer, signal_name)
+        signal.disconnect(getattr(graph, _GRAPH_HANDLERS[signal_name]))
+        if slot is not None:
+            signal.connect(slot)
+
+
+def on_live_connection(viewer: Any, started: Callable[[Any], None], ended: Callable[[], None]) -> None:
+    """Call started(port) when a link drag begins and ended() when it ends, after NodeViewer's own handling.
+
+    NodeViewer has no signal for these; instance attributes shadow its methods, so its own calls
+    (self.start_live_connection) reach ours. Test: test_dragging_a_link_lights_compatible_ports_and_dims_the_rest.
+    """
+    start, end = viewer.start_live_connection, viewer.end_live_connection
+
+    def start_then(port: Any) -> None:
+        start(port)
+        started(port)
+
+    def end_then() -> None:
+        end()
+        ended()
+
+    viewer.start_live_connection = start_then
+    viewer.end_live_connection = end_then
+
+
+def forget_right_button(viewer: Any) -> None:
+    """A menu opened on a right press takes its release: NodeViewer would think the button still down.
+
+    Test: tests/ui/test_node_menu.py::test_after_the_node_menu_the_canvas_knows_the_right_button_is_up.
+    """
+    viewer.RMB_state = False
+
+
+def set_last_mouse_pos(viewer: Any, at: Any) -> None:
+    """Where the tab search creates its node: NodeViewer keeps the last mouse position in _previous_pos."""
+    viewer._previous_pos = at
+
+
+def items_near(viewer: Any, scene_pos: Any, size: int) -> list[Any]:
+    """The scene items (nodes, ports, pipes, backdrops) within `size` of a scene point."""
+    return list(viewer._items_near(scene_pos, None, size, size))
+
+
+def port_labels(node_item: Any) -> dict[Any, Any]:
+    """{port item: its text item} of a NodeItem, inputs and outputs."""
+    return {**node_item._input_items, **node_item._output_items}
+
+
+def hide_cursor_hint(viewer: Any) -> None:
+    """Remove the "CTRL: Deselect Nodes" text NodeViewer draws while a modifier is down."""
+    text = viewer._cursor_text
+    if text.isVisible():
+        text.setVisible(False)
+        text.setPlainText("")
+
+
+def live_pipe_visible(viewer: Any) -> bool:
+    """Whether a link is being dragged (NodeViewer's live pipe is on show)."""
+    return bool(viewer._LIVE_PIPE.isVisible())
+
+
+def set_scene_range(viewer: Any, rect: Any) -> None:
+    """Make `rect` the visible scene range: NodeViewer keeps it in _scene_range and applies it in _update_scene."""
+    viewer._scene_range = rect
+    viewer._update_scene()
+
+
+class NodeItemParts:
+    """Mixed in before NodeGraphQt's NodeItem: public names for the parts a node item of ours lays out and draws.
+
+    NodeItem calls the private hooks at the end; they forward to fit_size, layout_horizontal, paint_horizontal
+    and disabled_tooltip, which a subclass overrides.
+    """
+
+    _width: float
+    _height: float
+    _text_item: Any
+    _icon_item: Any
+    _input_items: dict[Any, Any]
+    _output_items: dict[Any, Any]
+
+    @property
+    def title_item(self) -> Any:
+        """The node's title text item."""
+        return self._text_item
+
+    @property
+    def icon_item(self) -> Any:
+        """The pixmap item left of the title."""
+        return self._icon_item
+
+    def port_text_items(self) -> dict[Any, Any]:
+        """{port item: its label item}, inputs and outputs."""
+        return port_labels(self)
+
+    def apply_text_color(self, color: Any) -> None:
+        """Colour the title and port labels (NodeItem._set_text_color)."""
+        self._set_text_color(color)  # type: ignore[attr-defined]
+
+    def fit_size(self, add_w: float = 0.0, add_h: float = 0.0) -> None:
+        """Size the node to calc_size(), never below NodeGraphQt's minimum."""
+        from NodeGraphQt.constants import NodeEnum
+
+        width, height = self.calc_size(add_w, add_h)  # type: ignore[attr-defined]
+        width, height = max(width, NodeEnum.WIDTH.value), max(height, NodeEnum.HEIGHT.value)
+        if (width, height) != (self._width, self._height):
+            # NodeItem assigns the size straight to _width/_height; without prepareGeometryChange the scene
+            # keeps the old bounding rect, so a footer that shrank stays painted as a ghost and clicks miss.
+            # Test: tests/ui/test_canvas_feedback.py::test_a_node_that_shrinks_leaves_no_ghost_of_its_footer.
+            self.prepareGeometryChange()  # type: ignore[attr-defined]
+            self._width, self._height = width, height
+
+    # Overridable under public names; each default is NodeItem's own.
+    def layout_horizontal(self) -> None:
+        """Place the title, icon, ports and widgets (left-to-right layout)."""
+        super()._draw_node_horizontal()  # type: ignore[misc]
+
+    def paint_horizontal(self, painter: Any, option: Any, widget: Any) -> None:
+        """Paint the node body (left-to-right layout)."""
+        super()._paint_horizontal(painter, option, widget)  # type: ignore[misc]
+
+    def disabled_tooltip(self, disabled: bool) -> None:
+        """Set the tooltip when the node is (re-)enabled or disabled."""
+        super()._tooltip_disable(disabled)  # type: ignore[misc]
+
+    def _set_base_size(self, add_w: float = 0.0, add_h: float = 0.0) -> None:
+        self.fit_size(add_w, add_h)
+
+    def _draw_node_horizontal(self) -> None:
+        self.layout_horizontal()
+
+    def _paint_horizontal(self, painter: Any, option: Any, widget: Any) -> None:
+        self.paint_horizontal(painter, option, widget)
+
+    def _tooltip_disable(self, state: bool) -> None:
+        self.disabled_tooltip(state)

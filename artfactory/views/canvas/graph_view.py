@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCursor
 from PyQt6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
@@ -18,7 +18,7 @@ from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec
 from artfactory.views import theme
 from artfactory.views.canvas import compat
-from artfactory.views.canvas.gestures import BACKDROP_TYPE, GestureMixin
+from artfactory.views.canvas.gestures import BACKDROP_TYPE, CanvasGestures
 from artfactory.views.canvas.node_classes import (
     STABLE_ID,
     classes_for,
@@ -34,7 +34,7 @@ FIT_MARGIN = 80.0
 SINGLE_PREVIEW = 190.0  # the height a single output thumbnail takes in a node
 
 
-class GraphView(GestureMixin, QWidget):
+class GraphView(QWidget):
     """One graph on screen; requests go to the controller, changes come back through its signals."""
 
     selection_changed = pyqtSignal(list)  # our node ids
@@ -70,7 +70,10 @@ class GraphView(GestureMixin, QWidget):
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hint.setStyleSheet("color: rgba(220, 224, 232, 110); font-size: 13pt; background: transparent;")
-        self._take_over_gestures()
+        self.gestures = CanvasGestures(self)
+        # Here, not in the gestures: the scene emits while a closing view is torn down, and PyQt drops
+        # a bound slot of the dying view in time but not one of its child.
+        self.viewer.scene().selectionChanged.connect(self._on_selection)
         self._bind()
         self.rebuild()
 
@@ -88,15 +91,41 @@ class GraphView(GestureMixin, QWidget):
         c.node_added.connect(self._update_hint)
         c.node_removed.connect(self._update_hint)
         c.param_changed.connect(self._apply_summary)
-        c.node_title_changed.connect(self._apply_title)
+        c.node_title_changed.connect(self.apply_title)
         c.edge_added.connect(self._connect_view)
         c.edge_removed.connect(self._disconnect_view)
         c.position_changed.connect(self._apply_position)
-        c.backdrop_changed.connect(self._apply_backdrop)
+        c.backdrop_changed.connect(self.apply_backdrop)
         c.document_reset.connect(self.rebuild)
         c.issues_changed.connect(self._apply_all_runs)
         c.run_state.node_changed.connect(self._apply_run)
         c.run_state.reset.connect(self._apply_all_runs)
+
+    # --- what the gestures use (gestures.Canvas) ---------------------------------------------------------
+    def ng_nodes(self) -> dict[str, Any]:
+        return self._nodes
+
+    def node_id_of(self, ng_id: str) -> str | None:
+        return self._ids.get(ng_id)
+
+    def backdrop_id_of(self, ng_id: str) -> str | None:
+        return self._backdrop_ids.get(ng_id)
+
+    def af_type_of(self, ng_type: str) -> str | None:
+        return self._our_type.get(ng_type)
+
+    def _on_selection(self) -> None:
+        self.selection_changed.emit(self.selected_ids())
+
+    def stop_framing(self) -> None:
+        self._keep_framed = False
+
+    def show_search(self, at: QPoint | None = None) -> None:
+        """The Tab node search at `at` (viewport pixels), else under the mouse, else central."""
+        self.gestures.show_search(at)
+
+    def node_at(self, viewport_pos: QPoint) -> str | None:
+        return self.gestures.node_at(viewport_pos)
 
     def context_menu(self) -> QMenu:
         """The canvas's right-click menu; the window fills it with its actions."""
@@ -110,7 +139,7 @@ class GraphView(GestureMixin, QWidget):
         self._backdrops.clear()
         self._backdrop_ids.clear()
         for backdrop in self.controller.backdrops():
-            self._apply_backdrop(backdrop["id"])
+            self.apply_backdrop(backdrop["id"])
         for spec in self.controller.doc.nodes:
             self._add_node_view(spec.id)
         placed = self.controller.place_unpositioned(self.layout_sizes())
@@ -189,7 +218,7 @@ class GraphView(GestureMixin, QWidget):
         if node is not None and spec is not None:
             node.view.set_summary(summary(self.controller.registry.get(spec.type), spec.params))
 
-    def _apply_title(self, node_id: str) -> None:
+    def apply_title(self, node_id: str) -> None:
         node = self._nodes.get(node_id)
         if node is not None:
             title = self.controller.node_title(node_id) or type(node).NODE_NAME
@@ -229,7 +258,7 @@ class GraphView(GestureMixin, QWidget):
             pipe.color = (*rgb, 255)
             pipe.reset()
 
-    def _sync_edges(self) -> None:
+    def sync_edges(self) -> None:
         """Make the scene's links exactly the document's (after a gesture the scene may have run ahead)."""
         shown = set()
         for node_id, node in self._nodes.items():
@@ -262,7 +291,7 @@ class GraphView(GestureMixin, QWidget):
                 port.view.redraw_connected_pipes()
         node.model.pos = [pos[0], pos[1]]
 
-    def _apply_backdrop(self, backdrop_id: str) -> None:
+    def apply_backdrop(self, backdrop_id: str) -> None:
         data = self.controller.backdrop(backdrop_id)
         node = self._backdrops.get(backdrop_id)
         if data is None:
@@ -424,8 +453,7 @@ class GraphView(GestureMixin, QWidget):
         for item in items:
             rect = rect.united(item.sceneBoundingRect())
         rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
-        self.viewer._scene_range = rect  # NodeGraphQt keeps the visible scene range here
-        self.viewer._update_scene()
+        compat.set_scene_range(self.viewer, rect)
         if self.viewer.get_zoom() > 0.0:  # never magnify a small graph beyond 100 %
             self.viewer.reset_zoom(rect.center())
 

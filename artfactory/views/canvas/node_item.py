@@ -15,8 +15,7 @@ from artfactory.views.canvas import compat
 from artfactory.views.canvas.thumb_loader import ThumbLoader
 
 compat.apply()
-from NodeGraphQt.constants import NodeEnum  # noqa: E402  (after the PyQt6 patches)
-from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402
+from NodeGraphQt.qgraphics.node_base import NodeItem  # noqa: E402  (after the PyQt6 patches)
 
 MIN_WIDTH = 210.0
 LINE_H = 15.0
@@ -186,7 +185,7 @@ class BadgeItem(QGraphicsItem):
         QToolTip.showText(event.screenPos(), self.toolTip())
 
 
-class ArtNodeItem(NodeItem):
+class ArtNodeItem(compat.NodeItemParts, NodeItem):
     """A NodeGraphQt node item with our look and the run state drawn into it."""
 
     def __init__(self, name: str = "node", parent: Any = None) -> None:
@@ -208,8 +207,8 @@ class ArtNodeItem(NodeItem):
         self._badge = BadgeItem(self)
         self._badge.setVisible(False)
         self._header_h = 28.0
-        self._text_item.setFont(_font(9.5, bold=True))
-        self._text_item.setToolTip("Double-click to rename")
+        self.title_item.setFont(_font(9.5, bold=True))
+        self.title_item.setToolTip("Double-click to rename")
 
     # --- state from the run and validation --------------------------------------------------------
     def set_run(self, status: str | None, percent: float, errors: list[str],
@@ -265,41 +264,31 @@ class ArtNodeItem(NodeItem):
         summary = len(self.summary) * LINE_H + (6.0 if self.summary else 0.0)
         return width, height + summary + FOOTER_H + self._thumb_area(width)
 
-    def _set_base_size(self, add_w: float = 0.0, add_h: float = 0.0) -> None:
-        # NodeGraphQt assigns the new size straight to _width/_height; without prepareGeometryChange the
-        # scene keeps the old bounding rect, so a footer that shrank or moved (thumbnails in, progress out)
-        # stays painted as a ghost and clicks on a grown part miss the node.
-        width, height = self.calc_size(add_w, add_h)
-        width, height = max(width, NodeEnum.WIDTH.value), max(height, NodeEnum.HEIGHT.value)
-        if (width, height) != (self._width, self._height):
-            self.prepareGeometryChange()
-            self._width, self._height = width, height
-
     def set_summary(self, lines: list[str]) -> None:
         if lines != self.summary:
             self.summary = list(lines)
             self.draw_node()
 
-    def _draw_node_horizontal(self) -> None:
-        self._header_h = self._text_item.boundingRect().height() + 8.0
-        for port, text in (*self._input_items.items(), *self._output_items.items()):
+    def layout_horizontal(self) -> None:
+        self._header_h = self.title_item.boundingRect().height() + 8.0
+        for port, text in self.port_text_items().items():
             if port.isVisible():
                 text.setVisible(port.display_name)
-        self._set_base_size(add_h=self._header_h)
-        self._set_text_color(self.text_color)
+        self.fit_size(add_h=self._header_h)
+        self.apply_text_color(self.text_color)
         self.setToolTip(self.description)
-        self._text_item.setPos(28.0, (self._header_h - self._text_item.boundingRect().height()) / 2)
-        if self.family_pixmap is not None and self._icon_item.pixmap().cacheKey() != self.family_pixmap.cacheKey():
-            self._icon_item.setPixmap(self.family_pixmap)
-        icon = self._icon_item.boundingRect()
-        self._icon_item.setPos(8.0, (self._header_h - icon.height()) / 2)
+        self.title_item.setPos(28.0, (self._header_h - self.title_item.boundingRect().height()) / 2)
+        if self.family_pixmap is not None and self.icon_item.pixmap().cacheKey() != self.family_pixmap.cacheKey():
+            self.icon_item.setPixmap(self.family_pixmap)
+        icon = self.icon_item.boundingRect()
+        self.icon_item.setPos(8.0, (self._header_h - icon.height()) / 2)
         self.align_ports(v_offset=self._header_h + 6.0)
         self.align_widgets(v_offset=self._header_h)
-        self._badge.setPos(self._width - BadgeItem.SIZE - 7.0, (self._header_h - BadgeItem.SIZE) / 2)
+        self._badge.setPos(self.width - BadgeItem.SIZE - 7.0, (self._header_h - BadgeItem.SIZE) / 2)
         self._layout_thumbs()
         self.update()
 
-    def _tooltip_disable(self, state: bool) -> None:
+    def disabled_tooltip(self, disabled: bool) -> None:
         self.setToolTip(self.description)  # our tooltip: what the node does, not NodeGraphQt's type string
 
     def _layout_thumbs(self) -> None:
@@ -310,9 +299,9 @@ class ArtNodeItem(NodeItem):
         self._thumbs = []
         if not self._products:
             return
-        area = self._thumb_area(self._width)
-        top = self._height - FOOTER_H - area
-        inner = self._width - 2 * PAD
+        area = self._thumb_area(self.width)
+        top = self.height - FOOTER_H - area
+        inner = self.width - 2 * PAD
         shown = self._products[:MAX_THUMBS]
         cell = inner if len(shown) == 1 else (inner - THUMB_GAP * (len(shown) - 1)) / len(shown)
         for index, (product_id, path) in enumerate(shown):
@@ -332,13 +321,13 @@ class ArtNodeItem(NodeItem):
         # A double-click on the title edits it in place (NodeGraphQt's text item; the view records the
         # rename); anywhere else it opens the node's properties.
         viewer = self.viewer()
-        on_title = self._text_item.sceneBoundingRect().contains(event.scenePos())
+        on_title = self.title_item.sceneBoundingRect().contains(event.scenePos())
         if viewer is not None and event.button() == Qt.MouseButton.LeftButton and not on_title:
             viewer.node_double_clicked.emit(self.id)
         QGraphicsItem.mouseDoubleClickEvent(self, event)
 
     # --- painting -------------------------------------------------------------------------------
-    def _paint_horizontal(self, painter: QPainter, option: Any, widget: Any) -> None:
+    def paint_horizontal(self, painter: QPainter, option: Any, widget: Any) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self.boundingRect().adjusted(1.0, 1.0, -1.0, -1.0)
@@ -358,7 +347,7 @@ class ArtNodeItem(NodeItem):
         painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
         painter.drawLine(QPointF(rect.x() + 1, footer_top), QPointF(rect.right() - 1, footer_top))
         self._paint_footer(painter, QRectF(rect.x() + 8, footer_top, rect.width() - 16, FOOTER_H))
-        self._paint_summary(painter, rect, footer_top - self._thumb_area(self._width))
+        self._paint_summary(painter, rect, footer_top - self._thumb_area(self.width))
         if self.status == "running":
             track = QRectF(rect.x() + 1, rect.y() + self._header_h, rect.width() - 2, 3)
             painter.fillRect(track, QColor(0, 0, 0, 90))

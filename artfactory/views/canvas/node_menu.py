@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QApplication, QMenu
 
+from artfactory.controllers.graph_controller import GraphController
 from artfactory.views import icons
 
-if TYPE_CHECKING:
-    from artfactory.views.canvas.graph_view import GraphView
+
+class MenuCanvas(Protocol):
+    """What the node menu uses of the canvas (GraphView provides it)."""
+
+    controller: GraphController
+    viewer: Any  # NodeGraphQt's NodeViewer, the menu's parent widget
+    products_requested: Any  # pyqtBoundSignal(str)
+
+    def selected_ids(self) -> list[str]: ...
+    def rename_node(self, node_id: str) -> None: ...
+    def duplicate(self, node_ids: list[str]) -> list[str]: ...
+    def node_products(self, node_id: str) -> list[str]: ...
 
 
-def build(view: GraphView, node_id: str) -> QMenu:
+def build(view: MenuCanvas, node_id: str) -> QMenu:
     """The menu for `node_id`; duplicate and delete act on the whole selection when the node is part of it."""
     selected = view.selected_ids()
     targets = selected if node_id in selected else [node_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PyQt6.QtWidgets import (
@@ -21,8 +22,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from artfactory.config import Settings
 from artfactory.controllers import session
-from artfactory.controllers.app_controller import PROVIDERS, AppController
+from artfactory.controllers.app_controller import AppController
 from artfactory.services.secrets import SecretsError
 from artfactory.views import theme
 
@@ -126,20 +128,27 @@ class PreferencesDialog(QDialog):
         providers = QWidget()
         provider_layout = QVBoxLayout(providers)
         self.keys: dict[str, _KeyRow] = {}
-        for provider in PROVIDERS:
-            box = QGroupBox(f"{app.provider_name(provider)} API key")
+        for spec in app.cloud_providers():
+            box = QGroupBox(f"{spec.name} API key")
             box_layout = QVBoxLayout(box)
-            self.keys[provider] = _KeyRow(app, provider)
-            box_layout.addWidget(self.keys[provider])
+            self.keys[spec.id] = _KeyRow(app, spec.id)
+            box_layout.addWidget(self.keys[spec.id])
             provider_layout.addWidget(box)
         limits = QGroupBox("Parallel jobs per provider")
         limits_form = QFormLayout(limits)
         self.concurrency_local = self._spin(s.concurrency_local, 0, 256, "automatic (one per core)")
-        self.concurrency_replicate = self._spin(s.concurrency_replicate, 1, 64)
-        self.concurrency_fal = self._spin(s.concurrency_fal, 1, 64)
         limits_form.addRow("Local generator:", self.concurrency_local)
-        limits_form.addRow("Replicate:", self.concurrency_replicate)
-        limits_form.addRow("fal:", self.concurrency_fal)
+        # One spin box per provider whose limit is a setting, named by that setting (concurrency_<id>).
+        self.concurrency: dict[str, QSpinBox] = {}
+        bounds = {f.name: f.metadata for f in dataclasses.fields(Settings)}
+        for spec in app.cloud_providers():
+            name = spec.concurrency_setting
+            if name is None or name not in bounds:
+                continue
+            spin = self._spin(getattr(s, name), int(bounds[name]["minimum"] or 1), int(bounds[name]["maximum"] or 64))
+            spin.setObjectName(name)
+            self.concurrency[name] = spin
+            limits_form.addRow(f"{spec.name}:", spin)
         provider_layout.addWidget(limits)
         provider_layout.addStretch(1)
         tabs.addTab(providers, KEYS_PAGE)
@@ -226,8 +235,7 @@ class PreferencesDialog(QDialog):
             return
         self.app.update_settings(
             concurrency_local=self.concurrency_local.value(),
-            concurrency_replicate=self.concurrency_replicate.value(),
-            concurrency_fal=self.concurrency_fal.value(),
+            **{name: spin.value() for name, spin in self.concurrency.items()},
             default_width=self.width.value(), default_height=self.height.value(),
             theme=self.theme.currentData(), autosave_s=self.autosave.value(),
         )

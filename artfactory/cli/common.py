@@ -1,0 +1,85 @@
+"""What every CLI command shares: exit codes, CliError, emit, opening the library and the crash-leftover sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the library pulls in SQLAlchemy: imported only by the commands that open one
+    from artfactory.engine.plan import PlanError
+    from artfactory.services.library import Library
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+_opened: list[Library] = []  # closed by close_libraries() when the command ends
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT, payload: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.payload = payload
+
+
+def emit(args: argparse.Namespace, data: Any, human: Any = None) -> None:
+    """One JSON document on stdout with --json, else the human rendering."""
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    elif human is not None:
+        human()
+    else:
+        from rich.console import Console
+
+        Console().print_json(json.dumps(data, default=str))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a negative --limit must not mean "no limit")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def open_library(args: argparse.Namespace, writes: bool = False) -> Library:
+    from artfactory.services.library import Library
+
+    library = Library.open(args.home)
+    _opened.append(library)
+    if writes and library.read_only:  # said up front, not as a database error halfway through
+        raise CliError(f"the library at {library.home} is read-only; '{args.command}' needs to write to it "
+                       "(validate, products and orders work)", EXIT_FAILED)
+    return library
+
+
+def close_libraries() -> None:
+    """Close the libraries the command opened: their SQLite connections end cleanly (WAL checkpointed)."""
+    while _opened:
+        _opened.pop().close()
+
+
+def sweep_first(library: Library) -> None:
+    """Before a command writes: clear crash leftovers of earlier runs, and say once what moved where."""
+    from artfactory.services.sweep import sweep_library
+
+    try:
+        message = sweep_library(library).message
+    except Exception as exc:  # housekeeping: a failure is said, and the command still runs
+        message = f"could not check the library for crash leftovers: {exc}"
+    if message:
+        print(f"artfactory: {message}", file=sys.stderr)
+
+
+def status_exit(status: str, interrupted: bool = False) -> int:
+    if interrupted or status == "canceled":
+        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
+    return EXIT_OK if status == "succeeded" else EXIT_FAILED
+
+
+def plan_error(exc: PlanError) -> CliError:
+    return CliError(f"the graph is not valid: {exc}", EXIT_BAD_INPUT,
+                    {"errors": [e.to_json() for e in exc.errors]})

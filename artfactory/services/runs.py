@@ -1,0 +1,22 @@
+"""The one place that wires the services into the engine: what an Executor runs with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from artfactory.engine.ports import RunServices
+from artfactory.services import secrets
+from artfactory.services.library import Library
+from artfactory.services.orders import OrderStore
+from artfactory.services.thumbnails import ensure_thumbnails
+
+
+def run_services(library: Library) -> RunServices:
+    """A library's order store, storage, settings, node registry, key redaction and thumbnails, for an Executor."""
+    home = library.home
+
+    def thumbnails(product_id: str, source: Path) -> object:
+        return ensure_thumbnails(home, product_id, source)
+
+    return RunServices(home=home, settings=library.settings, registry=library.registry, storage=library.storage,
+                       orders=OrderStore(library), redact=secrets.redact, thumbnails=thumbnails)

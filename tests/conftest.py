@@ -11,7 +11,8 @@ os.environ["QT_PREFERRED_BINDING"] = "PyQt6"
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 # Tests never talk to a real provider or keychain.
 for _name in ("REPLICATE_API_TOKEN", "FAL_KEY", "ARTFACTORY_DATABASE_URL",
-              "ARTFACTORY_REPLICATE_BASE_URL", "ARTFACTORY_FAL_QUEUE_URL"):
+              "ARTFACTORY_REPLICATE_BASE_URL", "ARTFACTORY_FAL_QUEUE_URL",
+              "OPENAI_API_KEY", "ARTFACTORY_OPENAI_BASE_URL"):
     os.environ.pop(_name, None)
 
 import keyring  # noqa: E402

@@ -225,18 +225,24 @@ class AppController(QObject):
                 meta = metadata.metadata(name)
             except metadata.PackageNotFoundError:
                 continue
-            rows.append((meta.get("Name", name), meta.get("Version", "?"), _licence(meta)))
+            rows.append((_header(meta, "Name", name), _header(meta, "Version", "?"), _licence(meta)))
         return rows
 
 
-def _licence(meta: Any) -> str:
-    expression = meta.get("License-Expression")
+def _header(meta: metadata.PackageMetadata, name: str, default: str) -> str:
+    """A metadata field's first value (what email's Message.get gives), or `default` when it is absent."""
+    values = meta.get_all(name)
+    return str(values[0]) if values else default
+
+
+def _licence(meta: metadata.PackageMetadata) -> str:
+    expression = _header(meta, "License-Expression", "")
     if expression:
         return str(expression)
     classifiers = [c.split("::")[-1].strip() for c in (meta.get_all("Classifier") or [])
                    if c.startswith("License ::")]
     if classifiers:
         return ", ".join(dict.fromkeys(classifiers))
-    text = (meta.get("License") or "").strip()
+    text = _header(meta, "License", "").strip()
     first = text.splitlines()[0] if text else ""
     return re.sub(r"\s+", " ", first)[:60] or "see package"

@@ -77,7 +77,7 @@ class SetParam(QUndoCommand):
     def id(self) -> int:
         return PARAM_MERGE_ID
 
-    def mergeWith(self, other: QUndoCommand) -> bool:
+    def mergeWith(self, other: QUndoCommand | None) -> bool:
         if not (isinstance(other, SetParam) and (other.node_id, other.name) == (self.node_id, self.name)):
             return False
         if other.stamp - self.stamp > PARAM_MERGE_WINDOW_S:

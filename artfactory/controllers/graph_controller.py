@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +118,8 @@ class GraphController(GraphModel):
             return None
         label = f"Connect {_edge_text(added[0])}" if added else f"Disconnect {_edge_text(removed[0])}"
         self.undo_stack.beginMacro(label)
-        for edge in [*removed, *dict.fromkeys(_freeze(replaced))]:
-            self.undo_stack.push(cmd.RemoveEdge(self, _thaw(edge), "Disconnect"))
+        for edge in [*removed, *map(_thaw, dict.fromkeys(_freeze(replaced)))]:
+            self.undo_stack.push(cmd.RemoveEdge(self, edge, "Disconnect"))
         for edge in added:
             self.undo_stack.push(cmd.AddEdge(self, edge, "Connect"))
         self.undo_stack.endMacro()
@@ -164,9 +164,9 @@ class GraphController(GraphModel):
 
     def move(self, moves: Mapping[tuple[str, str], tuple[Point, Point]], label: str = "Move") -> None:
         """Record moves the canvas already made: {("node"|"backdrop", id): (old, new)}."""
-        moves = {k: (tuple(o), tuple(n)) for k, (o, n) in moves.items() if tuple(o) != tuple(n)}
-        if moves:
-            self.undo_stack.push(cmd.SetPositions(self, dict(moves), label))
+        changed = {k: (_point(o), _point(n)) for k, (o, n) in moves.items() if tuple(o) != tuple(n)}
+        if changed:
+            self.undo_stack.push(cmd.SetPositions(self, changed, label))
 
     def auto_layout(self, sizes: Mapping[str, tuple[float, float]]) -> None:
         old = {n.id: self.position(n.id) or (0.0, 0.0) for n in self.doc.nodes}
@@ -188,9 +188,10 @@ class GraphController(GraphModel):
         n = 1
         while f"backdrop_{n}" in taken:
             n += 1
-        data = {"id": f"backdrop_{n}", "title": title, "rect": [float(v) for v in rect]}
-        self.undo_stack.push(cmd.SetBackdrop(self, data["id"], None, data, f"Add backdrop {title!r}"))
-        return data["id"]
+        backdrop_id = f"backdrop_{n}"
+        data: dict[str, Any] = {"id": backdrop_id, "title": title, "rect": [float(v) for v in rect]}
+        self.undo_stack.push(cmd.SetBackdrop(self, backdrop_id, None, data, f"Add backdrop {title!r}"))
+        return backdrop_id
 
     def update_backdrop(self, backdrop_id: str, *, title: str | None = None,
                         rect: tuple[float, float, float, float] | None = None) -> None:
@@ -329,6 +330,12 @@ def _freeze(edges: Iterable[EdgeSpec]) -> list[tuple[str, str, str, str]]:
 
 def _thaw(edge: EdgeSpec | tuple[str, str, str, str]) -> EdgeSpec:
     return edge if isinstance(edge, EdgeSpec) else EdgeSpec(*edge)
+
+
+def _point(p: Sequence[float]) -> Point:
+    """A position as the tuple the undo commands store (the canvas may hand over a list)."""
+    x, y = p
+    return x, y
 
 
 def _same(old: Any, new: Any) -> bool:

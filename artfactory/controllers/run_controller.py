@@ -16,7 +16,7 @@ from artfactory.engine.plan import PlanError
 from artfactory.models import Order
 from artfactory.services import lineage
 from artfactory.services.library import Library
-from artfactory.services.orders import product_ids_in
+from artfactory.services.orders import OrderStore, product_ids_in
 from artfactory.services.runs import run_services
 from artfactory.services.thumbnails import thumbnail_path
 from artfactory.services.write_errors import describe_write_failure, is_write_failure
@@ -123,7 +123,8 @@ class RunController(QObject):
     def resume_interrupted(self) -> list[str]:
         """Finish the orders an earlier exit left open, in this window; what had finished (or was paid for and
         has a remote job id) is kept, the rest runs. The ids of the orders started."""
-        store = self.executor.store
+        # Recovery reads more of the library's orders than the executor's OrderPersistence Protocol names.
+        store = OrderStore(self.library)
         try:
             store.recover_interrupted(self.active_orders())
             orders = store.interrupted_orders()

@@ -76,7 +76,9 @@ class SchemaController(QObject):
         if key in self._pending:
             return
         self._pending.add(key)
-        QThreadPool.globalInstance().start(_Fetch(self.library, provider, model, self._signals))
+        pool = QThreadPool.globalInstance()
+        assert pool is not None  # Qt always has the global pool; PyQt's stubs mark every pointer result optional
+        pool.start(_Fetch(self.library, provider, model, self._signals))
 
     def _on_failed(self, provider: str, model: str, message: str) -> None:
         self._pending.discard((provider, model))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # The registering line: each id names the module artfactory.providers.<id>, which declares `SPEC`. Adding a
 # provider is its module plus its id here (see "Adding a provider" in the README).
-PROVIDERS: tuple[str, ...] = ("replicate", "fal")
+PROVIDERS: tuple[str, ...] = ("replicate", "fal", "openai")
 PACKAGE = "artfactory.providers"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -146,7 +147,7 @@ class CachedSchema:
 class SchemaCache:
     """Schemas in the `schema_cache` table, trusted for `ttl_s`; a stale one stands in when offline."""
 
-    def __init__(self, sessions: Callable[[], Session], ttl_s: float,
+    def __init__(self, sessions: Callable[[], AbstractContextManager[Session]], ttl_s: float,
                  now: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.ttl = timedelta(seconds=float(ttl_s))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
+from PyQt6.QtWidgets import QMainWindow, QMenu, QMenuBar, QToolBar, QToolButton, QWidget
 
 from artfactory.views import icons
 
@@ -117,10 +117,10 @@ def build_menus(window: QMainWindow, actions: Actions) -> Menus:
     """The menu bar; returns the menus the window fills (Open Recent, Panels)."""
     bar = window.menuBar()
     assert bar is not None
-    file_menu = bar.addMenu("&File")
+    file_menu = _menu(bar, "&File")
     for name in ("new", "open"):
         file_menu.addAction(actions[name])
-    recent = file_menu.addMenu("Open &Recent")
+    recent = _menu(file_menu, "Open &Recent")
     file_menu.addSeparator()
     for name in ("save", "save_as"):
         file_menu.addAction(actions[name])
@@ -133,27 +133,32 @@ def build_menus(window: QMainWindow, actions: Actions) -> Menus:
     file_menu.addSeparator()
     file_menu.addAction(actions["close_tab"])
     file_menu.addAction(actions["quit"])
-    edit = bar.addMenu("&Edit")
-    for name in ("undo", "redo", None, "copy", "paste", "duplicate", "delete", "select_all", None,
-                 "add_node", "backdrop", None, "preferences"):
-        edit.addSeparator() if name is None else edit.addAction(actions[name])
-    view = bar.addMenu("&View")
+    edit = _menu(bar, "&Edit")
+    for entry in ("undo", "redo", None, "copy", "paste", "duplicate", "delete", "select_all", None,
+                  "add_node", "backdrop", None, "preferences"):
+        edit.addSeparator() if entry is None else edit.addAction(actions[entry])
+    view = _menu(bar, "&View")
     view.addAction(actions["gallery"])
     view.addSeparator()
     view.addAction(actions["fit"])
     view.addAction(actions["layout"])
     view.addSeparator()
-    panels = view.addMenu("&Panels")
-    run = bar.addMenu("&Run")
+    panels = _menu(view, "&Panels")
+    run = _menu(bar, "&Run")
     for name in ("run", "run_branch", "cancel"):
         run.addAction(actions[name])
     run.addSeparator()
     run.addAction(actions["resume"])
-    help_menu = bar.addMenu("&Help")
+    help_menu = _menu(bar, "&Help")
     help_menu.addAction(actions["shortcuts"])
     help_menu.addAction(actions["about"])
-    assert recent is not None and panels is not None
     return Menus(recent, panels)
+
+
+def _menu(parent: QMenuBar | QMenu, title: str) -> QMenu:
+    menu = parent.addMenu(title)
+    assert menu is not None  # Qt always returns the new menu; PyQt's stubs mark every pointer result optional
+    return menu
 
 
 def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
@@ -169,7 +174,7 @@ def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
     for name in ("run", "run_branch", "cancel"):
         bar.addAction(actions[name])
     run_button = bar.widgetForAction(actions["run"])
-    if run_button is not None:  # the one labelled button: the main thing to do here
+    if isinstance(run_button, QToolButton):  # the one labelled button: the main thing to do here
         run_button.setObjectName("RunButton")
         run_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)

@@ -79,11 +79,12 @@ class MainWindow(QMainWindow):
         self.last_error: QMessageBox | None = None
         self.autosave = session.Autosave(app.library.home, app.settings.autosave_s, self)
         self.files = FileCommands(self, self, app, self.autosave)
-        self.actions = window_actions.build(self, self._action_slots())
-        menus = window_actions.build_menus(self, self.actions)
+        # Not self.actions: that would shadow QWidget.actions().
+        self.menu_actions = window_actions.build(self, self._action_slots())
+        menus = window_actions.build_menus(self, self.menu_actions)
         self.recent_menu, self.panels_menu = menus.recent, menus.panels
         self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent(self.recent_menu))
-        self.toolbar = window_actions.build_toolbar(self, self.actions)
+        self.toolbar = window_actions.build_toolbar(self, self.menu_actions)
         self.docks = {
             "library": self._dock("Nodes", "LibraryDock", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             "properties": self._dock("Properties", "PropertiesDock", self.properties,
@@ -191,7 +192,7 @@ class MainWindow(QMainWindow):
         tab.view.node_activated.connect(self._on_node_activated)
         tab.view.files_dropped.connect(self._open_dropped)
         tab.view.products_requested.connect(self.show_node_products)
-        window_actions.fill_canvas_menu(tab.view.context_menu(), self.actions)
+        window_actions.fill_canvas_menu(tab.view.context_menu(), self.menu_actions)
         for menu in tab.findChildren(QMenu):  # NodeGraphQt styles its menus dark in any theme: the app's rules
             menu.setStyleSheet("")
         self.undo_group.addStack(graph.undo_stack)
@@ -266,7 +267,7 @@ class MainWindow(QMainWindow):
             self.properties.set_graph(tab.controller)
             self.properties.show_nodes(tab.view.selected_ids())
         else:
-            self.undo_group.setActiveStack(None)  # type: ignore[arg-type]
+            self.undo_group.setActiveStack(None)
             self.properties.set_graph(None)
             self.setWindowTitle("Art Factory")
         self._update_actions()
@@ -309,14 +310,14 @@ class MainWindow(QMainWindow):
         has_graph = tab is not None
         for name in ("save", "save_as", "save_template", "copy", "paste", "duplicate", "delete", "select_all",
                      "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab"):
-            self.actions[name].setEnabled(has_graph)
-        self.actions["cancel"].setEnabled(tab is not None and tab.controller.run_state.running)
-        self.actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
-        self.actions["redo"].setEnabled(has_graph and self.undo_group.canRedo())
+            self.menu_actions[name].setEnabled(has_graph)
+        self.menu_actions["cancel"].setEnabled(tab is not None and tab.controller.run_state.running)
+        self.menu_actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
+        self.menu_actions["redo"].setEnabled(has_graph and self.undo_group.canRedo())
 
     def _undo_text(self, name: str, verb: str, text: str) -> None:
-        if hasattr(self, "actions"):
-            self.actions[name].setText(f"&{verb} {text}" if text else f"&{verb}")
+        if hasattr(self, "menu_actions"):  # undo stacks report while the window is still being built
+            self.menu_actions[name].setText(f"&{verb} {text}" if text else f"&{verb}")
 
     def _on_key_needed(self, provider: str) -> None:
         self._key_provider = provider
@@ -348,7 +349,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(self.actions.sections, self)
+        dialog = ShortcutsDialog(self.menu_actions.sections, self)
         dialog.open()
         return dialog
 
@@ -554,7 +555,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication) and self.app.settings.theme != theme.current_name():
             theme.apply(app, self.app.settings.theme)  # live: palette, stylesheet, icons (drawn in its colours)
-            self.actions.retint()
+            self.menu_actions.retint()
             c = theme.colors()
             for tab in self.graph_tabs():  # the canvas colours live in NodeGraphQt's scene, not the palette
                 tab.view.graph.set_background_color(*c.canvas)

@@ -74,7 +74,7 @@ def test_environment_key_shows_as_such_and_unknown_providers_are_bad_input(
     status = run_cli(capsys, "keys", "status", "fal", "--json")
     assert status.json["set"] is True and status.json["source"] == "env" and status.json["env"] == "FAL_KEY"
     assert FAL_KEY not in status.out
-    unknown = run_cli(capsys, "keys", "status", "openai")
+    unknown = run_cli(capsys, "keys", "status", "midjourney")
     assert unknown.code == 2 and "invalid choice" in unknown.err
 
 

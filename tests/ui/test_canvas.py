@@ -176,15 +176,15 @@ def test_copy_paste_and_duplicate_get_fresh_ids_and_keep_valid_links(window: Mai
     tab = graph_tab(window, doc)
     graph = tab.controller
     tab.view.select(["prompt", "gen"])
-    window.actions["copy"].trigger()
-    window.actions["paste"].trigger()
+    window.menu_actions["copy"].trigger()
+    window.menu_actions["paste"].trigger()
     new = sorted(set(n.id for n in graph.doc.nodes) - {"prompt", "gen", "small"})
     assert new == ["local_generator", "prompt_2"]
     assert ("prompt_2", "text", "local_generator", "prompt") in edges(graph)
     assert graph.doc.node("local_generator").params == {"seed": 3, "width": 64, "height": 64}
     assert sorted(tab.view.selected_ids()) == new
     tab.view.select(["small"])
-    window.actions["duplicate"].trigger()
+    window.menu_actions["duplicate"].trigger()
     assert graph.doc.node("resize") is not None
     assert view_edges(tab.view) == edges(graph)
     graph.undo_stack.undo()
@@ -229,14 +229,14 @@ def test_auto_layout_places_nodes_left_to_right_by_dependency(window: MainWindow
     assert xs == sorted(xs) and len(set(xs)) == 3
     assert not graph.dirty  # placing nodes that had no position is part of loading, not an edit
     graph._write_position("node", "small", (-500.0, 900.0))
-    window.actions["layout"].trigger()
+    window.menu_actions["layout"].trigger()
     assert graph.position("small")[0] > graph.position("gen")[0]  # type: ignore[index]
 
 
 def test_backdrop_with_title_frames_the_selection(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
     tab = graph_tab(window, two_nodes())
     tab.view.select(["prompt", "gen"])
-    window.actions["backdrop"].trigger()
+    window.menu_actions["backdrop"].trigger()
     [backdrop] = tab.controller.backdrops()
     x, _y, w, _h = backdrop["rect"]
     node = tab.view.node_item("gen")
@@ -268,7 +268,7 @@ def test_paste_of_foreign_text_changes_nothing(window: MainWindow) -> None:
     mime = QMimeData()
     mime.setText("not nodes")
     QApplication.clipboard().setMimeData(mime)
-    window.actions["paste"].trigger()
+    window.menu_actions["paste"].trigger()
     assert len(tab.controller.doc.nodes) == 3
     assert "Nothing to paste" in window.statusBar().currentMessage()
 

@@ -57,7 +57,7 @@ def test_the_gallery_is_a_tab_beside_the_canvases(qtbot: Any, window: MainWindow
     run_to_end(qtbot, window, tab)
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.gallery
-    assert window.current_tab() is None and not window.actions["run"].isEnabled()
+    assert window.current_tab() is None and not window.menu_actions["run"].isEnabled()
     # Products made by the run show up without a manual refresh (live while orders run).
     qtbot.waitUntil(lambda: window.gallery.model.total == 2, timeout=5000)
     bar = window.tabs.tabBar()

@@ -100,7 +100,7 @@ def test_run_a_shipped_example_shows_statuses_and_thumbnails(qtbot: Any, window:
     dialog.close()
 
     # A second run reuses everything: every node is cached and still shows its thumbnails.
-    window.actions["run"].trigger()
+    window.menu_actions["run"].trigger()
     assert wait_finished(qtbot, window) == "succeeded"
     assert {graph.run_state.get(n.id).status for n in graph.doc.nodes} == {"cached"}  # type: ignore[union-attr]
     assert tab.view.node_item(makers[0])._thumbs
@@ -108,7 +108,7 @@ def test_run_a_shipped_example_shows_statuses_and_thumbnails(qtbot: Any, window:
 
 def test_cancel_a_long_run_within_a_second(qtbot: Any, window: MainWindow) -> None:
     tab = window.add_graph(window.app.new_graph(local_graph(latency_ms=30_000)))
-    window.actions["run"].trigger()
+    window.menu_actions["run"].trigger()
     qtbot.waitUntil(lambda: tab.controller.run_state.get("gen").status == "running", timeout=10_000)
     qtbot.waitUntil(lambda: tab.view.node_item("gen").percent > 0, timeout=5_000)  # progress reaches the node
     tab.view.viewer.setFocus()
@@ -123,7 +123,7 @@ def test_cancel_a_long_run_within_a_second(qtbot: Any, window: MainWindow) -> No
 def test_run_selected_branch_runs_only_what_the_selection_needs(qtbot: Any, window: MainWindow) -> None:
     tab = window.add_graph(window.app.new_graph(local_graph()))
     tab.view.select(["gen"])
-    window.actions["run_branch"].trigger()
+    window.menu_actions["run_branch"].trigger()
     wait_finished(qtbot, window)
     assert tab.controller.run_state.get("gen").status == "executed"
     assert tab.controller.run_state.get("small") is None
@@ -188,7 +188,7 @@ def test_unsaved_changes_prompt_on_close(qtbot: Any, window: MainWindow) -> None
 
 def test_save_as_template_and_instantiate_it(qtbot: Any, window: MainWindow) -> None:
     tab = window.add_graph(window.app.new_graph(local_graph()))
-    window.actions["run"].trigger()
+    window.menu_actions["run"].trigger()
     wait_finished(qtbot, window)
     dialog = window.files.save_as_template()
     assert isinstance(dialog, SaveTemplateDialog) and dialog.use_preview.isChecked()
@@ -217,7 +217,7 @@ def test_a_key_entered_in_preferences_goes_to_the_keychain(qtbot: Any, window: M
     field = dialog.keys["replicate"].field
     assert field.echoMode() == field.EchoMode.Password
     qtbot.keyClicks(field, fake_replicate_token("testtoken1234567890"))
-    dialog.width.setValue(768)
+    dialog.width_spin.setValue(768)
     dialog.concurrency["concurrency_replicate"].setValue(2)
     dialog.apply()
     assert keyring.get_password("artfactory", "replicate") == fake_replicate_token("testtoken1234567890")

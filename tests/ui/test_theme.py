@@ -61,11 +61,11 @@ def assert_whole_window_in(window: MainWindow, name: str, qtbot: QtBot) -> None:
     assert window.palette().color(QPalette.ColorRole.Window).name() == colors.window
     for widget in [*window.findChildren(type(window.gallery.view)), window.gallery, window.tabs]:
         assert widget.palette().color(QPalette.ColorRole.Base).name() == colors.base
-    for action in (window.actions["save"], window.actions["undo"], window.actions["gallery"]):
+    for action in (window.menu_actions["save"], window.menu_actions["undo"], window.menu_actions["gallery"]):
         assert close_to(ink(action.icon()), colors.text), f"{action.objectName()} is not drawn in {name} ink"
         button = window.toolbar.widgetForAction(action)
         assert button is not None and close_to(ink(button.icon()), colors.text)
-    assert close_to(ink(window.actions["save"].icon(), QIcon.Mode.Disabled), colors.dim)
+    assert close_to(ink(window.menu_actions["save"].icon(), QIcon.Mode.Disabled), colors.dim)
     for tab in window.graph_tabs():
         assert tuple(tab.view.graph.background_color()) == colors.canvas
         assert tuple(tab.view.graph.grid_color()) == colors.grid
@@ -79,13 +79,13 @@ def test_switching_to_light_and_back_applies_live_everywhere(qtbot: QtBot, windo
     # Icons made before the switch, outside the action table, follow it too.
     sidebar_icon = window.gallery.sidebar.new_button.icon()
     before = ink(sidebar_icon)
-    save_key = window.actions["save"].icon().cacheKey()
+    save_key = window.menu_actions["save"].icon().cacheKey()
     assert_whole_window_in(window, "dark", qtbot)
 
     window.app.update_settings(theme="light")
     assert theme.current_name() == "light"
     assert_whole_window_in(window, "light", qtbot)
-    assert window.actions["save"].icon().cacheKey() != save_key, "the toolbar icons were regenerated"
+    assert window.menu_actions["save"].icon().cacheKey() != save_key, "the toolbar icons were regenerated"
     assert not close_to(ink(sidebar_icon), before.name()) and close_to(ink(sidebar_icon), theme.LIGHT.text)
 
     window.app.update_settings(theme="dark")

@@ -190,7 +190,8 @@ def test_declared_settings_agree_with_the_settings_fields() -> None:
 
 def test_settings_limits_follow_each_providers_setting() -> None:
     settings = Settings(concurrency_replicate=7, concurrency_fal=2)
-    assert settings.provider_limits() == {"local": settings.local_concurrency(), "replicate": 7, "fal": 2}
+    assert settings.provider_limits() == {"local": settings.local_concurrency(), "replicate": 7, "fal": 2,
+                                          "openai": registry.get("openai").default_concurrency}
 
 
 def test_the_keys_choices_load_no_provider_module() -> None:
@@ -198,5 +199,5 @@ def test_the_keys_choices_load_no_provider_module() -> None:
     code = ("import sys; from artfactory.providers import registry; ids = registry.cloud_ids(); "
             "print(ids, 'httpx' in sys.modules, 'artfactory.providers.replicate' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['replicate', 'fal'] False False"
+    assert done.stdout.strip() == "['replicate', 'fal', 'openai'] False False"
     assert registry.cloud_ids() == [spec.id for spec in registry.all()]

@@ -52,8 +52,8 @@ def test_status_never_holds_the_value(memory_keyring: Any) -> None:
 
 
 def test_bad_input_is_refused(memory_keyring: Any) -> None:
-    with pytest.raises(SecretsError, match="unknown provider 'openai'"):
-        secrets.set_key("openai", "x" * 20)
+    with pytest.raises(SecretsError, match="unknown provider 'midjourney'"):
+        secrets.set_key("midjourney", "x" * 20)
     with pytest.raises(SecretsError, match="empty"):
         secrets.set_key("fal", "   ")
     with pytest.raises(SecretsError, match="whitespace"):

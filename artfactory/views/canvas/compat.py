@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 _applied = False
 
@@ -50,12 +50,15 @@ def apply() -> None:
     # into Qt.py's namespace only, so NodeGraphQt sees them and our own PyQt6 code stays strict.
     # viewer_nav.add_label_item (group-node breadcrumbs): QSize(text_width * 1.5, 20).
     # Test: test_dot_grid_and_group_breadcrumbs_paint (also the QPen patch).
-    Qt.QtCore.QSize = _rounding(QtCore.QSize, "__init__")
+    # The type: ignores: replacing a class in Qt.py's namespace is the point (mypy refuses class assignment),
+    # and Qt.py's stubs describe PySide6 while it is bound to PyQt6 here (checked above).
+    Qt.QtCore.QSize = _rounding(QtCore.QSize, "__init__")  # type: ignore[misc, assignment]
     # scene._draw_dots (grid_mode dots): pen.setWidth(grid_size / 10).
-    Qt.QtGui.QPen = _rounding(QtGui.QPen, "setWidth")
+    Qt.QtGui.QPen = _rounding(QtGui.QPen, "setWidth")  # type: ignore[misc, assignment]
     # QDoubleSlider (DOUBLE_SLIDER property) sets min/max/step to value * 10**decimals.
     # Test: test_properties_panel_edits_the_node.
-    Qt.QtWidgets.QSlider = _rounding(QtWidgets.QSlider, "setMinimum", "setMaximum", "setSingleStep")
+    Qt.QtWidgets.QSlider = _rounding(  # type: ignore[misc, assignment]
+        QtWidgets.QSlider, "setMinimum", "setMaximum", "setSingleStep")
 
     try:
         from NodeGraphQt.custom_widgets.properties_bin import node_property_widgets
@@ -78,7 +81,10 @@ def import_nodegraphqt() -> ModuleType:
     return NodeGraphQt
 
 
-def _rounding(cls: type, *methods: str) -> type:
+_C = TypeVar("_C", bound=type)
+
+
+def _rounding(cls: _C, *methods: str) -> _C:
     """A subclass of cls whose named methods round float arguments to int."""
 
     def rounding(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,7 +95,7 @@ def _rounding(cls: type, *methods: str) -> type:
         return call
 
     namespace: dict[str, Any] = {name: rounding(getattr(cls, name)) for name in methods}
-    return type(cls.__name__, (cls,), {"__module__": __name__, **namespace})
+    return cast(_C, type(cls.__name__, (cls,), {"__module__": __name__, **namespace}))
 
 
 def _wheel_by_rounded_steps(self: Any, event: Any) -> None:

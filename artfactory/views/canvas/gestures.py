@@ -267,7 +267,8 @@ class CanvasGestures(QObject):
         if watched is self.viewer:
             if kind == QEvent.Type.FocusOut:
                 self._hide_modifier_hint()
-                self.viewer.clear_key_state()  # else the next click acts as a Ctrl/Shift click
+                # self.canvas.viewer: `watched is self.viewer` narrowed self.viewer to watched's QObject type.
+                self.canvas.viewer.clear_key_state()  # else the next click acts as a Ctrl/Shift click
             return False
         if kind == QEvent.Type.MouseButtonRelease:
             # NodeGraphQt re-creates a pipe in its default colour when a dragged link snaps back.

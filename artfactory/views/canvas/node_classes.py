@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from artfactory.engine.nodetypes import NodeType
 from artfactory.engine.registry import NodeRegistry
@@ -104,7 +104,7 @@ def _describe(node_type: NodeType) -> str:
     return "<br/>".join(lines)
 
 
-def make_class(node_type: NodeType) -> type:
+def make_class(node_type: NodeType) -> type[ArtNode]:
     ng_type = ng_type_name(node_type.type)
     identifier, class_name = ng_type.rsplit(".", 1)
     namespace: dict[str, Any] = {
@@ -117,10 +117,11 @@ def make_class(node_type: NodeType) -> type:
         "AF_OUTPUTS": tuple((p.name, p.kind) for p in node_type.outputs),
         "__module__": __name__,
     }
-    return type(class_name, (ArtNode,), namespace)
+    return cast("type[ArtNode]", type(class_name, (ArtNode,), namespace))
 
 
-def make_unknown_class(serial: int, type_name: str, inputs: Iterable[str], outputs: Iterable[str]) -> type:
+def make_unknown_class(serial: int, type_name: str, inputs: Iterable[str],
+                       outputs: Iterable[str]) -> type[ArtNode]:
     """A stand-in for a node whose type is not installed, with the ports its links use, so the graph
     still shows (and can be fixed) instead of failing to open."""
     namespace: dict[str, Any] = {
@@ -133,13 +134,13 @@ def make_unknown_class(serial: int, type_name: str, inputs: Iterable[str], outpu
         "AF_OUTPUTS": tuple((name, "media") for name in dict.fromkeys(outputs)),
         "__module__": __name__,
     }
-    return type(f"unknown_{serial}", (ArtNode,), namespace)
+    return cast("type[ArtNode]", type(f"unknown_{serial}", (ArtNode,), namespace))
 
 
-_CACHE: dict[int, dict[str, type]] = {}
+_CACHE: dict[int, dict[str, type[ArtNode]]] = {}
 
 
-def classes_for(registry: NodeRegistry) -> dict[str, type]:
+def classes_for(registry: NodeRegistry) -> dict[str, type[ArtNode]]:
     """{NodeGraphQt type: class} for every registered node type, generated once per registry."""
     key = id(registry)
     if key not in _CACHE or len(_CACHE[key]) != len(registry):

@@ -94,7 +94,9 @@ class ThumbItem(QGraphicsPixmapItem):
     def boundingRect(self) -> QRectF:
         return QRectF(self.box.topLeft() - self.pos(), self.box.size()).adjusted(-1, -1, 1, 1)
 
-    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+    def paint(self, painter: QPainter | None, option: Any, widget: Any = None) -> None:
+        if painter is None:  # the stubs allow it; Qt always paints with one
+            return
         area = QRectF(self.box.topLeft() - self.pos(), self.box.size())
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -142,11 +144,14 @@ class ThumbItem(QGraphicsPixmapItem):
         self._hover = False
         self.update()
 
-    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        event.accept()  # claim the click, so the node neither moves nor starts a rubber band
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent | None) -> None:
+        if event is not None:
+            event.accept()  # claim the click, so the node neither moves nor starts a rubber band
 
-    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent | None) -> None:
         node = self.parentItem()
+        if event is None:
+            return
         if isinstance(node, ArtNodeItem) and node.on_product_clicked and self.boundingRect().contains(event.pos()):
             node.on_product_clicked(self.product_id)
 
@@ -167,7 +172,9 @@ class BadgeItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self.SIZE, self.SIZE)
 
-    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+    def paint(self, painter: QPainter | None, option: Any, widget: Any = None) -> None:
+        if painter is None:  # the stubs allow it; Qt always paints with one
+            return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(0, 0, 0, 90), 1))
@@ -178,11 +185,13 @@ class BadgeItem(QGraphicsItem):
         painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, "!")
         painter.restore()
 
-    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        event.accept()
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent | None) -> None:
+        if event is not None:
+            event.accept()
 
-    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        QToolTip.showText(event.screenPos(), self.toolTip())
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent | None) -> None:
+        if event is not None:
+            QToolTip.showText(event.screenPos(), self.toolTip())
 
 
 class ArtNodeItem(compat.NodeItemParts, NodeItem):
@@ -293,8 +302,8 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
 
     def _layout_thumbs(self) -> None:
         for item in self._thumbs:
-            if item.scene() is not None:
-                item.scene().removeItem(item)
+            if (scene := item.scene()) is not None:
+                scene.removeItem(item)
             item.setParentItem(None)
         self._thumbs = []
         if not self._products:

@@ -212,5 +212,7 @@ class ParamField(QWidget):
         self.error.setText(message)
         self.error.setVisible(bool(message))
         self.editor.setProperty("invalid", bool(message))
-        self.editor.style().unpolish(self.editor)
-        self.editor.style().polish(self.editor)
+        style = self.editor.style()
+        assert style is not None  # a widget always has a style; PyQt's stubs mark every pointer result optional
+        style.unpolish(self.editor)
+        style.polish(self.editor)

@@ -286,7 +286,8 @@ class PropertiesPanel(QWidget):
     def _on_param_changed(self, node_id: str, name: str) -> None:
         if node_id != self.node_id:
             return
-        if name in (SchemaController.model_param(self.graph.doc.node(node_id).type) or "",) and self.graph:
+        spec = self.graph.doc.node(node_id) if self.graph is not None else None
+        if spec is not None and name in (SchemaController.model_param(spec.type) or "",):
             self._render()  # another model: other inputs
             return
         self._show_value(name)

@@ -57,8 +57,10 @@ class ShortcutsDialog(QDialog):
         tree.setHeaderLabels(["Action", "Shortcut"])
         tree.setRootIsDecorated(False)
         tree.setUniformRowHeights(True)
-        tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        columns = tree.header()
+        assert columns is not None  # a tree always has its header; PyQt's stubs mark every pointer result optional
+        columns.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        columns.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         rows = [(title, [(a.text().replace("&", "").rstrip("…").strip(),
                           ",  ".join(k.toString(k.SequenceFormat.NativeText) for k in a.shortcuts()))
                          for a in actions if any(not k.isEmpty() for k in a.shortcuts())])
@@ -108,8 +110,10 @@ class AboutDialog(QDialog):
         libraries = QTreeWidget()
         libraries.setHeaderLabels(["Bundled library", "Version", "Licence"])
         libraries.setRootIsDecorated(False)
-        libraries.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        libraries.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        columns = libraries.header()
+        assert columns is not None  # a tree always has its header; the stubs mark it optional
+        columns.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        columns.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         for name, version, licence in app.bundled_libraries():
             libraries.addTopLevelItem(QTreeWidgetItem([name, version, licence]))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -167,15 +167,16 @@ class PreferencesDialog(QDialog):
         self.library_note.setProperty("role", "dim")
         self.library_note.setWordWrap(True)
         form.addRow("", self.library_note)
-        self.width = self._spin(s.default_width, 64, 4096)
-        self.height = self._spin(s.default_height, 64, 4096)
-        for spin in (self.width, self.height):
+        # Not self.width/height: those would shadow QWidget.width()/height() on the dialog.
+        self.width_spin = self._spin(s.default_width, 64, 4096)
+        self.height_spin = self._spin(s.default_height, 64, 4096)
+        for spin in (self.width_spin, self.height_spin):
             spin.setSuffix(" px")
             spin.setSingleStep(64)
         size = QHBoxLayout()
-        size.addWidget(self.width)
+        size.addWidget(self.width_spin)
         size.addWidget(QLabel("×"))
-        size.addWidget(self.height)
+        size.addWidget(self.height_spin)
         size.addStretch(1)
         form.addRow("New image size:", size)
         self.theme = QComboBox()
@@ -236,7 +237,7 @@ class PreferencesDialog(QDialog):
         self.app.update_settings(
             concurrency_local=self.concurrency_local.value(),
             **{name: spin.value() for name, spin in self.concurrency.items()},
-            default_width=self.width.value(), default_height=self.height.value(),
+            default_width=self.width_spin.value(), default_height=self.height_spin.value(),
             theme=self.theme.currentData(), autosave_s=self.autosave.value(),
         )
         if self.new_library is not None and self.new_library != self.app.library.home:

@@ -50,6 +50,13 @@ LEFT_MIN_WIDTH = 240  # the Library and Orders tabs and the filter labels fit
 VIEWER_MIN_WIDTH = 240
 
 
+def _single_shot(parent: QObject, interval_ms: int) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(interval_ms)
+    return timer
+
+
 class GalleryWidget(QWidget):
     """Everything about products in one tab. The main window adds it and connects the three signals."""
 
@@ -72,13 +79,13 @@ class GalleryWidget(QWidget):
         self.dialogs: list[QWidget] = []  # keeps open import and compare dialogs alive
         self._auto_split = True
 
-        self._requery = QTimer(self, singleShot=True, interval=0)
+        self._requery = _single_shot(self, 0)
         self._requery.timeout.connect(self._apply_query)
-        self._live = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
+        self._live = _single_shot(self, LIVE_DEBOUNCE_MS)
         self._live.timeout.connect(self._show_new_products)
-        self._facets = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS * 3)
+        self._facets = _single_shot(self, LIVE_DEBOUNCE_MS * 3)
         self._facets.timeout.connect(self._reload_side_panels)
-        self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
+        self._message_timer = _single_shot(self, MESSAGE_MS)
         self._build()
         self._connect()
         self.refresh()
@@ -106,14 +113,21 @@ class GalleryWidget(QWidget):
         for label, key, descending in SORTS:
             self.sort.addItem(label, (key, descending))
         bar.addWidget(self.sort)
-        self.size_slider = QSlider(Qt.Orientation.Horizontal, minimum=96, maximum=320, singleStep=8,
-                                   value=DEFAULT_EDGE, toolTip="Thumbnail size")
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(96, 320)
+        self.size_slider.setSingleStep(8)
+        self.size_slider.setValue(DEFAULT_EDGE)
+        self.size_slider.setToolTip("Thumbnail size")
         self.size_slider.setFixedWidth(110)
         bar.addWidget(self.size_slider)
-        self.compare_button = QToolButton(text="Compare", toolTip="Compare the two selected products")
+        self.compare_button = QToolButton()
+        self.compare_button.setText("Compare")
+        self.compare_button.setToolTip("Compare the two selected products")
         self.compare_button.setEnabled(False)
         bar.addWidget(self.compare_button)
-        self.import_button = QToolButton(text="Import", toolTip="Import files or folders (or drop them here)")
+        self.import_button = QToolButton()
+        self.import_button.setText("Import")
+        self.import_button.setToolTip("Import files or folders (or drop them here)")
         self.import_button.setIcon(icons.icon("open"))
         self.import_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
@@ -147,12 +161,12 @@ class GalleryWidget(QWidget):
         layout.addWidget(self.splitter)
         # triggered(bool checked) fills a lambda's first parameter: the slots take it as `_checked` so a
         # default argument (the star count) is not overwritten with False.
-        for key, slot in (("Del", lambda _checked=False: self.delete_selected()),
-                          ("L", lambda _checked=False: self.toggle_favourite()),
-                          *((str(n), lambda _checked=False, n=n: self.rate_selected(n)) for n in range(6))):
+        for shortcut, slot in (("Del", lambda _checked=False: self.delete_selected()),
+                               ("L", lambda _checked=False: self.toggle_favourite()),
+                               *((str(n), lambda _checked=False, n=n: self.rate_selected(n)) for n in range(6))):
             action = QAction(self.view)
-            action.setObjectName(f"gallery_key_{key}")
-            action.setShortcut(QKeySequence(key))
+            action.setObjectName(f"gallery_key_{shortcut}")
+            action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(slot)
             self.view.addAction(action)

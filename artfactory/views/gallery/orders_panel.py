@@ -91,7 +91,7 @@ class OrdersPanel(QWidget):
         self.open_button = QPushButton(icons.icon("canvas"), "Open graph")
         self.open_button.clicked.connect(self._open_graph)
         self.rerun_button = QPushButton(icons.icon("run-branch"), "Re-run with tweaks")
-        self.rerun_button.clicked.connect(lambda: self.current and self.rerun_requested.emit(self.current))
+        self.rerun_button.clicked.connect(self._rerun)
         self.clear_button = QPushButton("Show all")
         self.clear_button.setToolTip("Stop filtering the gallery by this order")
         self.clear_button.clicked.connect(self.clear_selection)
@@ -143,8 +143,12 @@ class OrdersPanel(QWidget):
                 return True
         return False
 
+    def _rerun(self) -> None:
+        if self.current:
+            self.rerun_requested.emit(self.current)
+
     def clear_selection(self) -> None:
-        self.orders.setCurrentItem(None)  # type: ignore[call-overload]
+        self.orders.setCurrentItem(None)
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
         order_id = current.data(0, ORDER_ID) if current is not None else None

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from PyQt6.QtCore import QDate, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QDate, QModelIndex, QRect, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -57,8 +57,7 @@ _DATE_DAYS = {DateRange.TODAY: 0, DateRange.WEEK: 6, DateRange.MONTH: 29, DateRa
 class _CountDelegate(QStyledItemDelegate):
     """The default item, plus its product count right-aligned and dimmed."""
 
-    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         super().paint(painter, option, index)
         count = index.data(COLLECTION_COUNT)
         if painter is None or count is None:
@@ -135,7 +134,9 @@ class GallerySidebar(QWidget):
         layout.setContentsMargins(s, s, s, s)
         layout.setSpacing(s)
 
-        self.search = QLineEdit(placeholderText="Search prompts and names…", clearButtonEnabled=True)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search prompts and names…")
+        self.search.setClearButtonEnabled(True)
         self.search.addAction(icons.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.textChanged.connect(lambda _: self._debounce.start())
         self.search.returnPressed.connect(self._search_now)
@@ -146,7 +147,9 @@ class GallerySidebar(QWidget):
         title.setProperty("role", "dim")
         header.addWidget(title)
         header.addStretch(1)
-        self.new_button = QToolButton(toolTip="New collection", autoRaise=True)
+        self.new_button = QToolButton()
+        self.new_button.setToolTip("New collection")
+        self.new_button.setAutoRaise(True)
         self.new_button.setIcon(icons.icon("new"))
         self.new_button.clicked.connect(self._ask_new_collection)
         header.addWidget(self.new_button)
@@ -170,8 +173,10 @@ class GallerySidebar(QWidget):
         self.dates = QComboBox()
         for key, label in _DATE_LABELS.items():
             self.dates.addItem(label, key.value)
-        self.date_from = QDateEdit(calendarPopup=True, displayFormat="yyyy-MM-dd")
-        self.date_to = QDateEdit(calendarPopup=True, displayFormat="yyyy-MM-dd")
+        self.date_from, self.date_to = QDateEdit(), QDateEdit()
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
         today = QDate.currentDate()
         self.date_from.setDate(today.addDays(-30))
         self.date_to.setDate(today)
@@ -204,7 +209,9 @@ class GallerySidebar(QWidget):
         chip_row.setContentsMargins(s, 2, 2, 2)
         self.order_label = QLabel()
         chip_row.addWidget(self.order_label, 1)
-        clear_order = QToolButton(toolTip="Show all orders' products", autoRaise=True)
+        clear_order = QToolButton()
+        clear_order.setToolTip("Show all orders' products")
+        clear_order.setAutoRaise(True)
         clear_order.setIcon(icons.icon("close"))
         clear_order.clicked.connect(lambda: self.set_order(None))
         chip_row.addWidget(clear_order)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PyQt6.QtCore import QMimeData, Qt, pyqtSignal
 from PyQt6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
@@ -17,7 +19,7 @@ FAMILY_ORDER = ["prompt", "input", "provider", "transform", "collection"]
 
 
 class _Tree(QTreeWidget):
-    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:
+    def mimeData(self, items: Iterable[QTreeWidgetItem]) -> QMimeData:
         # The canvas accepts NodeGraphQt's node URN; our drop handler maps it back to our node type.
         types = [ng_type_name(i.data(0, TYPE_ROLE)) for i in items if i.data(0, TYPE_ROLE)]
         mime = QMimeData()

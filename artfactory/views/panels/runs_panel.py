@@ -64,6 +64,7 @@ class RunsPanel(QWidget):
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Order / node", "Status", "Progress"])
         header = self.tree.header()
+        assert header is not None  # a tree always has its header; PyQt's stubs mark every pointer result optional
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.resizeSection(2, 90)
@@ -132,8 +133,8 @@ class RunsPanel(QWidget):
         parent = self._items.get(order_id)
         if parent is None:
             return
-        child = next((parent.child(i) for i in range(parent.childCount())
-                      if parent.child(i) is not None and parent.child(i).data(0, NODE_ROLE) == node_id), None)
+        children = (parent.child(i) for i in range(parent.childCount()))
+        child = next((c for c in children if c is not None and c.data(0, NODE_ROLE) == node_id), None)
         if child is None:
             child = QTreeWidgetItem([node_id])
             child.setData(0, ORDER_ROLE, order_id)
@@ -216,4 +217,6 @@ class RunsPanel(QWidget):
         if node_id:
             menu.addAction(f"Cancel node {node_id}", lambda: self.runs.cancel_node(order_id, node_id))
         menu.addAction("Cancel order", lambda: self.runs.cancel(order_id))
-        menu.exec(self.tree.viewport().mapToGlobal(pos))
+        viewport = self.tree.viewport()
+        assert viewport is not None  # a scroll area always has its viewport; the stubs mark it optional
+        menu.exec(viewport.mapToGlobal(pos))

@@ -34,6 +34,19 @@ def emit(args: argparse.Namespace, data: Any, human: Any = None) -> None:
         Console().print_json(json.dumps(data, default=str))
 
 
+def emit_detail(args: argparse.Namespace, library: Library, detail: Any, item_id: str) -> int:
+    """`products show` / `orders show`: one record's detail as JSON, or a one-line error naming the id."""
+    from artfactory.services import lineage
+
+    with library.db.session() as db:
+        try:
+            data = detail(library, db, item_id)
+        except lineage.NotFound as exc:
+            raise CliError(str(exc)) from None
+    emit(args, data)
+    return EXIT_OK
+
+
 def positive_int(text: str) -> int:
     """argparse type: a whole number of at least 1 (a negative --limit must not mean "no limit")."""
     try:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from artfactory.cli.common import EXIT_OK, CliError, emit, open_library
+from artfactory.cli.common import EXIT_OK, emit, emit_detail, open_library
 from artfactory.cli.output import STATUS_STYLE, console, escape, table
 
 if TYPE_CHECKING:
@@ -31,14 +31,7 @@ def _open_and_recover(args: argparse.Namespace) -> Library:
 def cmd_orders_show(args: argparse.Namespace) -> int:
     from artfactory.services import lineage
 
-    library = _open_and_recover(args)
-    with library.db.session() as db:
-        try:
-            data = lineage.order_detail(library, db, args.order_id)
-        except lineage.NotFound as exc:
-            raise CliError(str(exc)) from None
-    emit(args, data)
-    return EXIT_OK
+    return emit_detail(args, _open_and_recover(args), lineage.order_detail, args.order_id)
 
 
 def cmd_orders_list(args: argparse.Namespace) -> int:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from artfactory.cli.common import EXIT_OK, CliError, emit, open_library
+from artfactory.cli.common import EXIT_OK, CliError, emit, emit_detail, open_library
 from artfactory.cli.output import console, escape, table
 
 
 def cmd_products_show(args: argparse.Namespace) -> int:
     from artfactory.services import lineage
 
-    library = open_library(args)
-    with library.db.session() as db:
-        try:
-            data = lineage.product_detail(library, db, args.product_id)
-        except lineage.NotFound as exc:
-            raise CliError(str(exc)) from None
-    emit(args, data)
-    return EXIT_OK
+    return emit_detail(args, open_library(args), lineage.product_detail, args.product_id)
 
 
 def cmd_products_list(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/gallery.py
 	$(PY) bench/sweep.py
 	$(PY) bench/cli_startup.py
+	$(PY) bench/cost_accuracy.py
 
 screenshots: $(VENV)/.dev
 	$(PY) scripts/screenshots.py

@@ -85,6 +85,10 @@ class Settings:
     fal_rest_url: str = _setting(
         "https://fal.run", "Base URL for fal endpoint OpenAPI schemas.", env="ARTFACTORY_FAL_REST_URL", check=_http_url
     )
+    fal_api_url: str = _setting(
+        "https://api.fal.ai", "Base URL of fal's platform API (published model prices).", env="ARTFACTORY_FAL_API_URL",
+        check=_http_url,
+    )
     concurrency_local: int = _setting(
         0, "Parallel provider.local jobs; 0 = number of CPU cores.", env="ARTFACTORY_CONCURRENCY_LOCAL",
         minimum=0, maximum=256,
@@ -109,12 +113,25 @@ class Settings:
         10.0, "Polite global cap on provider API requests per second (downloads of outputs are not counted).",
         env="ARTFACTORY_REQUESTS_PER_SECOND", minimum=0.01, maximum=100_000,
     )
+    lease_ttl_s: float = _setting(
+        15.0, "Seconds without a heartbeat after which another run takes over a node a crashed run was executing.",
+        env="ARTFACTORY_LEASE_TTL_S", minimum=0.5, maximum=3600,
+    )
     schema_ttl_s: int = _setting(24 * 3600, "How long a fetched model schema is trusted, in seconds.",
                                  minimum=0, maximum=365 * 24 * 3600)
     default_width: int = _setting(512, "Default image width for new provider nodes.", minimum=64, maximum=4096)
     default_height: int = _setting(512, "Default image height for new provider nodes.", minimum=64, maximum=4096)
     theme: str = _setting("dark", "UI theme: dark or light.", choices=("dark", "light"))
     autosave_s: int = _setting(30, "Seconds between autosaves of open graphs; 0 = off.", minimum=0, maximum=3600)
+    # Money (DESIGN §11): the guards read before anything is sent to a provider.
+    budget_monthly_usd: float = _setting(
+        0.0, "Monthly budget in USD for provider runs (UTC calendar month); a run whose estimate would pass it does "
+        "not start. 0 = no budget.", env="ARTFACTORY_BUDGET_MONTHLY_USD", minimum=0, maximum=1_000_000,
+    )
+    confirm_above_usd: float = _setting(
+        1.0, "The app asks before starting a run estimated above this many USD; 0 = always ask before a paid run.",
+        minimum=0, maximum=1_000_000,
+    )
 
     @classmethod
     def docs(cls) -> dict[str, str]:

@@ -118,6 +118,7 @@ def _migrate(root: Path, state: dict[str, Any]) -> str:
 def _run_graph(state: dict[str, Any]) -> str:
     from artfactory.config import shipped_graphs_dir
     from artfactory.engine import document
+    from artfactory.engine.status import OrderStatus
     from artfactory.services import lineage
     from artfactory.workers.headless import HeadlessSession
 
@@ -126,7 +127,7 @@ def _run_graph(state: dict[str, Any]) -> str:
     doc = document.load(path)
     session = HeadlessSession(library)
     order_id, status = session.run(session.plan(doc), project_id=library.project_id())
-    if status != "succeeded":
+    if status != OrderStatus.SUCCEEDED:
         raise StepFailed(f"order {order_id} ended {status}")
     with library.db.session() as db:
         result = lineage.run_result(library, db, order_id)

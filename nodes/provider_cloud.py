@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from artfactory.engine.context import RemoteNotStored
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType, Param, Port, RunContext
 from artfactory.providers import registry
 from artfactory.providers.downloads import download, is_file_ref
@@ -24,6 +26,8 @@ REMOTE_SHARE = 90.0
 MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
 # A create answered after the node was cancelled gets its cancel; wait this long for that one.
 LATE_CANCEL_FOREGROUND_S = 30.0
+# Output answers that say a finished job's files are gone for good.
+GONE_STATUSES = (404, 410)
 
 
 def _key(provider: str) -> str:
@@ -131,42 +135,125 @@ def _now_iso() -> str:
 # --- the one run function ----------------------------------------------------------------------
 
 
+class CloudNodeError(NodeError):
+    """A provider node's failure; `usage` is what the failed job used as the provider reported it (Replicate
+    bills a failed prediction for its time), so the ledger records what the failure cost."""
+
+    def __init__(self, message: str, code: str = "node_failed", usage: Sequence[Usage] = ()) -> None:
+        super().__init__(message, code)
+        self.usage: list[Usage] = list(usage)
+
+
+def _mark_ended(ctx: RunContext, job_id: str, state: Mapping[str, Any], how: str) -> None:
+    """Record that the job is over for good ("failed", "canceled", "expired"), so no run re-attaches to it.
+
+    It goes through ctx.remember_remote like the first record; when that cannot be stored the node's own
+    error still wins (the next run then meets the job's end again, and records it then)."""
+    try:
+        ctx.remember_remote(job_id, {**{k: v for k, v in state.items() if k != "job_id"}, "ended": how})
+    except RemoteNotStored as exc:
+        ctx.log(f"could not record that job {job_id} ended ({exc})")
+
+
+def _job_failed(ctx: RunContext, client: Any, job: dict[str, Any] | None, job_id: str, state: Mapping[str, Any],
+                exc: ProviderError, *, stage: str, resumed: bool, finished: Finished | None) -> ProviderError:
+    """The error of a job that failed after it was recorded, once the job's fate is settled.
+
+    The provider said it ended → recorded as ended. A re-attached job's outputs are gone (404/410) → recorded
+    as expired. The job vanished → expired. Polling gave up on a job still running (an outage past its window,
+    any other failure) → the job is canceled, and recorded as canceled once the provider confirmed it;
+    when the cancel does not get through, the job stays recorded so the next run re-attaches instead of
+    paying again."""
+    noun = getattr(client, "JOB_NOUN", "job")
+    if exc.ended:
+        _mark_ended(ctx, job_id, state, exc.ended)
+        return exc
+    if stage == "download" and resumed and exc.status in GONE_STATUSES:
+        _mark_ended(ctx, job_id, state, "expired")
+        return ProviderError(f"the outputs of {noun} {job_id} are no longer available (HTTP {exc.status}); the "
+                             "next run creates a new one", "expired", status=exc.status, ended="expired",
+                             usage=finished.usage if finished is not None else None)
+    if stage != "poll":
+        return exc  # the job finished: it stays recorded, and the next run fetches its outputs again
+    if exc.code == "not_found":
+        _mark_ended(ctx, job_id, state, "expired")
+        return ProviderError(f"{exc}; the next run creates a new {noun}", exc.code, status=exc.status,
+                             ended="expired")
+    confirm = getattr(client, "cancel_confirmed", None)
+    if job is None or exc.code == "auth" or not getattr(client, "CANCELS_REMOTELY", False) or confirm is None:
+        return exc
+    outcome = confirm(job)
+    if outcome == "canceled":
+        _mark_ended(ctx, job_id, state, "canceled")
+        return ProviderError(f"{exc}; {noun} {job_id} was canceled", exc.code, status=exc.status,
+                             ended="canceled")
+    if outcome == "finished":
+        return ProviderError(f"{exc}; {noun} {job_id} had already finished: the next run fetches its outputs "
+                             "instead of paying again", exc.code, status=exc.status)
+    return ProviderError(f"{exc}; canceling {noun} {job_id} did not get through either, so it may still run: "
+                         "the next run picks it up instead of paying again", exc.code, status=exc.status)
+
+
 def _run_job(spec: ProviderSpec, ctx: RunContext, key: str, model: str, body: dict[str, Any],
              params: Mapping[str, Any], on_update: Callable[[dict[str, Any]], None],
-             times: dict[str, str]) -> Finished:
-    """Create (or, when the context remembers one, resume) the job, poll it to its end, fetch its outputs.
+             times: dict[str, str]) -> tuple[Finished, list[Path]]:
+    """Create (or, when the context remembers one, re-attach to) the job, poll it to its end, fetch its outputs.
 
     The job id is handed to `ctx.remember_remote` right after the create is accepted and before any
     waiting, so a crash resumes by polling (and when it cannot be stored, the job is canceled). On
     cancel the remote job gets its cancel call; a create answered after the cancel is canceled too.
+    A job that ends for good (see _job_failed) is recorded as ended, so no later run re-attaches to it.
     """
     cancelled: CancelCheck = lambda: bool(ctx.canceled)  # noqa: E731 - read live on every check
     previous = remembered_job(ctx)
     with spec.client(ctx.settings, key, cancelled) as client:
+        job: dict[str, Any] | None = None
         if previous is not None:
-            ctx.log(f"resuming {client.JOB_NOUN} {previous['job_id']} (no new create)")
-            job = client.resume_job(previous, model)
+            job_id, state = str(previous["job_id"]), dict(previous)
+            ctx.log(f"resuming {client.JOB_NOUN} {job_id} (no new create)")
         else:
-            def late(job: dict[str, Any]) -> None:
-                if job.get(client.JOB_ID_FIELD):
-                    client.cancel_soon(job, foreground_s=LATE_CANCEL_FOREGROUND_S)
+            def late(created: dict[str, Any]) -> None:
+                if created.get(client.JOB_ID_FIELD):
+                    client.cancel_soon(created, foreground_s=LATE_CANCEL_FOREGROUND_S)
 
             job = client.create_job(model, body, params, late)
-            client.remember_or_stop(ctx, job, {
-                "provider": spec.id, **client.resume_state(job, model),
-                "item_index": getattr(ctx, "item_index", 0),
-            })
+            job_id = str(job.get(client.JOB_ID_FIELD))
+            state = {"provider": spec.id, **client.resume_state(job, model),
+                     "item_index": getattr(ctx, "item_index", 0)}
+            client.remember_or_stop(ctx, job, state)
+        stage, finished = "poll", None
         try:
+            if job is None:
+                assert previous is not None
+                job = client.resume_job(previous, model)
             final = client.poll_job(job, on_update)
-            return client.fetch_outputs(job, final, times)
+            stage = "outputs"
+            finished = client.fetch_outputs(job, final, times)
+            stage = "download"
+            return finished, _download_all(ctx, spec.id, finished.files, finished.job_id)
         except NodeCanceled:
-            client.cancel_soon(job)
+            if stage == "poll":  # a job that already finished is paid for: it stays, for the next run to fetch
+                if job is not None:
+                    client.cancel_soon(job)
+                _mark_ended(ctx, job_id, state, "canceled")
+            raise
+        except ProviderError as exc:
+            raise _job_failed(ctx, client, job, job_id, state, exc, stage=stage, resumed=previous is not None,
+                              finished=finished) from None
+        except NodeError as exc:
+            if exc.code == "bad_output" and finished is not None and not finished.files:
+                # Finished without any file: fetching it again can never help, and it was paid for.
+                _mark_ended(ctx, job_id, state, "failed")
+                raise CloudNodeError(str(exc), exc.code, [finished.usage] if finished.usage else []) from None
             raise
 
 
 def run_cloud(spec: ProviderSpec, ctx: RunContext, inputs: Mapping[str, Any],
               params: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Run one batch item on the provider: every file the job returns becomes a product."""
+    """Run one batch item on the provider: every file the job returns becomes a product.
+
+    What the job used goes to ctx.report_usage once (the provider's own figures, else the files counted);
+    a failure the provider reported with figures carries them on the error (CloudNodeError.usage)."""
     model_param = spec.node.model.name
     model = str(params.get(model_param) or "").strip()
     if not model:
@@ -188,10 +275,13 @@ def run_cloud(spec: ProviderSpec, ctx: RunContext, inputs: Mapping[str, Any],
         report(shown.percent or 0.0, shown.message)
 
     try:
-        finished = _run_job(spec, ctx, key, model, body, params, on_update, times)
-        paths = _download_all(ctx, spec.id, finished.files, finished.job_id)
+        finished, paths = _run_job(spec, ctx, key, model, body, params, on_update, times)
     except ProviderError as exc:
-        raise NodeError(str(exc), exc.code) from None
+        raise CloudNodeError(str(exc), exc.code, [exc.usage] if exc.usage is not None else []) from None
+    usage = finished.usage or Usage(spec.id, model, {"output": float(len(paths))}, job_id=finished.job_id)
+    report_usage = getattr(ctx, "report_usage", None)
+    if callable(report_usage):
+        report_usage(usage)
     seed = finished.seed if finished.seed is not None else body.get("seed")
     meta = {
         "provider": spec.id,

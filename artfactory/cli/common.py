@@ -7,6 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from artfactory.engine.status import OrderStatus
+
 if TYPE_CHECKING:  # the library pulls in SQLAlchemy: imported only by the commands that open one
     from artfactory.engine.plan import PlanError
     from artfactory.services.library import Library
@@ -87,10 +89,11 @@ def sweep_first(library: Library) -> None:
         print(f"artfactory: {message}", file=sys.stderr)
 
 
-def status_exit(status: str, interrupted: bool = False) -> int:
-    if interrupted or status == "canceled":
-        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
-    return EXIT_OK if status == "succeeded" else EXIT_FAILED
+def status_exit(status: OrderStatus | str, interrupted: bool = False) -> int:
+    """The exit code for an order's final status (DESIGN §8): 0 succeeded, 130 interrupted by the user, else 1."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if status == OrderStatus.SUCCEEDED else EXIT_FAILED
 
 
 def plan_error(exc: PlanError) -> CliError:

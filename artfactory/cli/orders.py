@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from artfactory.cli.common import EXIT_OK, emit, emit_detail, open_library
+from artfactory.cli.common import EXIT_OK, CliError, emit, emit_detail, open_library
 from artfactory.cli.output import STATUS_STYLE, console, escape, table
 
 if TYPE_CHECKING:
@@ -35,9 +35,12 @@ def cmd_orders_show(args: argparse.Namespace) -> int:
 
 
 def cmd_orders_list(args: argparse.Namespace) -> int:
+    from artfactory.engine.status import OrderStatus
     from artfactory.models import Order
     from artfactory.services import lineage
 
+    if args.status and args.status not in {status.value for status in OrderStatus}:
+        raise CliError(f"--status {args.status!r} is not an order status (one of: {', '.join(OrderStatus)})")
     library = _open_and_recover(args)
     with library.db.session() as db:
         query = db.query(Order)
@@ -51,7 +54,8 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
     def human() -> None:
         out = table(f"{len(orders)} orders", ("id", "name", "status", "nodes", "parent", "created"))
         for o in orders:
-            out.add_row(o["id"], escape(o["name"] or ""), f"[{STATUS_STYLE.get(o['status'], '')}]{o['status']}[/]",
+            status = o["status"]
+            out.add_row(o["id"], escape(o["name"] or ""), f"[{STATUS_STYLE[status]}]{status}[/]",
                         str(o["nodes"]), o["parent_order_id"] or "", o["created_at"])
         console().print(out)
 

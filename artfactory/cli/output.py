@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from artfactory.engine.status import NodeProgress, NodeStatus, OrderStatus, node_status
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -11,10 +14,12 @@ if TYPE_CHECKING:
 
     from artfactory.services.library import Library
 
-STATUS_STYLE = {
-    "pending": "dim", "running": "cyan", "executed": "green", "cached": "blue", "failed": "bold red",
-    "skipped": "yellow", "canceled": "magenta", "succeeded": "green", "partial": "yellow",
-    "interrupted": "magenta", "queued": "dim",
+# Keyed by NodeStatus/OrderStatus members; they equal their strings, so a status from JSON finds its style too.
+STATUS_STYLE: dict[str, str] = {
+    NodeStatus.PENDING: "dim", NodeStatus.RUNNING: "cyan", NodeStatus.EXECUTED: "green", NodeStatus.CACHED: "blue",
+    NodeStatus.FAILED: "bold red", NodeStatus.SKIPPED: "yellow", NodeStatus.CANCELED: "magenta",
+    OrderStatus.SUCCEEDED: "green", OrderStatus.PARTIAL: "yellow", OrderStatus.INTERRUPTED: "magenta",
+    OrderStatus.QUEUED: "dim",
 }
 
 
@@ -40,27 +45,45 @@ def table(title: str, columns: tuple[str, ...], **column_options: Any) -> Table:
     return out
 
 
+@dataclass(frozen=True)
+class ProgressRow:
+    """One node's line in the live table: its status and its latest progress report (or its error)."""
+
+    status: NodeStatus
+    progress: NodeProgress
+
+
 class LiveProgress:
     """A rich live table of node statuses and progress, fed by the executor's signals."""
 
-    def __init__(self, session: Any, order_nodes: list[str]) -> None:
+    def __init__(self, session: Any, order_nodes: list[str], order_id: str = "") -> None:
         from rich.live import Live
 
-        self.rows: dict[str, list[Any]] = {n: ["pending", 0.0, ""] for n in order_nodes}
+        self.rows: dict[str, ProgressRow] = {
+            n: ProgressRow(NodeStatus.PENDING, NodeProgress(order_id, n, 0.0)) for n in order_nodes}
         self.live = Live(self._table(), console=console(stderr=True), refresh_per_second=8, transient=False)
         signals = session.signals
-        signals.node_started.connect(lambda _o, n: self._set(n, "running", 0.0, ""))
-        signals.node_progress.connect(lambda _o, n, p, m: self._set(n, None, p, m))
-        signals.node_finished.connect(
-            lambda _o, n, s, e: self._set(n, s, 100.0 if s in ("executed", "cached") else None, e))
+        signals.node_started.connect(self.on_started)
+        signals.node_progress.connect(self.on_progress)
+        signals.node_finished.connect(self.on_finished)
 
-    def _set(self, node: str, status: str | None, percent: float | None, message: str) -> None:
-        row = self.rows.setdefault(node, ["pending", 0.0, ""])
-        if status:
-            row[0] = status
-        if percent is not None:
-            row[1] = percent
-        row[2] = message
+    def _row(self, order_id: str, node_id: str) -> ProgressRow:
+        return self.rows.get(node_id) or ProgressRow(NodeStatus.PENDING, NodeProgress(order_id, node_id, 0.0))
+
+    def on_started(self, order_id: str, node_id: str) -> None:
+        self._set(ProgressRow(NodeStatus.RUNNING, NodeProgress(order_id, node_id, 0.0)))
+
+    def on_progress(self, progress: NodeProgress) -> None:
+        self._set(replace(self._row(progress.order_id, progress.node_id), progress=progress))
+
+    def on_finished(self, order_id: str, node_id: str, signalled: str, error: str) -> None:
+        status = node_status(signalled)
+        before = self._row(order_id, node_id).progress
+        self._set(ProgressRow(status, replace(before, percent=100.0 if status.made_products else before.percent,
+                                              message=error)))
+
+    def _set(self, row: ProgressRow) -> None:
+        self.rows[row.progress.node_id] = row
         self.live.update(self._table())
 
     def _table(self) -> Table:
@@ -71,10 +94,11 @@ class LiveProgress:
         out.add_column("status")
         out.add_column("progress", justify="right")
         out.add_column("message", overflow="fold", max_width=70)
-        for node, (status, percent, message) in self.rows.items():
+        for node, row in self.rows.items():
+            percent, status = row.progress.percent, row.status
             bar = "█" * int(percent / 10) + "·" * (10 - int(percent / 10))
-            out.add_row(escape(node), f"[{STATUS_STYLE.get(status, '')}]{status}[/]", f"{bar} {percent:3.0f}%",
-                        escape(message))
+            out.add_row(escape(node), f"[{STATUS_STYLE[status]}]{status}[/]", f"{bar} {percent:3.0f}%",
+                        escape(row.progress.message))
         return out
 
 
@@ -84,6 +108,7 @@ def run_result(library: Library, session: Any, order_id: str) -> dict[str, Any]:
 
     with library.db.session() as db:
         result = lineage.run_result(library, db, order_id)
+        _add_shared_with(db, order_id, result)
     runner = session.runner
     if runner is not None and runner.order_id == order_id and runner.storage_error:
         print(f"artfactory: error: {runner.storage_error}", file=sys.stderr)
@@ -91,12 +116,26 @@ def run_result(library: Library, session: Any, order_id: str) -> dict[str, Any]:
     return result
 
 
+def _add_shared_with(db: Any, order_id: str, result: dict[str, Any]) -> None:
+    """A node another run's in-flight execution answered names that run's order (`shared_with`)."""
+    from sqlalchemy import select
+
+    from artfactory.models import OrderItem
+
+    rows = db.execute(select(OrderItem.node_id, OrderItem.shared_with).where(
+        OrderItem.order_id == order_id, OrderItem.shared_with.is_not(None))).all()
+    for node_id, shared_with in rows:
+        entry = (result.get("nodes") or {}).get(node_id)
+        if isinstance(entry, dict):
+            entry["shared_with"] = shared_with
+
+
 def print_run(result: dict[str, Any]) -> None:
     out = console()
     style = STATUS_STYLE.get(result["status"], "")
     out.print(f"order [bold]{result['order_id']}[/] [{style}]{result['status']}[/]")
     for node, info in result["nodes"].items():
-        if info["error"] and info["status"] == "failed":
+        if info["error"] and info["status"] == NodeStatus.FAILED:
             out.print(f"  [red]{escape(node)}[/]: {escape(info['error'])}")
     for product in result["products"]:
         size = f"{product['width']}×{product['height']}"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
-from artfactory.cli import keys, nodes, orders, products, run, templates, transfer, validate
+from artfactory.cli import keys, nodes, orders, plan, prices, products, run, templates, transfer, validate
 from artfactory.cli.common import CliError, positive_int
 
 
@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     def actions(parent: argparse.ArgumentParser) -> argparse._SubParsersAction[_Parser]:
         return parent.add_subparsers(dest="action", required=True, parser_class=_Parser)
 
+    def budget(parent: argparse.ArgumentParser) -> None:
+        parent.add_argument("--max-usd", type=plan.non_negative_usd, default=None, metavar="N",
+                            help="send nothing when the estimated cost is above N USD (see `plan`)")
+        parent.add_argument("--allow-unpriced", action="store_true",
+                            help="run paid nodes that have no price although a budget applies")
+
     rn = command("run", "run a graph document")
     rn.add_argument("graph", type=Path)
     rn.add_argument("--project", default="Default")
@@ -46,17 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--reroll", action="store_true", help="new random seeds for seed=-1 nodes")
     rn.add_argument("--only", action="append", default=None, metavar="NODE",
                     help="run only this node and what it needs (repeatable)")
+    budget(rn)
     rn.set_defaults(handler=run.cmd_run)
 
     rerun = command("rerun", "run an earlier order again, with tweaks")
     rerun.add_argument("order_id")
     rerun.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE")
     rerun.add_argument("--reroll", action="store_true")
+    budget(rerun)
     rerun.set_defaults(handler=run.cmd_rerun)
 
     resume = command("resume", "finish interrupted orders")
     resume.add_argument("order_ids", nargs="*")
+    budget(resume)
     resume.set_defaults(handler=run.cmd_resume)
+
+    pl = command("plan", "what a run would execute, take from the cache and cost; sends nothing")
+    pl.add_argument("graph", type=Path)
+    pl.add_argument("--project", default="Default")
+    pl.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    pl.set_defaults(handler=plan.cmd_plan)
+
+    prices.add_commands(command, actions, common)
 
     check = command("validate", "check a graph document without running it")
     check.add_argument("graph", type=Path)
@@ -120,4 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue = command("nodes", "list the node catalogue")
     catalogue.add_argument("type", nargs="?")
     catalogue.set_defaults(handler=nodes.cmd_nodes)
+
+    from artfactory.cli import spend  # here, not above: this block is the spend command's whole registration
+
+    sp = command("spend", "what the library's runs cost (by day, provider, model, collection, order)")
+    sp.add_argument("--since", type=spend.since_date, default=None, metavar="YYYY-MM-DD")
+    sp.add_argument("--project", default=None, help="only this project's orders")
+    sp.set_defaults(handler=spend.cmd_spend)
     return parser

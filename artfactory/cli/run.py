@@ -16,6 +16,7 @@ from artfactory.cli.common import (
     sweep_first,
 )
 from artfactory.cli.output import LiveProgress, console, print_run, run_result
+from artfactory.cli.plan import guard_budget
 
 if TYPE_CHECKING:
     from artfactory.services.library import Library
@@ -63,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan = HeadlessSession(library).plan(doc, reroll=args.reroll, only=args.only)
     except PlanError as exc:
         raise plan_error(exc) from None
+    guard_budget(library, [plan], max_usd=args.max_usd, allow_unpriced=args.allow_unpriced)
     project_id = library.project_id(args.project)
     return _run_and_report(args, library, plan, project_id, None, args.reroll)
 
@@ -88,6 +90,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         plan = HeadlessSession(library).plan(doc, pinned_seeds=pinned, reroll=args.reroll)
     except PlanError as exc:
         raise plan_error(exc) from None
+    guard_budget(library, [plan], max_usd=args.max_usd, allow_unpriced=args.allow_unpriced)
     return _run_and_report(args, library, plan, project_id, args.order_id, args.reroll)
 
 
@@ -109,14 +112,24 @@ def cmd_resume(args: argparse.Namespace) -> int:
     session = HeadlessSession(library)
     results: list[dict[str, Any]] = []
     worst = EXIT_OK
+    plans: dict[str, Any] = {}
     for order in orders:
-        order_id, project_id, items = order.order_id, order.project_id, order.items
+        order_id = order.order_id
         try:
             doc = graph_document.loads(order.snapshot, f"order {order_id}")
-            plan = session.plan(doc, pinned_seeds=order.pinned_seeds)
+            plans[order_id] = session.plan(doc, pinned_seeds=order.pinned_seeds)
         except (PlanError, graph_document.DocumentError) as exc:
-            store.finish_order(order_id, "failed", str(exc))
-            results.append({"order_id": order_id, "status": "failed", "error": str(exc), "nodes": {}, "products": []})
+            plans[order_id] = exc
+    # Every order to resume is held to the budget together, before any of them sends anything.
+    guard_budget(library, [p for p in plans.values() if not isinstance(p, Exception)], max_usd=args.max_usd,
+                 allow_unpriced=args.allow_unpriced)
+    for order in orders:
+        order_id, project_id, items = order.order_id, order.project_id, order.items
+        plan = plans[order_id]
+        if isinstance(plan, Exception):
+            store.finish_order(order_id, "failed", str(plan))
+            results.append({"order_id": order_id, "status": "failed", "error": str(plan), "nodes": {},
+                            "products": []})
             worst = max(worst, EXIT_FAILED)
             continue
         status = session.resume(order_id, plan, project_id, items, handle_sigint=True)

@@ -122,19 +122,19 @@ class AppController(QObject):
         return None
 
     # --- products ------------------------------------------------------------------------------
-    def product_detail(self, product_id: str) -> dict[str, Any]:
+    def product_detail(self, product_id: str) -> lineage.ProductLineage:
         """Lineage of a product; raises lineage.NotFound."""
         with self.library.db.session() as session:
-            return lineage.product_detail(self.library, session, product_id)
+            return lineage.product_lineage(self.library, session, product_id)
 
-    def product_image(self, product_id: str, detail: dict[str, Any] | None = None) -> Path | None:
+    def product_image(self, product_id: str, detail: lineage.ProductLineage | None = None) -> Path | None:
         """The best image to show: the large thumbnail, else the medium one, else the file itself."""
         for size in ("large", "medium"):
             path = thumbnail_path(self.library.home, size, product_id)
             if path.is_file():
                 return path
-        if detail and detail.get("media_type") == "image" and Path(detail["path"]).is_file():
-            return Path(detail["path"])
+        if detail and detail.media_type == "image" and Path(detail.path).is_file():
+            return Path(detail.path)
         return None
 
     # --- settings and keys ----------------------------------------------------------------------

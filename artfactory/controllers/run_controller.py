@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -13,23 +13,45 @@ from artfactory.controllers.gui_errors import KEY_CODES, KEYS_PLACE, for_gui
 from artfactory.engine import document as graph_document
 from artfactory.engine.executor import Executor, OrderRunner
 from artfactory.engine.plan import PlanError
+from artfactory.engine.status import (
+    NODE_OPEN,
+    ORDER_OPEN,
+    NodeProgress,
+    NodeStatus,
+    OrderStatus,
+    node_status,
+    order_status,
+)
 from artfactory.models import Order
+from artfactory.providers.pricing import run_services_with_costs
 from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.services.orders import OrderStore, product_ids_in
-from artfactory.services.runs import run_services
 from artfactory.services.thumbnails import thumbnail_path
 from artfactory.services.write_errors import describe_write_failure, is_write_failure
 
-ACTIVE = ("queued", "running")
+ACTIVE = ORDER_OPEN
 
 
 @dataclass
-class NodeProgress:
-    status: str = "pending"
-    percent: float = 0.0
-    message: str = ""
+class NodeRow:
+    """One node of an order as the runs panel lists it: its status, latest progress report and error."""
+
+    order_id: str
+    node_id: str
+    status: NodeStatus = NodeStatus.PENDING
+    progress: NodeProgress | None = None  # the latest report; None until the node reports
     error: str = ""
+
+    @property
+    def percent(self) -> float:
+        if self.status.made_products:
+            return 100.0
+        return self.progress.percent if self.progress is not None and self.status != NodeStatus.PENDING else 0.0
+
+    @property
+    def message(self) -> str:
+        return self.progress.message if self.progress is not None else ""
 
 
 @dataclass
@@ -38,14 +60,20 @@ class OrderInfo:
 
     order_id: str
     name: str
-    status: str
+    status: OrderStatus
     created: float
-    nodes: dict[str, NodeProgress] = field(default_factory=dict)
+    nodes: dict[str, NodeRow] = field(default_factory=dict)
     history: bool = False  # loaded from the database, not started in this session
 
     @property
     def done(self) -> int:
-        return sum(1 for n in self.nodes.values() if n.status not in ("pending", "running"))
+        return sum(1 for n in self.nodes.values() if n.status not in NODE_OPEN)
+
+    def node(self, node_id: str) -> NodeRow:
+        row = self.nodes.get(node_id)
+        if row is None:
+            row = self.nodes[node_id] = NodeRow(self.order_id, node_id)
+        return row
 
 
 class RunController(QObject):
@@ -60,7 +88,7 @@ class RunController(QObject):
     def __init__(self, library: Library, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.library = library
-        self.executor = Executor(run_services(library), parent=self)
+        self.executor = Executor(run_services_with_costs(library), parent=self)
         self.orders: dict[str, OrderInfo] = {}
         self._graphs: dict[str, GraphController] = {}
         self._runners: dict[str, OrderRunner] = {}
@@ -109,13 +137,13 @@ class RunController(QObject):
         order_id = runner.order_id
         self._graphs[order_id] = graph
         self._runners[order_id] = runner
-        info = OrderInfo(order_id, graph.doc.name or graph.title(), "running", time.time(),
-                         {n: NodeProgress() for n in plan.order})
+        info = OrderInfo(order_id, graph.doc.name or graph.title(), OrderStatus.RUNNING, time.time(),
+                         {n: NodeRow(order_id, n) for n in plan.order})
         self.orders[order_id] = info
         graph.run_state.begin(order_id, list(plan.order), graph.fingerprints())
         self.order_added.emit(order_id)
         runner.start()  # cached nodes report at once, inside start(); the state above must exist first
-        if info.status == "running":
+        if info.status == OrderStatus.RUNNING:
             scope = f"{len(plan.order)} node{'s' if len(plan.order) != 1 else ''}"
             self.message.emit(f"Running {info.name} ({scope})…")
         return order_id
@@ -141,11 +169,11 @@ class RunController(QObject):
                 doc = graph_document.loads(order.snapshot, f"order {order.order_id}")
                 plan = self.executor.plan(doc, pinned_seeds=order.pinned_seeds)
             except (PlanError, graph_document.DocumentError) as exc:
-                store.finish_order(order.order_id, "failed", str(exc))
+                store.finish_order(order.order_id, OrderStatus.FAILED, str(exc))
                 self.message.emit(f"Order {order.order_id} cannot be resumed: {exc}")
                 continue
-            self.orders[order.order_id] = OrderInfo(order.order_id, doc.name or order.order_id, "running",
-                                                    time.time(), {n: NodeProgress() for n in plan.order})
+            self.orders[order.order_id] = OrderInfo(order.order_id, doc.name or order.order_id, OrderStatus.RUNNING,
+                                                    time.time(), {n: NodeRow(order.order_id, n) for n in plan.order})
             self.order_added.emit(order.order_id)
             runner = self.executor.resume(order.order_id, plan, order.project_id, order.items)
             if runner.final_status is None:  # an order whose every node was done has finished inside start()
@@ -206,8 +234,8 @@ class RunController(QObject):
                     continue
                 summary = lineage.order_summary(session, order)
                 created = order.created_at.timestamp() if order.created_at else 0.0
-                self.orders[order.id] = OrderInfo(order.id, summary["name"] or order.id, order.status, created,
-                                                  history=True)
+                self.orders[order.id] = OrderInfo(order.id, summary["name"] or order.id, order_status(order.status),
+                                                  created, history=True)
                 added.append(order.id)
         return added
 
@@ -219,8 +247,11 @@ class RunController(QObject):
         with self.library.db.session() as session:
             detail = lineage.order_detail(self.library, session, order_id)
         for item in detail["items"]:
-            info.nodes[item["node_id"]] = NodeProgress(item["status"], float(item["progress"] or 0.0) * (
-                1 if (item["progress"] or 0) > 1 else 100), "", item["error"] or "")
+            stored = float(item["progress"] or 0.0)  # percent; very old rows kept a fraction of 1
+            progress = NodeProgress(order_id, item["node_id"], stored if stored > 1 else stored * 100,
+                                    item.get("progress_message") or "")
+            info.nodes[item["node_id"]] = NodeRow(order_id, item["node_id"], node_status(item["status"]), progress,
+                                                  item["error"] or "")
         self.order_changed.emit(order_id)
 
     def product_ids(self, order_id: str, node_id: str) -> list[str]:
@@ -232,46 +263,49 @@ class RunController(QObject):
         return product_ids_in(item.get("outputs")) if item else []
 
     # --- executor signals (GUI thread) ------------------------------------------------------------------
-    def _node(self, order_id: str, node_id: str) -> NodeProgress | None:
+    def _node(self, order_id: str, node_id: str) -> NodeRow | None:
         info = self.orders.get(order_id)
-        return info.nodes.setdefault(node_id, NodeProgress()) if info else None
+        return info.node(node_id) if info else None
 
     def _on_node_started(self, order_id: str, node_id: str) -> None:
         node = self._node(order_id, node_id)
         if node is None:
             return
-        node.status = "running"
-        self._graph_update(order_id, node_id, status="running", percent=0.0, message="", error="")
+        node.status, node.progress, node.error = NodeStatus.RUNNING, NodeProgress(order_id, node_id, 0.0), ""
+        self._graph_update(order_id, node_id, status=NodeStatus.RUNNING, percent=0.0, message="", error="")
         self.node_changed.emit(order_id, node_id)
 
-    def _on_node_progress(self, order_id: str, node_id: str, percent: float, message: str) -> None:
+    def _on_node_progress(self, progress: NodeProgress) -> None:
+        order_id, node_id = progress.order_id, progress.node_id
         node = self._node(order_id, node_id)
         if node is None:
             return
-        node.percent, node.message = percent, message
-        self._graph_update(order_id, node_id, percent=percent, message=message)
+        node.progress = progress
+        self._graph_update(order_id, node_id, percent=progress.percent, message=progress.message)
         self.node_changed.emit(order_id, node_id)
 
-    def _on_node_finished(self, order_id: str, node_id: str, status: str, error: str) -> None:
+    def _on_node_finished(self, order_id: str, node_id: str, signalled: str, error: str) -> None:
         node = self._node(order_id, node_id)
         if node is None:
             return
-        if status == "failed":
+        status = node_status(signalled)
+        if status == NodeStatus.FAILED:
             error = self._translate(order_id, node_id, error)
         node.status, node.error = status, error
-        if status in ("executed", "cached"):
-            node.percent = 100.0
+        if status.made_products and node.progress is not None:
+            node.progress = replace(node.progress, percent=100.0)
         products = None
-        if status in ("executed", "cached") and order_id in self._graphs:
+        if status.made_products and order_id in self._graphs:
             home = self.library.home
             products = [(pid, thumbnail_path(home, "medium", pid)) for pid in self.product_ids(order_id, node_id)]
             for pid, _path in products:
                 self._shown.setdefault(pid, set()).add((order_id, node_id))
         self._graph_update(order_id, node_id, status=status, error=error, products=products,
-                           percent=100.0 if status in ("executed", "cached") else None)
+                           percent=100.0 if status.made_products else None)
         self.node_changed.emit(order_id, node_id)
 
-    def _on_order_finished(self, order_id: str, status: str) -> None:
+    def _on_order_finished(self, order_id: str, signalled: str) -> None:
+        status = order_status(signalled)
         info = self.orders.get(order_id)
         runner = self._runners.pop(order_id, None)
         if info is not None:
@@ -281,7 +315,7 @@ class RunController(QObject):
         if graph is not None and graph.run_state.order_id == order_id:
             graph.run_state.finish(status)
         name = info.name if info else order_id
-        failed = [n for n, p in (info.nodes.items() if info else ()) if p.status == "failed"]
+        failed = [n for n, p in (info.nodes.items() if info else ()) if p.status == NodeStatus.FAILED]
         detail = f": {len(failed)} node{'s' if len(failed) != 1 else ''} failed" if failed else ""
         if order_id in self._key_missing:
             self._key_missing.discard(order_id)

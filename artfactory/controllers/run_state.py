@@ -8,12 +8,14 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-FINISHED = ("executed", "cached", "failed", "skipped", "canceled")
+from artfactory.engine.status import NODE_FINISHED, ORDER_OPEN, NodeStatus, OrderStatus, node_status, order_status
+
+FINISHED = NODE_FINISHED
 
 
 @dataclass
 class NodeRun:
-    status: str = "pending"
+    status: NodeStatus = NodeStatus.PENDING
     percent: float = 0.0
     message: str = ""
     error: str = ""
@@ -32,7 +34,7 @@ class RunState(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.order_id: str | None = None
-        self.order_status: str | None = None
+        self.order_status: OrderStatus | None = None
         self.nodes: dict[str, NodeRun] = {}
         self._current: dict[str, str] = {}  # the document's fingerprints now
 
@@ -43,14 +45,14 @@ class RunState(QObject):
 
     @property
     def running(self) -> bool:
-        return self.order_id is not None and self.order_status in ("queued", "running")
+        return self.order_id is not None and self.order_status in ORDER_OPEN
 
     def begin(self, order_id: str, node_ids: list[str], inputs: Mapping[str, str] | None = None) -> None:
         """A new order starts: every planned node is pending, the others keep what they showed before.
 
         `inputs` are the planned nodes' fingerprints: a later edit that changes one makes it out of date."""
         self.order_id = order_id
-        self.order_status = "running"
+        self.order_status = OrderStatus.RUNNING
         for node_id in node_ids:
             self.nodes[node_id] = NodeRun(inputs=(inputs or {}).get(node_id, ""))
         if inputs:
@@ -73,14 +75,14 @@ class RunState(QObject):
     def get(self, node_id: str) -> NodeRun | None:
         return self.nodes.get(node_id)
 
-    def update(self, node_id: str, *, status: str | None = None, percent: float | None = None,
+    def update(self, node_id: str, *, status: NodeStatus | str | None = None, percent: float | None = None,
                message: str | None = None, error: str | None = None,
                products: list[tuple[str, Path]] | None = None) -> None:
         run = self.nodes.setdefault(node_id, NodeRun())
         if status is not None:
-            run.status = status
-            if status in FINISHED:
-                run.percent = 100.0 if status in ("executed", "cached") else run.percent
+            run.status = node_status(status)
+            if run.status.made_products:
+                run.percent = 100.0
         if percent is not None:
             run.percent = max(0.0, min(100.0, percent))
         if message is not None:
@@ -91,9 +93,9 @@ class RunState(QObject):
             run.products = products
         self.node_changed.emit(node_id)
 
-    def finish(self, status: str) -> None:
-        self.order_status = status
-        self.finished.emit(status)
+    def finish(self, status: OrderStatus | str) -> None:
+        self.order_status = order_status(status)
+        self.finished.emit(self.order_status.value)
 
     def forget(self, node_id: str) -> None:
         if self.nodes.pop(node_id, None) is not None:

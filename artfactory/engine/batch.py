@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from artfactory.engine.context import CollectionAdd, NodeContext
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType
 from artfactory.engine.ports import ProductDraft, ProductStorage, ProductStorageError, encode_outputs
 from artfactory.models import new_id
@@ -27,6 +28,7 @@ class NodeOutcome:
     collection_adds: list[CollectionAdd] = field(default_factory=list)
     error: str | None = None
     code: str | None = None
+    usage: list[Usage] = field(default_factory=list)  # what its remote jobs used (also on failure, when known)
 
     @property
     def encoded(self) -> dict[str, list[Any]]:
@@ -163,17 +165,31 @@ def execute_node(node_type: NodeType, node_id: str, ctx: NodeContext, inputs: Ma
         ctx.check_canceled()
         stored_values, drafts = store_new_media(node_type, node_id, values, storage, project_id=project_id,
                                                 params=params, find_existing=find_existing)
-        return NodeOutcome(node_id, "executed", stored_values, drafts, list(ctx.collection_adds))
+        return NodeOutcome(node_id, "executed", stored_values, drafts, list(ctx.collection_adds),
+                           usage=list(ctx.usage))
     except NodeCanceled:
-        return NodeOutcome(node_id, "canceled", error="canceled", code="canceled")
+        return NodeOutcome(node_id, "canceled", error="canceled", code="canceled", usage=list(ctx.usage))
     except NodeError as exc:
         # Error texts go to the database, the CLI and exports: no key may ride along (plugins included).
-        return NodeOutcome(node_id, "failed", error=redact(str(exc)), code=exc.code)
+        return NodeOutcome(node_id, "failed", error=redact(str(exc)), code=exc.code, usage=used(ctx, exc))
     except ProductStorageError as exc:
-        return NodeOutcome(node_id, "failed", error=str(exc), code="storage")
+        return NodeOutcome(node_id, "failed", error=str(exc), code="storage", usage=list(ctx.usage))
     except MemoryError:
-        return NodeOutcome(node_id, "failed", error="out of memory", code="memory")
+        return NodeOutcome(node_id, "failed", error="out of memory", code="memory", usage=list(ctx.usage))
     except Exception as exc:
         log.exception("node %s (%s) crashed", node_id, node_type.type)
         return NodeOutcome(node_id, "failed", error=redact(f"internal error in {node_type.type}: {exc!r}"),
-                           code="internal")
+                           code="internal", usage=list(ctx.usage))
+
+
+def used(ctx: NodeContext, exc: BaseException) -> list[Usage]:
+    """What a node's jobs used: those that finished (ctx.usage) and the one a failure reported (the error's
+    `usage`, set by provider clients when the provider's answer carried metrics); each job once."""
+    usage = list(ctx.usage)
+    seen = {u.job_id for u in usage if u.job_id}
+    extra = getattr(exc, "usage", None)
+    for item in extra if isinstance(extra, list | tuple) else ():
+        if isinstance(item, Usage) and not (item.job_id and item.job_id in seen):
+            usage.append(item)
+            seen.add(item.job_id)
+    return usage

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import Media, NodeCanceled, NodeError
 
 log = logging.getLogger("artfactory.engine")
@@ -22,6 +23,23 @@ class RemoteNotStored(NodeError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, code="storage")
+
+
+def remote_jobs_of(item: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """The remote jobs an order item had started, by batch index (from its remote_job_id and remote_state)."""
+    state = item.get("remote_state") or {}
+    jobs = state.get("jobs") if isinstance(state, dict) else None
+    if isinstance(jobs, dict):
+        return {int(k): dict(v) for k, v in jobs.items() if isinstance(v, dict) and v.get("job_id")}
+    if item.get("remote_job_id") and isinstance(state, dict):  # a single job recorded without per-item state
+        return {int(state.get("item_index", 0)): {**state, "job_id": item["remote_job_id"]}}
+    return {}
+
+
+def reattachable(jobs: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The jobs a new run may poll instead of paying again: those the provider did not report ended
+    (failed, canceled, outputs expired)."""
+    return {index: dict(job) for index, job in jobs.items() if not job.get("ended")}
 
 
 @dataclass
@@ -50,6 +68,7 @@ class NodeContext:
     remote_jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     collection_adds: list[CollectionAdd] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    usage: list[Usage] = field(default_factory=list)  # what the node's remote jobs used, for the ledger
 
     @property
     def canceled(self) -> bool:
@@ -89,6 +108,10 @@ class NodeContext:
         self.remote_jobs[self.item_index] = self.previous_remote
         if self.on_remote is not None:
             self.on_remote(job_id, state)
+
+    def report_usage(self, usage: Usage) -> None:
+        """Record what one remote job used (units, the provider's own metrics); the writer prices it."""
+        self.usage.append(usage)
 
     def add_to_collection(self, name: str, items: Sequence[Media]) -> None:
         self.collection_adds.append(CollectionAdd(name, [m.product_id for m in items]))

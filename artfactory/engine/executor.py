@@ -12,10 +12,12 @@ from typing import Any
 from PyQt6.QtCore import QObject, QRunnable, QThreadPool, QTimer, pyqtSignal, pyqtSlot
 
 from artfactory.engine.batch import NodeOutcome, discard_drafts, execute_node
-from artfactory.engine.context import NodeContext, RemoteNotStored
+from artfactory.engine.context import NodeContext, RemoteNotStored, remote_jobs_of
+from artfactory.engine.cost import Cost
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.plan import Plan, build_plan
-from artfactory.engine.ports import RunServices
+from artfactory.engine.ports import CachedResult, Claims, LeaseHolder, RunServices
+from artfactory.engine.status import NodeProgress
 from artfactory.signals import DomainSignals
 
 log = logging.getLogger("artfactory.engine")
@@ -24,6 +26,9 @@ PROGRESS_WRITE_INTERVAL_S = 0.25
 # and the worker waits for the answer before it polls, so a job is never left unrecorded and running.
 REMOTE_WRITE_RETRY_MS = (100, 400, 1000, 2000)
 REMOTE_ACK_TIMEOUT_S = 30.0
+# A node whose work another run is executing looks again this often (one lease read per order and tick).
+WAIT_POLL_MS = 250
+LEASE_TTL_S = 15.0  # the default of settings.lease_ttl_s
 
 
 @dataclass
@@ -88,17 +93,6 @@ class _NodeTask(QRunnable):
                 log.warning("thumbnail for %s failed: %s", draft.id, exc)
 
 
-def remote_jobs_of(item: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
-    """The remote jobs an interrupted order item had started, by batch index."""
-    state = item.get("remote_state") or {}
-    jobs = state.get("jobs")
-    if isinstance(jobs, dict):
-        return {int(k): dict(v) for k, v in jobs.items() if isinstance(v, dict) and v.get("job_id")}
-    if item.get("remote_job_id"):  # a single job recorded without per-item state
-        return {int(state.get("item_index", 0)): {**state, "job_id": item["remote_job_id"]}}
-    return {}
-
-
 class OrderRunner(QObject):
     """Runs one order: cached nodes answer at once, the rest start as soon as their inputs are ready."""
 
@@ -128,6 +122,8 @@ class OrderRunner(QObject):
         self._waiting: dict[str, int] = {}
         self._ready: list[str] = []
         self._running: dict[str, NodeContext] = {}
+        # Nodes waiting for another run executing the same cache key (pending in the database meanwhile).
+        self._waits: dict[str, LeaseHolder] = {}
         self._progress_written: dict[str, float] = {}
         self._canceled = False
         self._started = False
@@ -178,6 +174,7 @@ class OrderRunner(QObject):
         if self.final_status is not None or self._canceled:
             return
         self._canceled = True
+        self._waits.clear()
         pending = [n for n in self.plan.order if self.status[n] == "pending"]
         for node_id in pending:
             self.status[node_id] = "canceled"
@@ -197,6 +194,7 @@ class OrderRunner(QObject):
         elif self.status.get(node_id) == "pending":
             if node_id in self._ready:
                 self._ready.remove(node_id)
+            self._waits.pop(node_id, None)
             self._set_final(node_id, "canceled", "canceled by the user", "canceled")
             self._skip_dependents(node_id)
             self._pump()
@@ -227,6 +225,9 @@ class OrderRunner(QObject):
             if prepared is not None:
                 launching.append(prepared)
         self._ready = still_waiting if self.storage_error is None else []
+        answered = False
+        if launching and self.storage_error is None:
+            launching, answered = self._claim(launching)
         # One transaction marks every node of this wave running, before any of them starts.
         if launching and self.storage_error is None and self._write(
                 self.store.mark_running, [self.item_ids[node_id] for node_id, _, _ in launching]):
@@ -238,7 +239,88 @@ class OrderRunner(QObject):
         else:
             for node_id, _, _ in launching:  # never started: they stay pending and are skipped below
                 self.executor.release(self.plan.nodes[node_id].node_type.provider)
+        if answered:  # their successors may be ready now
+            self._pump()
+            return
         self._maybe_finish()
+
+    # -- never twice: one run executes a cache key, the others wait for it ----------------------------
+    def _claim(self, launching: list[tuple[str, NodeContext, dict[str, Any]]],
+               ) -> tuple[list[tuple[str, NodeContext, dict[str, Any]]], bool]:
+        """Claim the wave's cache keys in one transaction. Returns the nodes to start (this run holds their
+        leases) and whether some were answered from a result that appeared meanwhile."""
+        keys = {self.item_ids[n]: self.plan.nodes[n].cache_key for n, _, _ in launching}
+        try:
+            claims: Claims = self.store.claim(self.order_id, keys, self.executor.lease_ttl_s)
+        except Exception as exc:
+            self._write_failed(exc)
+            for node_id, _, _ in launching:
+                self.executor.release(self.plan.nodes[node_id].node_type.provider)
+            return [], False
+        starting = []
+        answered = False
+        for node_id, ctx, inputs in launching:
+            item_id = self.item_ids[node_id]
+            if item_id in claims.won:
+                for index, job in claims.remote_jobs.get(item_id, {}).items():
+                    ctx.remote_jobs.setdefault(index, job)  # re-attached: polled, not created again
+                starting.append((node_id, ctx, inputs))
+                continue
+            self.executor.release(self.plan.nodes[node_id].node_type.provider)
+            if item_id in claims.cached:
+                self._answered(node_id, claims.cached[item_id])
+                answered = True
+            elif item_id in claims.held:
+                self._wait_for(node_id, claims.held[item_id])
+        if claims.won:
+            self.executor.hold_leases()
+        return starting, answered
+
+    def _answered(self, node_id: str, hit: CachedResult) -> None:
+        """Another run executed this node's work while it waited: its products are taken (status cached)."""
+        self.status[node_id] = "cached"
+        self.outputs[node_id] = hit.outputs
+        self.signals.node_finished.emit(self.order_id, node_id, "cached", "")
+        self._release_successors(node_id)
+        self.executor.wake(self.plan.nodes[node_id].cache_key)  # a twin in this process waiting on it
+
+    def _wait_for(self, node_id: str, holder: LeaseHolder) -> None:
+        self._waits[node_id] = holder
+        self.signals.node_progress.emit(
+            NodeProgress(self.order_id, node_id, 0.0, f"waiting for order {holder.order_id} (same work)"))
+        self.executor.watch_waits()
+
+    def poll_waits(self) -> bool:
+        """Look once at the runs this order waits for (one read); a node whose holder released its lease (done,
+        failed, canceled) or is gone (crashed) tries its claim again. Returns whether nodes still wait."""
+        self._waits = {n: h for n, h in self._waits.items() if self.status.get(n) == "pending"}
+        if not self._waits or self._canceled or self.storage_error is not None or self.final_status is not None:
+            self._waits.clear()
+            return False
+        try:
+            holders = self.store.lease_holders(self.plan.nodes[n].cache_key for n in self._waits)
+        except Exception as exc:  # a read that failed (a busy database): the next tick looks again
+            log.debug("could not read leases: %s", exc)
+            return True
+        ttl = self.executor.lease_ttl_s
+        again = []
+        for node_id, was in self._waits.items():
+            now = holders.get(self.plan.nodes[node_id].cache_key)
+            if now is None or now.item_id != was.item_id or self.store.is_stale(now, ttl):
+                again.append(node_id)
+        for node_id in again:
+            del self._waits[node_id]
+            self._ready.append(node_id)
+        if again:
+            self._pump()
+        return bool(self._waits)
+
+    def wake(self, cache_key: str) -> None:
+        """A run of this process released `cache_key`: nodes waiting for it try again now, not at the next poll."""
+        for node_id in [n for n in self._waits if self.plan.nodes[n].cache_key == cache_key]:
+            del self._waits[node_id]
+            if self.status[node_id] == "pending":
+                self._ready.append(node_id)
 
     def _inputs_for(self, node_id: str) -> dict[str, Any]:
         node = self.plan.nodes[node_id]
@@ -317,7 +399,7 @@ class OrderRunner(QObject):
 
     @pyqtSlot(str, float, str)
     def _on_progress(self, node_id: str, percent: float, message: str) -> None:
-        self.signals.node_progress.emit(self.order_id, node_id, percent, message)
+        self.signals.node_progress.emit(NodeProgress(self.order_id, node_id, percent, message))
         now = time.monotonic()
         if now - self._progress_written.get(node_id, 0.0) >= PROGRESS_WRITE_INTERVAL_S:
             self._progress_written[node_id] = now
@@ -329,12 +411,13 @@ class OrderRunner(QObject):
         node_id = outcome.node_id
         self._running.pop(node_id, None)
         self.executor.release(self.plan.nodes[node_id].node_type.provider)
+        cost = self._cost_of(outcome)
         if outcome.status == "executed":
             try:
                 self.store.finish_item(
                     self.item_ids[node_id], order_id=self.order_id, project_id=self.project_id,
                     status="executed", outputs=outcome.encoded, products=outcome.products,
-                    collection_adds=outcome.collection_adds,
+                    collection_adds=outcome.collection_adds, cost=cost,
                 )
             except Exception as exc:  # e.g. disk full: the node fails, its files go, the library stays whole
                 log.info("could not record %s", node_id, exc_info=log.isEnabledFor(logging.DEBUG))
@@ -354,15 +437,33 @@ class OrderRunner(QObject):
         elif node_id in self._halted and outcome.status == "canceled":
             outcome = NodeOutcome(node_id, "failed", error=f"stopped: {self.storage_error}", code="storage")
         if outcome.status != "executed":
-            self._set_final(node_id, outcome.status, outcome.error, outcome.code)
+            self._set_final(node_id, outcome.status, outcome.error, outcome.code, cost)
             self._skip_dependents(node_id)
+        self.executor.wake(self.plan.nodes[node_id].cache_key)
         self.executor.pump_all()
 
-    def _set_final(self, node_id: str, status: str, error: str | None, code: str | None) -> None:
+    def _cost_of(self, outcome: NodeOutcome) -> Cost | None:
+        """What the node's remote jobs cost, for the ledger; pricing trouble never breaks a run."""
+        costs = self.services.costs
+        if not outcome.usage or costs is None:
+            return None
+        try:
+            cost = costs.cost_of(outcome.usage)
+        except Exception:
+            log.warning("could not price what %s used; no cost recorded", outcome.node_id, exc_info=True)
+            return None
+        if cost is None:
+            return None
+        return Cost(cost.usd, cost.source, {**cost.detail, "usages": [u.as_dict() for u in outcome.usage]})
+
+    def _set_final(self, node_id: str, status: str, error: str | None, code: str | None,
+                   cost: Cost | None = None) -> None:
         self.status[node_id] = status
+        self._waits.pop(node_id, None)
         if error:
             self.errors[node_id] = error
-        self._write(self.store.mark_items, [self.item_ids[node_id]], status, error, code)
+        self._write(self.store.mark_items, [self.item_ids[node_id]], status, error, code,
+                    *((cost,) if cost is not None else ()))
         self.signals.node_finished.emit(self.order_id, node_id, status, error or "")
 
     def _skip_dependents(self, node_id: str) -> None:
@@ -377,6 +478,7 @@ class OrderRunner(QObject):
         for node_id in node_ids:
             self.status[node_id] = "skipped"
             self.errors[node_id] = reason
+            self._waits.pop(node_id, None)
             if node_id in self._ready:
                 self._ready.remove(node_id)
         self._write(self.store.mark_items, [self.item_ids[n] for n in node_ids], "skipped", reason, code)
@@ -475,6 +577,14 @@ class Executor(QObject):
         self.limits = dict(limits or services.settings.provider_limits())
         self._in_use: dict[str, int] = {}
         self.runners: dict[str, OrderRunner] = {}
+        # Leases: a run that crashed stops refreshing its heartbeat, and after lease_ttl_s others take over.
+        self.lease_ttl_s = float(getattr(services.settings, "lease_ttl_s", LEASE_TTL_S))
+        self._heartbeat = QTimer(self)
+        self._heartbeat.setInterval(int(max(100.0, min(5000.0, self.lease_ttl_s * 1000 / 3))))
+        self._heartbeat.timeout.connect(self._beat)
+        self._wait_poll = QTimer(self)
+        self._wait_poll.setInterval(WAIT_POLL_MS)
+        self._wait_poll.timeout.connect(self._poll_waits)
 
     # -- provider slots ------------------------------------------------------------------------------
     def acquire(self, group: str | None) -> bool:
@@ -489,6 +599,37 @@ class Executor(QObject):
     def release(self, group: str | None) -> None:
         if group is not None:
             self._in_use[group] = max(0, self._in_use.get(group, 0) - 1)
+
+    # -- leases ------------------------------------------------------------------------------------------
+    def hold_leases(self) -> None:
+        """This process holds leases now: keep their heartbeat fresh while it does."""
+        if not self._heartbeat.isActive():
+            self._heartbeat.start()
+
+    def _beat(self) -> None:
+        try:
+            held = self.store.heartbeat()
+        except Exception as exc:  # the next beat tries again; a lease only goes stale after lease_ttl_s
+            log.debug("heartbeat failed: %s", exc)
+            return
+        if not held:
+            self._heartbeat.stop()
+
+    def wake(self, cache_key: str) -> None:
+        if self._wait_poll.isActive():
+            for runner in list(self.runners.values()):
+                runner.wake(cache_key)
+
+    def watch_waits(self) -> None:
+        if not self._wait_poll.isActive():
+            self._wait_poll.start()
+
+    def _poll_waits(self) -> None:
+        waiting = False
+        for runner in list(self.runners.values()):
+            waiting = runner.poll_waits() or waiting
+        if not waiting:
+            self._wait_poll.stop()
 
     def pump_all(self) -> None:
         for runner in list(self.runners.values()):

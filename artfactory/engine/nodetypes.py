@@ -14,6 +14,8 @@ from artfactory.engine.document import bad_text
 if TYPE_CHECKING:
     from PIL import Image
 
+    from artfactory.engine.cost import Usage
+
 PORT_KINDS = ("text", "image", "video", "media", "number")
 _LARGEST_INT = 2**63 - 1
 PARAM_KINDS = ("string", "text", "int", "float", "bool", "choice", "object", "path")
@@ -214,6 +216,8 @@ class RunContext(Protocol):
     def seed_for(self, index: int | None = None) -> int: ...
 
     def remember_remote(self, job_id: str, state: dict[str, Any]) -> None: ...
+
+    def report_usage(self, usage: Usage) -> None: ...
 
     def add_to_collection(self, name: str, items: Sequence[Media]) -> None: ...
 

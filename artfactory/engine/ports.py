@@ -11,6 +11,7 @@ from artfactory.engine.nodetypes import Media
 
 if TYPE_CHECKING:
     from artfactory.engine.context import CollectionAdd
+    from artfactory.engine.cost import Cost, CostBook
     from artfactory.engine.plan import Plan
     from artfactory.engine.registry import NodeRegistry
 
@@ -91,6 +92,31 @@ class CachedResult:
     item_id: str
     outputs: dict[str, Any]
     params: dict[str, Any]
+    order_id: str | None = None  # the order whose item answered (for `shared_with`)
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """The run executing a cache key right now (a row of the leases table)."""
+
+    order_id: str
+    item_id: str
+    owner: str  # "host:pid"
+    age_s: float = 0.0  # seconds since its last heartbeat
+
+
+@dataclass
+class Claims:
+    """What `OrderPersistence.claim` did with the nodes of one launch wave (keyed by item id).
+
+    `won`: this run holds the lease and executes; `held`: another live run executes the same work, so the node
+    waits; `cached`: the work finished elsewhere meanwhile, the item is now `cached` (and needs no lease);
+    `remote_jobs`: recorded accepted jobs of earlier runs of the same key, re-attached (already persisted)."""
+
+    won: set[str] = field(default_factory=set)
+    held: dict[str, LeaseHolder] = field(default_factory=dict)
+    cached: dict[str, CachedResult] = field(default_factory=dict)
+    remote_jobs: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 def encode_value(value: Any) -> Any:
@@ -129,13 +155,30 @@ class OrderPersistence(Protocol):
     def finish_order(self, order_id: str, status: str, error: str | None = None) -> None: ...
     def mark_cached(self, item_ids: Mapping[str, str], hits: Mapping[str, CachedResult]) -> None: ...
     def mark_running(self, item_ids: Iterable[str]) -> None: ...
+    def claim(self, order_id: str, keys: Mapping[str, str], stale_after_s: float) -> Claims:
+        """Claim the leases of nodes about to execute (item id -> cache key), all in one transaction: insert, or
+        take over a lease whose owner is gone (no heartbeat for `stale_after_s`, or a dead process here)."""
+        ...
+    def lease_holders(self, keys: Iterable[str]) -> dict[str, LeaseHolder]:
+        """Who holds these cache keys now (one read); a key nobody holds is absent."""
+        ...
+    def is_stale(self, holder: LeaseHolder, stale_after_s: float) -> bool:
+        """Whether the run holding a lease is gone (its heartbeat too old, or its process here dead)."""
+        ...
+    def heartbeat(self) -> int:
+        """Refresh the heartbeat of every lease this process holds; returns how many it holds."""
+        ...
+    def recorded_jobs(self, cache_key: str) -> dict[int, dict[str, Any]]:
+        """Accepted remote jobs an earlier unfinished run of this cache key recorded and may be re-attached."""
+        ...
     def set_progress(self, item_id: str, percent: float, message: str) -> None: ...
     def set_remote(self, item_id: str, job_id: str, state: Mapping[str, Any]) -> None: ...
     def mark_items(self, item_ids: Iterable[str], status: str, error: str | None = None,
-                   code: str | None = None) -> None: ...
+                   code: str | None = None, cost: Cost | None = None) -> None: ...
     def finish_item(self, item_id: str, *, order_id: str, project_id: int, status: str,
                     outputs: dict[str, Any] | None = None, error: str | None = None, code: str | None = None,
-                    products: Sequence[ProductDraft] = (), collection_adds: Sequence[CollectionAdd] = ()) -> None: ...
+                    products: Sequence[ProductDraft] = (), collection_adds: Sequence[CollectionAdd] = (),
+                    cost: Cost | None = None) -> None: ...
     def decode_outputs(self, outputs: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]: ...
     def is_write_failure(self, exc: BaseException) -> bool:
         """Whether a failed write means the library cannot take more (a full disk, a database refusing writes)."""
@@ -165,3 +208,5 @@ class RunServices:
     redact: Callable[[str], str]
     # Makes the thumbnails of a stored image (product id, its file); called from a worker after the node reports.
     thumbnails: Callable[[str, Path], object] | None = None
+    # Prices what a provider node's jobs used, for the ledger (providers.pricing); None records no cost.
+    costs: CostBook | None = None

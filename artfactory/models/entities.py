@@ -142,6 +142,12 @@ class OrderItem(Base):
     progress_message: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # 0004: what this execution cost (provider-reported metrics or price × units) and, for a node answered by
+    # another run's in-flight execution, that run's order id.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    cost_source: Mapped[str | None] = mapped_column(String(20))  # "provider" | "estimate"
+    cost_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # provider, model, units, unit price, jobs
+    shared_with: Mapped[str | None] = mapped_column(String(20))
 
     order: Mapped[Order] = relationship(back_populates="items")
 
@@ -150,6 +156,7 @@ class OrderItem(Base):
         Index("ix_order_items_cache_key", "cache_key", "status"),
         Index("ix_order_items_request_key", "request_key"),
         Index("ix_order_items_remote_job", "remote_job_id"),
+        Index("ix_order_items_cost", "finished_at", "cost_usd"),
     )
 
 
@@ -217,6 +224,42 @@ class Collection(Base):
     products: Mapped[list[Product]] = relationship(secondary=collection_products)
 
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_collections_project_name"),)
+
+
+class Price(Base):
+    """A price the provider publishes (source "provider") or the user set (source "user"); shipped prices live in
+    the provider modules. One row per (provider, model, source)."""
+
+    __tablename__ = "prices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str] = mapped_column(String(20))  # output | second | megapixel | request
+    usd: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(20))
+    as_of: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    __table_args__ = (UniqueConstraint("provider", "model", "source", name="uq_prices_provider_model_source"),)
+
+
+class Lease(Base):
+    """A cache key being executed right now by one order item: other runs wait for it instead of paying again.
+
+    The owner ("host:pid") refreshes `heartbeat_at`; a lease whose heartbeat is stale belongs to a crashed run and
+    may be taken over (the recorded remote job is then re-attached, not created anew)."""
+
+    __tablename__ = "leases"
+
+    cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(20))
+    item_id: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(300))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_leases_order", "order_id"), Index("ix_leases_owner", "owner"))
 
 
 class SchemaCacheEntry(Base):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import Param
 from artfactory.lazy import lazy_module
 from artfactory.providers.downloads import is_file_ref
@@ -15,10 +18,12 @@ from artfactory.providers.http import (
     TRANSIENT_CODES,
     ApiSession,
     CancelCheck,
+    MalformedAnswer,
     ProviderError,
     create_once,
     describe_body,
     error_from_response,
+    json_object,
     make_client,
     parse_progress,
     poll_through_outages,
@@ -26,6 +31,7 @@ from artfactory.providers.http import (
     sleep_cancellable,
 )
 from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+from artfactory.services.prices import UnitPrice
 
 if TYPE_CHECKING:
     import httpx
@@ -45,6 +51,10 @@ FAL_RUN_DEFAULT = "https://fal.run"
 FAL_SCHEMA_BASE = "https://fal.ai/api"
 QUEUE_URL = UrlSetting("fal_queue_url", "ARTFACTORY_FAL_QUEUE_URL", "https://queue.fal.run")
 REST_URL = UrlSetting("fal_rest_url", "ARTFACTORY_FAL_REST_URL", FAL_RUN_DEFAULT)
+# fal's platform API (model prices); the key goes there too.
+API_URL = UrlSetting("fal_api_url", "ARTFACTORY_FAL_API_URL", "https://api.fal.ai")
+# The header of a result answer saying how many units (of the endpoint's price unit) fal billed.
+BILLABLE_UNITS_HEADER = "x-fal-billable-units"
 
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _ENDPOINT_RE = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})+$")
@@ -141,7 +151,9 @@ def _request_failed(rid: Any) -> Callable[[httpx.Response], ProviderError | None
             code = "validation"
         else:
             code = "remote_failed"
-        return ProviderError(f"fal request {rid} failed{kind}: {detail}", code, status=status)
+        # The request is over on fal's side: never re-attached.
+        return ProviderError(f"fal request {rid} failed{kind}: {detail}", code, status=status,
+                             ended="canceled" if code == "remote_canceled" else "failed")
 
     return final
 
@@ -216,11 +228,15 @@ class FalClient(ApiSession):
             what=f"submit a request to {endpoint}", policy=self.policy, cancelled=self.cancelled,
             on_abandoned=abandoned, limiter=self.limiter, json=input,
         )
-        job = _json_object(response, f"submit to {endpoint}")
+        try:
+            job = _json_object(response, f"submit to {endpoint}")
+        except MalformedAnswer:
+            job = {}  # accepted (2xx) all the same: said below, and never sent again
         if not job.get("request_id"):
             raise ProviderError(
-                "fal accepted the request but its answer has no request_id; it may be running — check "
-                "your dashboard before re-running", "bad_response",
+                "fal accepted the request but its answer could not be read or has no request_id; it may be "
+                "running and billed, so it was not sent again — check your dashboard before re-running",
+                "uncertain_create",
             )
         job["endpoint"] = endpoint
         return job
@@ -232,19 +248,27 @@ class FalClient(ApiSession):
         return _json_object(response, "a status request")
 
     def result(self, job: dict[str, Any]) -> dict[str, Any]:
+        return self.result_and_billing(job)[0]
+
+    def result_and_billing(self, job: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+        """The request's result and the units fal billed for it (its x-fal-billable-units header), if sent."""
         url = self._job_url(job, "response_url", "")
         rid = job.get("request_id")
         response = self._call("GET", url, f"fetch the result of request {rid}", final=_request_failed(rid))
-        return _json_object(response, "a result request")
+        return _json_object(response, "a result request"), billable_units(response.headers.get(BILLABLE_UNITS_HEADER))
 
-    def cancel(self, job: dict[str, Any]) -> None:
-        """PUT cancel_url; an already finished or unknown request is not an error."""
+    def cancel(self, job: dict[str, Any]) -> bool:
+        """PUT cancel_url; an already finished (False) or unknown (True) request is not an error."""
         url = self._job_url(job, "cancel_url", "/cancel")
         try:
             self._call("PUT", url, f"cancel request {job.get('request_id')}", cancellable=False)
         except ProviderError as exc:
-            if exc.status not in (400, 404, 409):  # ALREADY_COMPLETED / NOT_FOUND
-                raise
+            if exc.status == 404:  # NOT_FOUND: nothing left to stop
+                return True
+            if exc.status in (400, 409):  # ALREADY_COMPLETED
+                return False
+            raise
+        return True
 
     def twin(self) -> FalClient:
         return FalClient(self.settings, self._key)
@@ -291,8 +315,9 @@ class FalClient(ApiSession):
 
     def fetch_outputs(self, job: dict[str, Any], final: dict[str, Any], times: dict[str, str]) -> Finished:
         rid = str(job["request_id"])
-        result = poll_through_outages(lambda: self.result(job), settings=self.settings,
-                                      cancelled=self.cancelled, job=f"fal request {rid}")
+        result, billed = poll_through_outages(lambda: self.result_and_billing(job), settings=self.settings,
+                                              cancelled=self.cancelled, job=f"fal request {rid}")
+        files = output_files(result)
         seed = result.get("seed")
         timings: dict[str, Any] = dict(times)
         if isinstance(result.get("timings"), dict):
@@ -302,7 +327,8 @@ class FalClient(ApiSession):
             timings["inference_time"] = metrics["inference_time"]
         return Finished(
             job_id=rid,
-            files=output_files(result),
+            files=files,
+            usage=result_usage(str(job.get("endpoint") or ""), result, len(files), billed, rid),
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
             meta={"endpoint": job.get("endpoint"), "request_id": rid, "timings": timings},
         )
@@ -358,13 +384,7 @@ def _ordered(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise ProviderError(f"fal answered {what} with something that is not a JSON object", "bad_response")
-    return data
+    return json_object(response, PROVIDER, what)
 
 
 def _status_error(job: dict[str, Any], status: dict[str, Any]) -> ProviderError:
@@ -376,7 +396,8 @@ def _status_error(job: dict[str, Any], status: dict[str, Any]) -> ProviderError:
     tail = f" (last log line: {lines[-1][:200]})" if lines and not status.get("error") else ""
     code = "remote_canceled" if str(status.get("status", "")).upper() in ("CANCELED", "CANCELLED") or \
         error_type == "client_cancelled" else "remote_failed"
-    return ProviderError(f"fal request {rid} failed{kind}: {error}{tail}", code)
+    return ProviderError(f"fal request {rid} failed{kind}: {error}{tail}", code,
+                         ended="canceled" if code == "remote_canceled" else "failed")
 
 
 def progress(status: dict[str, Any]) -> Progress | None:
@@ -391,6 +412,162 @@ def progress(status: dict[str, Any]) -> Progress | None:
     if state == "COMPLETED":
         return Progress(None, "", "done")
     return None
+
+
+# --- money -------------------------------------------------------------------------------------
+
+# fal bills images per megapixel rounded up per image, a megapixel being 1024×1024 (a 1024×1024 image is 1).
+MEGAPIXEL = 1024 * 1024
+IMAGE_SIZE_PRESETS = {
+    "square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024), "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+}
+
+
+def billable_units(header: str | None) -> float | None:
+    """The quantity in fal's x-fal-billable-units header (in the unit the endpoint is priced in), if any."""
+    try:
+        value = float(str(header).strip()) if header is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+def _megapixels(width: Any, height: Any) -> int | None:
+    if isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0:
+        return max(1, math.ceil(float(width) * float(height) / MEGAPIXEL - 1e-9))
+    return None
+
+
+def _size_megapixels(size: Any) -> int:
+    """Billed megapixels of one image of this `image_size` (a preset name or {width, height}); 1 when unknown."""
+    if isinstance(size, str) and size in IMAGE_SIZE_PRESETS:
+        return _megapixels(*IMAGE_SIZE_PRESETS[size]) or 1
+    if isinstance(size, Mapping):
+        return _megapixels(size.get("width"), size.get("height")) or 1
+    return 1
+
+
+def _seconds(value: Any) -> float | None:
+    """A video duration input ("5", "5s", 5) in seconds."""
+    text = str(value).strip().lower().rstrip("s") if value is not None else ""
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def shipped_price(endpoint: str) -> UnitPrice | None:
+    return next((p for p in PRICES if p.model == endpoint), None)
+
+
+def result_usage(endpoint: str, result: Mapping[str, Any], outputs: int, billed: float | None,
+                 request_id: str) -> Usage:
+    """What a finished request used: its outputs and their megapixels (from the result's image sizes), and,
+    when fal states it (x-fal-billable-units), the billed quantity in the unit the endpoint is priced in."""
+    units: dict[str, float] = {"output": float(outputs), "request": 1.0}
+    images = result.get("images")
+    images = images if isinstance(images, list) else []
+    sized = [_megapixels(i.get("width"), i.get("height")) for i in images if isinstance(i, Mapping)]
+    if sized and all(mp is not None for mp in sized):
+        units["megapixel"] = float(sum(mp for mp in sized if mp is not None))
+    price = shipped_price(endpoint)
+    reported = False
+    if billed is not None and price is not None:
+        # fal states the quantity in the unit the endpoint is priced in (the shipped book says which).
+        units[price.unit] = billed
+        reported = True
+    return Usage(PROVIDER, endpoint, units, reported=reported, job_id=request_id)
+
+
+def estimate(model: str, input_body: Mapping[str, Any], params: Mapping[str, Any]) -> Usage:
+    """What one request to endpoint `model` with this input is expected to use: its images (num_images,
+    default 1), their billed megapixels (image_size preset or {width, height}; ~1 MP otherwise), a video's
+    seconds when the input gives its duration, one request."""
+    endpoint = str(model or "").strip().strip("/")
+    try:
+        outputs = max(1, int(input_body.get("num_images") or 1))
+    except (TypeError, ValueError):
+        outputs = 1
+    units: dict[str, float] = {"output": float(outputs), "request": 1.0,
+                               "megapixel": float(outputs * _size_megapixels(input_body.get("image_size")))}
+    seconds = _seconds(input_body.get("duration"))
+    if seconds is not None:
+        units["second"] = seconds
+    return Usage(PROVIDER, endpoint, units)
+
+
+PRICE_DATE = "2025-06-01"
+_NOTE = "fal price page, June 2025 ({what})"
+# endpoint: (unit, usd, what the page says, typical seconds for per-second prices)
+_SHIPPED: dict[str, tuple[str, float, str, float | None]] = {
+    "fal-ai/flux/dev": ("megapixel", 0.025, "per megapixel, rounded up per image", None),
+    "fal-ai/flux/schnell": ("megapixel", 0.003, "per megapixel, rounded up per image", None),
+    "fal-ai/flux-lora": ("megapixel", 0.035, "per megapixel, rounded up per image", None),
+    "fal-ai/flux-pro/v1.1": ("megapixel", 0.04, "per megapixel, rounded up per image", None),
+    "fal-ai/flux-pro/v1.1-ultra": ("output", 0.06, "per image", None),
+    "fal-ai/flux-pro/kontext": ("output", 0.04, "per image", None),
+    "fal-ai/flux-pro/kontext/max": ("output", 0.08, "per image", None),
+    "fal-ai/recraft-v3": ("output", 0.04, "per image", None),
+    "fal-ai/ideogram/v2": ("output", 0.08, "per image", None),
+    "fal-ai/imagen4/preview": ("output", 0.05, "per image", None),
+    "fal-ai/minimax/video-01": ("output", 0.5, "per video", None),
+    "fal-ai/kling-video/v1.6/standard/text-to-video": ("second", 0.045, "per second of video", 5.0),
+    "fal-ai/kling-video/v1.6/pro/text-to-video": ("second", 0.095, "per second of video", 5.0),
+    "fal-ai/kling-video/v2.1/master/text-to-video": ("second", 0.28, "per second of video", 5.0),
+    "fal-ai/veo3": ("second", 0.75, "per second of video", 8.0),
+}
+PRICES: tuple[UnitPrice, ...] = tuple(
+    UnitPrice(PROVIDER, endpoint, unit, usd, "shipped", PRICE_DATE, _NOTE.format(what=what), typical_seconds=typical)
+    for endpoint, (unit, usd, what, typical) in _SHIPPED.items()
+)
+# fal's pricing API names its units; ours are output, megapixel, second and request.
+_UNITS = {"image": "output", "images": "output", "video": "output", "videos": "output",
+          "megapixel": "megapixel", "megapixels": "megapixel", "mp": "megapixel",
+          "second": "second", "seconds": "second", "video_second": "second", "video_seconds": "second"}
+PRICING_BATCH = 50  # endpoint ids per pricing request (fal accepts up to 50)
+MAX_PRICING_PAGES = 20
+
+
+def price_unit(fal_unit: Any) -> str:
+    """Our unit for one of fal's pricing units (image → output, megapixels → megapixel, ...); else request."""
+    return _UNITS.get(str(fal_unit or "").strip().lower().replace(" ", "_"), "request")
+
+
+def published_prices(settings: Any, key: str | None, models: tuple[str, ...]) -> list[UnitPrice]:
+    """The prices fal publishes for these endpoints (GET {api}/v1/models/pricing?endpoint_id=...), in USD.
+
+    Empty when there is nothing to ask (no key, no endpoint id among `models`); ProviderError when fal
+    cannot be asked. A model that is not an endpoint id (a user's own key) is left out."""
+    endpoints = sorted({m.strip().strip("/") for m in models if _ENDPOINT_RE.match(str(m or "").strip().strip("/"))})
+    if not key or not endpoints:
+        return []
+    base = API_URL.read(settings)
+    today = datetime.now(UTC).date().isoformat()
+    found: list[UnitPrice] = []
+    with FalClient(settings, key) as client:
+        for start in range(0, len(endpoints), PRICING_BATCH):
+            query: list[tuple[str, str]] = [("endpoint_id", e) for e in endpoints[start:start + PRICING_BATCH]]
+            for _page in range(MAX_PRICING_PAGES):
+                response = client._call("GET", f"{base}/v1/models/pricing", "read the published prices",
+                                        params=query)
+                data = _json_object(response, "a pricing request")
+                for entry in data.get("prices") or []:
+                    if not isinstance(entry, Mapping) or not entry.get("endpoint_id"):
+                        continue
+                    usd = entry.get("unit_price")
+                    if str(entry.get("currency") or "USD").upper() != "USD" or isinstance(usd, bool) \
+                            or not isinstance(usd, int | float) or usd < 0:
+                        continue
+                    found.append(UnitPrice(PROVIDER, str(entry["endpoint_id"]), price_unit(entry.get("unit")),
+                                           float(usd), "provider", today,
+                                           f"fal pricing API, {today} (per {entry.get('unit') or 'request'})"))
+                cursor = data.get("next_cursor")
+                if not data.get("has_more") or not cursor:
+                    break
+                query = [*[q for q in query if q[0] != "cursor"], ("cursor", str(cursor))]
+    return found
 
 
 def check_connection(settings: Any, key: str) -> str:
@@ -411,13 +588,16 @@ SPEC = ProviderSpec(
     key_env="FAL_KEY",
     keychain_user=PROVIDER,
     base_url=QUEUE_URL,
-    other_urls=(REST_URL,),
+    other_urls=(REST_URL, API_URL),
     default_concurrency=4,
     concurrency_setting="concurrency_fal",
     client=FalClient,
     progress=progress,
     check_connection=check_connection,
     fetch_schema=fetch_schema,
+    prices=PRICES,
+    published_prices=published_prices,
+    estimate=estimate,
     node=NodeSpec(
         model=Param("endpoint", "string", "fal-ai/flux/dev", "fal endpoint id, e.g. fal-ai/flux/dev",
                     required=True),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from artfactory import __version__
 from artfactory.engine.context import RemoteNotStored
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import NodeCanceled
 from artfactory.lazy import lazy_module
 from artfactory.services.secrets import display_name, redact
@@ -36,6 +37,9 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 
 # How often a blocking wait looks at the cancel flag: well under the 1 s promise.
 CANCEL_SLICE_S = 0.05
 CANCEL_FOREGROUND_S = 0.6  # how long a cancel holds up the node before it goes on in the background
+# How long the node waits for the cancel of a job it gives up on: the node fails anyway, and only a confirmed
+# cancel lets it mark the job as ended (else the next run re-attaches to it).
+GIVE_UP_CANCEL_S = 20.0
 
 # Error codes that say "cannot reach the provider right now", not "the provider said no".
 TRANSIENT_CODES = frozenset({"network", "timeout", "unavailable", "rate_limited"})
@@ -50,17 +54,45 @@ class ProviderError(Exception):
     """A provider call failed; `code` is machine-readable, the message is shown to the user as is.
 
     Codes: auth, not_found, validation, rate_limited, unavailable, network, timeout, uncertain_create,
-    remote_failed, remote_canceled, download, bad_output, bad_response, storage.
+    remote_failed, remote_canceled, download, bad_output, bad_response, storage, expired.
+
+    `ended` says the remote job is over for good ("failed", "canceled" or "expired"): the provider said so,
+    so the job must never be re-attached. `usage` is what the ended job used when the provider reports it
+    (Replicate bills a failed prediction for its time), so the ledger records what a failure cost.
     """
 
-    def __init__(self, message: str, code: str = "remote_failed", *, status: int | None = None) -> None:
+    def __init__(self, message: str, code: str = "remote_failed", *, status: int | None = None,
+                 ended: str | None = None, usage: Usage | None = None) -> None:
         super().__init__(redact(message))
         self.code = code
         self.status = status
+        self.ended = ended
+        self.usage = usage
 
     @property
     def message(self) -> str:
         return str(self)
+
+
+class MalformedAnswer(ProviderError):
+    """A 2xx answer whose body is not the JSON object the API documents (a proxy's page, a cut body).
+
+    On a poll it is ridden out like an outage: the job was accepted and is paid for, one bad answer says
+    nothing about it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "bad_response")
+
+
+def json_object(response: httpx.Response, provider: str, what: str) -> dict[str, Any]:
+    """The JSON object a 2xx answer carries; MalformedAnswer when it is not one."""
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise MalformedAnswer(f"{display_name(provider)} answered {what} with something that is not a JSON object")
+    return data
 
 
 # --- cancellation ------------------------------------------------------------------------------
@@ -151,8 +183,8 @@ def remembered_job(ctx: Any) -> dict[str, Any] | None:
     poll item 1's job (it would silently return the wrong picture and never create its own).
     """
     previous = getattr(ctx, "previous_remote", None)
-    if not isinstance(previous, dict) or not previous.get("job_id"):
-        return None
+    if not isinstance(previous, dict) or not previous.get("job_id") or previous.get("ended"):
+        return None  # a job that ended (failed, canceled, outputs gone) is never re-attached
     if previous.get("item_index", getattr(ctx, "item_index", 0)) != getattr(ctx, "item_index", 0):
         return None
     return previous
@@ -449,9 +481,10 @@ def poll_through_outages(fetch: Callable[[], T], *, settings: Any, cancelled: Ca
                          job: str) -> T:
     """One poll that rides out a provider outage instead of failing the node.
 
-    Once a job is accepted it is paid for: giving up on the first burst of 5xx or dropped connections
-    would lose it (a re-run would pay again). Transient errors are retried (each attempt already has
-    its own backoff) for up to OUTAGE_POLL_INTERVALS poll intervals; then the error names the job.
+    Once a job is accepted it is paid for: giving up on the first burst of 5xx, dropped connections or
+    malformed 2xx answers would lose it (a re-run would pay again). Such errors are retried (each attempt
+    already has its own backoff) for up to OUTAGE_POLL_INTERVALS poll intervals; then the error names the
+    job (the cloud runner cancels a job it gives up on).
     """
     poll = max(0.005, float(getattr(settings, "poll_interval_s", 1.0) or 1.0))
     deadline = time.monotonic() + OUTAGE_POLL_INTERVALS * poll
@@ -459,10 +492,11 @@ def poll_through_outages(fetch: Callable[[], T], *, settings: Any, cancelled: Ca
         try:
             return fetch()
         except ProviderError as exc:
-            if exc.code not in TRANSIENT_CODES or time.monotonic() >= deadline:
-                if exc.code in TRANSIENT_CODES:
-                    raise ProviderError(f"{exc}; {job} may still be running", exc.code,
-                                        status=exc.status) from None
+            passing = exc.code in TRANSIENT_CODES or isinstance(exc, MalformedAnswer)
+            if not passing or time.monotonic() >= deadline:
+                if passing:
+                    raise ProviderError(f"{exc}; gave up waiting for {job} after {OUTAGE_POLL_INTERVALS * poll:g} s",
+                                        exc.code, status=exc.status) from None
                 raise
             log.warning("still retrying %s: %s", job, exc)
             sleep_cancellable(poll, cancelled)
@@ -570,10 +604,12 @@ class ApiSession(ABC):
     # -- cancelling a remote job (each client says how to cancel and how to make a twin) -----------------
     JOB_NOUN = "job"  # how the provider calls a remote job, for messages
     JOB_ID_FIELD = "id"
+    CANCELS_REMOTELY = True  # the provider has a cancel call that stops (and stops billing) a running job
 
     @abstractmethod
-    def cancel(self, job: dict[str, Any]) -> None:
-        """Ask the provider to stop the job."""
+    def cancel(self, job: dict[str, Any]) -> bool:
+        """Ask the provider to stop the job: True when it is stopped (or gone), False when it had already
+        finished (its outputs may be there to fetch)."""
 
     @abstractmethod
     def twin(self) -> Self:
@@ -612,3 +648,24 @@ class ApiSession(ABC):
         thread = threading.Thread(target=send, name=f"{self.JOB_NOUN}-cancel", daemon=True)
         thread.start()
         thread.join(foreground_s)
+
+    def cancel_confirmed(self, job: dict[str, Any], wait_s: float = GIVE_UP_CANCEL_S) -> str:
+        """Send the cancel of a job the app gives up on and wait up to `wait_s` for its answer.
+
+        "canceled" once the provider stopped it; "finished" when it had already finished (its outputs may be
+        there for the next run to fetch); "unknown" when the cancel failed or did not answer in time (it goes
+        on in the background) — the job may then still run, so it is left to be re-attached, not paid again."""
+        twin = self.twin
+        outcome: list[str] = []
+
+        def send() -> None:
+            try:
+                with twin() as client:
+                    outcome.append("canceled" if client.cancel(job) else "finished")
+            except Exception as exc:
+                log.warning("could not cancel %s %s: %s", self.JOB_NOUN, job.get(self.JOB_ID_FIELD), exc)
+
+        thread = threading.Thread(target=send, name=f"{self.JOB_NOUN}-cancel", daemon=True)
+        thread.start()
+        thread.join(wait_s)
+        return outcome[0] if outcome else "unknown"

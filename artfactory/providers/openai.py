@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.context import RemoteNotStored
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import Param
 from artfactory.lazy import lazy_module
 from artfactory.providers.http import (
@@ -27,6 +28,7 @@ from artfactory.providers.http import (
     sleep_cancellable,
 )
 from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+from artfactory.services.prices import UnitPrice
 
 if TYPE_CHECKING:
     import httpx
@@ -157,6 +159,7 @@ class OpenAIClient(ApiSession):
 
     JOB_NOUN = "OpenAI image request"
     JOB_ID_FIELD = "id"
+    CANCELS_REMOTELY = False  # a sent image request runs to its end: there is nothing to cancel
 
     def __init__(self, settings: Any, key: str, cancelled: CancelCheck | None = None) -> None:
         self._key = key
@@ -165,11 +168,15 @@ class OpenAIClient(ApiSession):
     def twin(self) -> OpenAIClient:
         return OpenAIClient(self.settings, self._key)
 
-    def cancel(self, job: dict[str, Any]) -> None:
+    def cancel(self, job: dict[str, Any]) -> bool:
         """Nothing to call: OpenAI has no cancel for an image request (a sent one runs to its end)."""
         if job.get("sent"):
             log.warning("%s %s was abandoned after it was sent; it may still be billed", self.JOB_NOUN,
                         job.get("id"))
+        return False
+
+    def _abandoned(self, job: dict[str, Any]) -> None:
+        self.cancel(job)
 
     def remember_or_stop(self, ctx: Any, job: dict[str, Any], state: dict[str, Any]) -> None:
         """Store the request id before anything is sent; when it cannot be stored, nothing is sent at all."""
@@ -215,7 +222,7 @@ class OpenAIClient(ApiSession):
             job["sent"] = True
             response: httpx.Response | None = None
             try:
-                response = run_cancellable(post, self.cancelled, on_abandon=lambda _r: self.cancel(job))
+                response = run_cancellable(post, self.cancelled, on_abandon=lambda _r: self._abandoned(job))
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Not one byte of the request left this machine: safe to try again.
                 reason = str(exc).strip() or type(exc).__name__
@@ -240,6 +247,8 @@ class OpenAIClient(ApiSession):
                 _, code = _error_message(response)
                 # An HTTP error answer means OpenAI did not make the images: a busy server (429, 5xx) is
                 # worth another try; a used-up quota (also 429) and every other 4xx are not.
+                # An error answer made nothing: the request is over and must not be re-attached.
+                error.ended = "failed"
                 if not (response.status_code == 429 or response.status_code >= 500) or \
                         code == "insufficient_quota":
                     raise error
@@ -250,8 +259,9 @@ class OpenAIClient(ApiSession):
             log.info("%s: %s not done (%s); retrying in %.2fs", PROVIDER, what, last_error, delay)
             sleep_cancellable(delay, self.cancelled)
         assert last_error is not None
+        # Every attempt was refused or never reached OpenAI: no images were made, the request is over.
         raise ProviderError(f"{last_error} — gave up after {attempts} attempts", last_error.code,
-                            status=last_error.status)
+                            status=last_error.status, ended="failed")
 
     # --- the job protocol the cloud node drives (registry.JobClient) ---------------------------------
 
@@ -285,9 +295,11 @@ class OpenAIClient(ApiSession):
     def resume_job(self, remembered: dict[str, Any], model: str) -> dict[str, Any]:
         """There is no job to re-attach to: the request may have been sent before the crash, so fail."""
         endpoint = remembered.get("endpoint") or "generations"
+        # Said once: the request is marked as ended, so the next run creates a new one.
         raise ProviderError(
             f"{self.JOB_NOUN} {remembered.get('job_id')} (images/{endpoint}) was under way when the app "
-            f"stopped, and OpenAI keeps no job to come back to: {UNCERTAIN_TAIL}", "uncertain_create")
+            f"stopped, and OpenAI keeps no job to come back to: {UNCERTAIN_TAIL}", "uncertain_create",
+            ended="expired")
 
     def poll_job(self, job: dict[str, Any], on_update: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         on_update({"status": "in_progress"})
@@ -323,7 +335,10 @@ class OpenAIClient(ApiSession):
             meta["usage"] = final["usage"]
         if final.get("created") is not None:
             meta["created"] = final["created"]
-        return Finished(job_id=str(job["id"]), files=files, meta=meta)
+        model = str(job.get("model") or sent.get("model") or DEFAULT_MODEL)
+        key = price_key(model, final.get("quality") or sent.get("quality"), final.get("size") or sent.get("size"))
+        usage = Usage(PROVIDER, key, {"output": float(len(files)), "request": 1.0}, job_id=str(job["id"]))
+        return Finished(job_id=str(job["id"]), files=files, meta=meta, usage=usage)
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -344,6 +359,57 @@ def progress(status: dict[str, Any]) -> Progress | None:
     if state == "completed":
         return Progress(None, "", "done")
     return None
+
+
+# --- money -------------------------------------------------------------------------------------
+
+# What the API uses when quality or size is "auto" or not sent, as far as the price goes: gpt-image-1 picks
+# its quality itself (the answer says which; the estimate assumes the dearest), the DALL·E models are standard.
+_DEFAULT_QUALITY = {"gpt-image-1": "high", "dall-e-3": "standard", "dall-e-2": "standard"}
+DEFAULT_SIZE = "1024x1024"
+
+
+def price_key(model: str, quality: Any = None, size: Any = None) -> str:
+    """The price-book key of one image: "<model>:<quality>:<size>", e.g. "gpt-image-1:high:1024x1024"."""
+    model = str(model or DEFAULT_MODEL).strip()
+    quality_text = str(quality or "").strip().lower()
+    if quality_text in ("", "auto"):
+        quality_text = _DEFAULT_QUALITY.get(model, "standard")
+    size_text = str(size or "").strip().lower()
+    if size_text in ("", "auto"):
+        size_text = DEFAULT_SIZE
+    return f"{model}:{quality_text}:{size_text}"
+
+
+def estimate(model: str, input_body: Mapping[str, Any], params: Mapping[str, Any]) -> Usage:
+    """What one request is expected to use: n images (1 by default; dall-e-3 makes one) at its size and
+    quality, priced per image."""
+    model = str(model or DEFAULT_MODEL).strip()
+    try:
+        count = max(1, int(input_body.get("n") or 1))
+    except (TypeError, ValueError):
+        count = 1
+    if model == "dall-e-3":
+        count = 1
+    key = price_key(model, input_body.get("quality"), input_body.get("size"))
+    return Usage(PROVIDER, key, {"output": float(count), "request": 1.0})
+
+
+PRICE_DATE = "2025-06-01"
+_PER_IMAGE = {
+    # gpt-image-1 is billed by tokens; these are the per-image figures the price page gives.
+    "gpt-image-1": {"low": {"1024x1024": 0.011, "1024x1536": 0.016, "1536x1024": 0.016},
+                    "medium": {"1024x1024": 0.042, "1024x1536": 0.063, "1536x1024": 0.063},
+                    "high": {"1024x1024": 0.167, "1024x1536": 0.25, "1536x1024": 0.25}},
+    "dall-e-3": {"standard": {"1024x1024": 0.04, "1024x1792": 0.08, "1792x1024": 0.08},
+                 "hd": {"1024x1024": 0.08, "1024x1792": 0.12, "1792x1024": 0.12}},
+    "dall-e-2": {"standard": {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.02}},
+}
+PRICES: tuple[UnitPrice, ...] = tuple(
+    UnitPrice(PROVIDER, f"{model}:{quality}:{size}", "output", usd, "shipped", PRICE_DATE,
+              f"OpenAI price page, June 2025 ({model}, {quality} quality, {size}, per image)")
+    for model, qualities in _PER_IMAGE.items() for quality, sizes in qualities.items() for size, usd in sizes.items()
+)
 
 
 def check_connection(settings: Any, key: str) -> str:
@@ -371,6 +437,8 @@ SPEC = ProviderSpec(
     progress=progress,
     check_connection=check_connection,
     fetch_schema=fetch_schema,
+    prices=PRICES,
+    estimate=estimate,
     node=NodeSpec(
         model=Param("model", "string", DEFAULT_MODEL, f"OpenAI image model: {', '.join(MODELS)}", required=True),
         model_hint=f"choose an OpenAI image model (for example {DEFAULT_MODEL})",

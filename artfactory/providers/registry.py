@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from artfactory.services import secrets
 
 if TYPE_CHECKING:
+    from artfactory.engine.cost import Usage
     from artfactory.engine.nodetypes import Param
+    from artfactory.services.prices import UnitPrice
 
 # The registering line: each id names the module artfactory.providers.<id>, which declares `SPEC`. Adding a
 # provider is its module plus its id here (see "Adding a provider" in the README).
@@ -63,6 +65,7 @@ class Finished:
     files: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    usage: Usage | None = None  # what the job used, as the provider reports it (for the ledger)
 
 
 class JobClient(Protocol):
@@ -119,7 +122,10 @@ class NodeSpec:
 class ProviderSpec:
     """Everything about one cloud provider, declared once in its module.
 
-    Cost hooks (price of a run, units used) are not declared yet: they come with the cost work.
+    Money: `prices` is the shipped price book; `published_prices` reads the prices the provider publishes
+    through its API (settings, key, models) where it has such an endpoint; `estimate` says what one job of a
+    model with this input is expected to use (model, input body, node params) — the price-book key and units.
+    What a job really used comes back as `Finished.usage`.
     """
 
     id: str
@@ -136,6 +142,9 @@ class ProviderSpec:
     node: NodeSpec
     other_urls: tuple[UrlSetting, ...] = ()
     key_pattern: str | None = None  # regex of the provider's key format, scrubbed even when never seen
+    prices: tuple[UnitPrice, ...] = ()
+    published_prices: Callable[[Any, str | None, tuple[str, ...]], list[UnitPrice]] | None = None
+    estimate: Callable[[str, Mapping[str, Any], Mapping[str, Any]], Usage] | None = None
 
     @property
     def node_type(self) -> str:

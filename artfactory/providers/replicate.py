@@ -5,25 +5,29 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import NodeCanceled, Param
 from artfactory.lazy import lazy_module
 from artfactory.providers.downloads import is_file_ref
 from artfactory.providers.http import (
     ApiSession,
     CancelCheck,
+    MalformedAnswer,
     ProviderError,
     create_once,
+    json_object,
     parse_progress,
     poll_through_outages,
     request_idempotent,
     sleep_cancellable,
 )
 from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+from artfactory.services.prices import UnitPrice
 
 if TYPE_CHECKING:
     import httpx
@@ -174,11 +178,15 @@ class ReplicateClient(ApiSession):
             what=f"create a prediction for {ref}", policy=self.policy, cancelled=self.cancelled,
             on_abandoned=abandoned, limiter=self.limiter, timeout_s=timeout_s, json=body,
         )
-        prediction = _json_object(response, f"create a prediction for {ref}")
+        try:
+            prediction = _json_object(response, f"create a prediction for {ref}")
+        except MalformedAnswer:
+            prediction = {}  # accepted (2xx) all the same: said below, and never sent again
         if not prediction.get("id"):
             raise ProviderError(
-                "Replicate accepted the prediction but its answer has no id; it may be running — check "
-                "your dashboard before re-running", "bad_response",
+                "Replicate accepted the prediction but its answer could not be read or has no id; it may be "
+                "running and billed, so it was not sent again — check your dashboard before re-running",
+                "uncertain_create",
             )
         return prediction
 
@@ -189,20 +197,29 @@ class ReplicateClient(ApiSession):
         url = self._url(urls.get("get"), f"/v1/predictions/{pid}")
         return self._get_json(url, f"fetch prediction {pid}")
 
-    def cancel(self, prediction: dict[str, Any]) -> None:
-        """Ask Replicate to stop a prediction (POST urls.cancel); a finished one is left alone."""
+    def cancel(self, prediction: dict[str, Any]) -> bool:
+        """Ask Replicate to stop a prediction (POST urls.cancel); a finished one is left alone (False)."""
         pid = prediction.get("id") or prediction.get("job_id")
         urls = prediction.get("urls") or {}
         url = self._url(urls.get("cancel"), f"/v1/predictions/{pid}/cancel")
         # A cancel is idempotent, so it may be retried; it must not be stopped by the cancel flag.
         try:
-            request_idempotent(
+            response = request_idempotent(
                 self._client, "POST", url, provider=PROVIDER, what=f"cancel prediction {pid}",
                 policy=self.policy, cancelled=lambda: False, limiter=self.limiter,
             )
         except ProviderError as exc:
-            if exc.status not in (404, 409, 422):  # already finished or gone: nothing to stop
-                raise
+            if exc.status == 404:  # gone: nothing left to stop
+                return True
+            if exc.status in (409, 422):  # already finished: nothing to stop
+                return False
+            raise
+        try:
+            answer = response.json()
+        except (ValueError, UnicodeDecodeError):
+            answer = None
+        # The answer is the prediction: one that had already succeeded keeps its outputs.
+        return not (isinstance(answer, dict) and answer.get("status") == "succeeded")
 
     def twin(self) -> ReplicateClient:
         return ReplicateClient(self.settings, self._token)
@@ -234,7 +251,9 @@ class ReplicateClient(ApiSession):
     def resume_job(self, remembered: dict[str, Any], model: str) -> dict[str, Any]:
         resumed = {"id": remembered["job_id"], "urls": remembered.get("urls") or {}}
         try:
-            return self.get(resumed)
+            # Like every poll, the first look at a re-attached prediction rides out an outage.
+            return poll_through_outages(partial(self.get, resumed), settings=self.settings,
+                                        cancelled=self.cancelled, job=f"Replicate prediction {resumed['id']}")
         except NodeCanceled:
             self.cancel_soon(resumed)
             raise
@@ -248,9 +267,11 @@ class ReplicateClient(ApiSession):
     def fetch_outputs(self, job: dict[str, Any], final: dict[str, Any], times: dict[str, str]) -> Finished:
         # The prediction carries its outputs and its own timestamps: nothing more to fetch.
         metrics = final.get("metrics") or {}
+        files = output_files(final.get("output"))
         return Finished(
             job_id=str(final.get("id")),
-            files=output_files(final.get("output")),
+            files=files,
+            usage=prediction_usage({**job, **final}, outputs=len(files)),
             seed=seed_from_logs(final.get("logs")),
             meta={
                 "version": final.get("version"),
@@ -291,34 +312,59 @@ class ReplicateClient(ApiSession):
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    return json_object(response, PROVIDER, what)
+
+
+def model_key(model: str) -> str:
+    """The price-book key of a model: "owner/name" without the version (a bare version id stays as it is)."""
+    text = str(model or "").strip()
     try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise ProviderError(f"Replicate answered {what} with something that is not a JSON object",
-                            "bad_response")
-    return data
+        return ModelRef.parse(text).slug
+    except ProviderError:
+        return text.split(":", 1)[0]
+
+
+def prediction_usage(prediction: Mapping[str, Any], outputs: int | None = None) -> Usage:
+    """What a prediction used: its file outputs and, as Replicate reports it, `metrics.predict_time`.
+
+    Replicate bills official models per output and the others per second of hardware time (predict_time);
+    both are kept, so either price applies. Reported when the prediction states its predict_time."""
+    metrics = prediction.get("metrics") if isinstance(prediction.get("metrics"), Mapping) else {}
+    seconds = metrics.get("predict_time") if isinstance(metrics, Mapping) else None
+    count = len(output_files(prediction.get("output"))) if outputs is None else outputs
+    units: dict[str, float] = {"output": float(count)}
+    timed = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    if isinstance(seconds, int | float) and timed:
+        units["second"] = float(seconds)
+    return Usage(PROVIDER, model_key(str(prediction.get("model") or prediction.get("version") or "")), units,
+                 reported=timed, job_id=str(prediction.get("id") or ""))
 
 
 def failure_error(prediction: dict[str, Any]) -> ProviderError:
-    """The error for a prediction that ended failed / canceled / aborted, in Replicate's words."""
+    """The error for a prediction that ended failed / canceled / aborted, in Replicate's words.
+
+    It carries the end (the job is never re-attached) and, when Replicate reports the time the prediction
+    ran, what it used: Replicate bills a failed or canceled prediction for that time."""
     pid = prediction.get("id", "?")
     status = prediction.get("status")
     error = prediction.get("error")
     if isinstance(error, dict):
         error = error.get("detail") or error.get("message") or str(error)
     detail = f": {error}" if error else ""
+    usage = prediction_usage(prediction)
+    used = usage if usage.reported else None
     if status == "canceled":
-        return ProviderError(f"Replicate prediction {pid} was canceled{detail}", "remote_canceled")
+        return ProviderError(f"Replicate prediction {pid} was canceled{detail}", "remote_canceled",
+                             ended="canceled", usage=used)
     if status == "aborted":
         return ProviderError(
-            f"Replicate prediction {pid} was aborted before it started{detail}", "remote_canceled"
+            f"Replicate prediction {pid} was aborted before it started{detail}", "remote_canceled",
+            ended="canceled", usage=used,
         )
     if not detail:
         line = last_log_line(prediction.get("logs"))
         detail = f" (last log line: {line})" if line else ""
-    return ProviderError(f"Replicate prediction {pid} failed{detail}", "remote_failed")
+    return ProviderError(f"Replicate prediction {pid} failed{detail}", "remote_failed", ended="failed", usage=used)
 
 
 def progress(prediction: dict[str, Any]) -> Progress | None:
@@ -330,6 +376,75 @@ def progress(prediction: dict[str, Any]) -> Progress | None:
         logs = prediction.get("logs")
         return Progress(parse_progress(logs), last_log_line(logs) or "processing")
     return None
+
+
+def _count(value: Any) -> int:
+    """A requested number of outputs (num_outputs and the like); 1 when absent or not a number."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return max(1, count)
+
+
+def _megapixels(body: Mapping[str, Any]) -> float | None:
+    """Megapixels of one output from width×height, a `megapixels` input, or ~1 MP for an aspect ratio."""
+    width, height = body.get("width"), body.get("height")
+    if isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0:
+        return round(float(width) * float(height) / 1_000_000, 4)
+    given = body.get("megapixels")
+    try:
+        return float(given) if given is not None else (1.0 if body.get("aspect_ratio") else None)
+    except (TypeError, ValueError):
+        return 1.0 if body.get("aspect_ratio") else None
+
+
+def estimate(model: str, input_body: Mapping[str, Any], params: Mapping[str, Any]) -> Usage:
+    """What one prediction of `model` with this input is expected to use: its outputs (num_outputs, default
+    1), their megapixels when the input says, one request. Seconds are left to the price's typical_seconds."""
+    outputs = _count(input_body.get("num_outputs", input_body.get("num_images")))
+    units: dict[str, float] = {"output": float(outputs), "request": 1.0}
+    megapixels = _megapixels(input_body)
+    if megapixels:
+        units["megapixel"] = megapixels * outputs
+    return Usage(PROVIDER, model_key(model), units)
+
+
+PRICE_DATE = "2025-06-01"
+_OUTPUT_NOTE = "Replicate price page, June 2025 (official model, billed per output image)"
+_HARDWARE_NOTE = "Replicate price page, June 2025 ({gpu} hardware at ${usd}/s; typical run {typical:g} s)"
+# Official models are billed per output; the others per second of the hardware they run on (predict_time).
+_PER_OUTPUT = {
+    "black-forest-labs/flux-schnell": 0.003,
+    "black-forest-labs/flux-dev": 0.025,
+    "black-forest-labs/flux-pro": 0.055,
+    "black-forest-labs/flux-1.1-pro": 0.04,
+    "black-forest-labs/flux-1.1-pro-ultra": 0.06,
+    "black-forest-labs/flux-kontext-pro": 0.04,
+    "black-forest-labs/flux-kontext-max": 0.08,
+    "recraft-ai/recraft-v3": 0.04,
+    "recraft-ai/recraft-v3-svg": 0.08,
+    "ideogram-ai/ideogram-v2": 0.08,
+    "ideogram-ai/ideogram-v2-turbo": 0.05,
+    "ideogram-ai/ideogram-v3-turbo": 0.03,
+    "stability-ai/stable-diffusion-3.5-large": 0.065,
+    "stability-ai/stable-diffusion-3.5-large-turbo": 0.04,
+    "stability-ai/stable-diffusion-3.5-medium": 0.035,
+    "google/imagen-4": 0.04,
+}
+# model: (GPU, $ per second, typical seconds of one prediction)
+_PER_SECOND = {
+    "stability-ai/sdxl": ("Nvidia L40S", 0.000975, 5.0),
+    "bytedance/sdxl-lightning-4step": ("Nvidia L40S", 0.000975, 2.0),
+    "nightmareai/real-esrgan": ("Nvidia T4", 0.000225, 4.0),
+}
+PRICES: tuple[UnitPrice, ...] = (
+    *(UnitPrice(PROVIDER, model, "output", usd, "shipped", PRICE_DATE, _OUTPUT_NOTE)
+      for model, usd in _PER_OUTPUT.items()),
+    *(UnitPrice(PROVIDER, model, "second", usd, "shipped", PRICE_DATE,
+                _HARDWARE_NOTE.format(gpu=gpu, usd=usd, typical=typical), typical_seconds=typical)
+      for model, (gpu, usd, typical) in _PER_SECOND.items()),
+)
 
 
 def check_connection(settings: Any, token: str) -> str:
@@ -357,6 +472,8 @@ SPEC = ProviderSpec(
     progress=progress,
     check_connection=check_connection,
     fetch_schema=fetch_schema,
+    prices=PRICES,
+    estimate=estimate,
     node=NodeSpec(
         model=Param("model", "string", "", "owner/name (official model) or owner/name:version", required=True),
         model_hint="choose a Replicate model (owner/name or owner/name:version)",

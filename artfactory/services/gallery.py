@@ -19,9 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from artfactory.engine.document import name_problem
 from artfactory.engine.ports import product_ids_in
+from artfactory.engine.status import NodeStatus, OrderStatus, node_status, order_status
 from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, utcnow
 from artfactory.services.library import Library
-from artfactory.services.product_records import NotFound, product_detail
+from artfactory.services.product_records import NotFound, ProductLineage, product_lineage
 from artfactory.services.thumbnails import delete_thumbnails
 
 PROMPT_SNIPPET = 160
@@ -138,13 +139,13 @@ class ProviderFacet(NamedTuple):
 class OrderRow(NamedTuple):
     id: str
     name: str
-    status: str
+    status: OrderStatus
     project_id: int
     parent_order_id: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    node_counts: dict[str, int]
+    node_counts: dict[NodeStatus, int]
     products: int
 
     @property
@@ -172,8 +173,8 @@ class NodeChange:
 class ProductDiff:
     """What differs between two products: their own fields, their params, and the graphs that made them."""
 
-    a: dict[str, Any]
-    b: dict[str, Any]
+    a: ProductLineage
+    b: ProductLineage
     fields: list[ValueChange]
     params: list[ValueChange]
     nodes: list[NodeChange]
@@ -496,30 +497,33 @@ class Gallery:
         with self.db.session() as session:
             orders = session.execute(stmt).all()
             ids = [row.id for row in orders]
-            counts: dict[str, dict[str, int]] = {}
+            counts: dict[str, dict[NodeStatus, int]] = {}
             made: dict[str, int] = {}
             for chunk in _chunks(ids):
                 statuses = (select(OrderItem.order_id, OrderItem.status, func.count())
                             .where(OrderItem.order_id.in_(chunk))
                             .group_by(OrderItem.order_id, OrderItem.status))
                 for oid, status, n in session.execute(statuses):
-                    counts.setdefault(oid, {})[status] = n
+                    counts.setdefault(oid, {})[node_status(status)] = n
                 products = select(P.order_id, func.count()).where(P.order_id.in_(chunk)).group_by(P.order_id)
                 made.update((oid, n) for oid, n in session.execute(products))
-        return [OrderRow(*row, node_counts=counts.get(row.id, {}), products=made.get(row.id, 0))
+        return [OrderRow(row.id, row.name, order_status(row.status), row.project_id, row.parent_order_id,
+                         row.created_at, row.started_at, row.finished_at, node_counts=counts.get(row.id, {}),
+                         products=made.get(row.id, 0))
                 for row in orders]
 
     # -- compare -------------------------------------------------------------------------------
     def diff_products(self, a_id: str, b_id: str) -> ProductDiff:
         with self.db.session() as session:
             try:
-                a = product_detail(self.library, session, a_id)
-                b = product_detail(self.library, session, b_id)
+                a = product_lineage(self.library, session, a_id)
+                b = product_lineage(self.library, session, b_id)
             except NotFound as exc:
                 raise GalleryError(str(exc)) from None
-        fields = [change for key in _COMPARED_FIELDS for change in _diff_values(key, a.get(key), b.get(key))]
-        params = _diff_dicts(a.get("params") or {}, b.get("params") or {})
-        nodes, added, removed = diff_graphs(a.get("graph"), b.get("graph"))
+        fields = [change for key in _COMPARED_FIELDS
+                  for change in _diff_values(key, getattr(a, key), getattr(b, key))]
+        params = _diff_dicts(a.params, b.params)
+        nodes, added, removed = diff_graphs(a.graph, b.graph)
         return ProductDiff(a, b, fields, params, nodes, added, removed)
 
 

@@ -1,4 +1,4 @@
-"""Lineage: orders and run answers as JSON-able dicts, products by the gallery's query, the document of a re-run."""
+"""Lineage: orders and run answers as JSON-able dicts (typed statuses), products by the gallery's query, re-runs."""
 
 from __future__ import annotations
 
@@ -13,14 +13,23 @@ from artfactory.engine import document as graph_document
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.overrides import apply_overrides
 from artfactory.engine.ports import product_ids_in
+from artfactory.engine.status import NodeStatus, node_status, order_status
 from artfactory.models import Order, OrderItem, Product, Project
 from artfactory.services.gallery import Gallery, GalleryQuery, order_product_ids, search_clause
 from artfactory.services.library import Library
-from artfactory.services.product_records import NotFound, iso_utc, product_detail, product_summary
+from artfactory.services.product_records import (
+    NotFound,
+    ProductLineage,
+    iso_utc,
+    product_detail,
+    product_lineage,
+    product_summary,
+)
 
 # Product records and the product query live in product_records and gallery; these names stay importable here.
-__all__ = ["NotFound", "list_products", "order_detail", "order_product_ids", "order_summary", "product_detail",
-           "product_summary", "query_products", "rerun_document", "run_result", "search_clause"]
+__all__ = ["NotFound", "ProductLineage", "list_products", "order_detail", "order_product_ids", "order_summary",
+           "product_detail", "product_lineage", "product_summary", "query_products", "rerun_document", "run_result",
+           "search_clause"]
 
 
 def list_products(library: Library, session: Session, *, project_id: int | None = None, order_id: str | None = None,
@@ -39,14 +48,14 @@ def query_products(library: Library, session: Session, query: GalleryQuery, *, l
 
 
 def order_summary(session: Session, order: Order) -> dict[str, Any]:
-    counts = dict(session.execute(
+    counts: dict[NodeStatus, int] = {node_status(status): n for status, n in session.execute(
         select(OrderItem.status, func.count()).where(OrderItem.order_id == order.id).group_by(OrderItem.status)
-    ).all())
+    ).all()}
     project = session.get(Project, order.project_id)
     return {
         "id": order.id,
         "name": order.name,
-        "status": order.status,
+        "status": order_status(order.status),
         "parent_order_id": order.parent_order_id,
         "project": project.name if project else None,
         "created_at": iso_utc(order.created_at),
@@ -59,6 +68,8 @@ def order_summary(session: Session, order: Order) -> dict[str, Any]:
 
 
 def order_detail(library: Library, session: Session, order_id: str) -> dict[str, Any]:
+    """The order (`orders show`): summary, graph snapshot, per-node items with their cost, and the order's cost
+    ("cost_usd": the sum over priced items, None when no item has a price)."""
     order = session.get(Order, order_id)
     if order is None:
         raise NotFound(f"no order {order_id!r}")
@@ -68,13 +79,16 @@ def order_detail(library: Library, session: Session, order_id: str) -> dict[str,
     items = session.scalars(select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position))
     detail["items"] = [
         {
-            "node_id": item.node_id, "type": item.node_type, "status": item.status, "error": item.error,
+            "node_id": item.node_id, "type": item.node_type, "status": node_status(item.status), "error": item.error,
             "code": item.error_code, "params": item.params, "cache_key": item.cache_key,
             "products": product_ids_in(item.outputs), "remote_job_id": item.remote_job_id,
             "source_item_id": item.source_item_id, "progress": item.progress,
+            "cost_usd": item.cost_usd, "cost_source": item.cost_source,
         }
         for item in items
     ]
+    priced = [item["cost_usd"] for item in detail["items"] if item["cost_usd"] is not None]
+    detail["cost_usd"] = sum(priced) if priced else None
     products = _products_by_ids(session, order_product_ids(session, order_id))
     detail["products"] = [product_summary(library, p) for p in products]
     return detail
@@ -94,12 +108,13 @@ def run_result(library: Library, session: Session, order_id: str) -> dict[str, A
     if order is None:
         raise NotFound(f"no order {order_id!r}")
     items = session.scalars(select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position)).all()
-    nodes = {item.node_id: {"status": item.status, "error": item.error, "products": product_ids_in(item.outputs)}
+    nodes = {item.node_id: {"status": node_status(item.status), "error": item.error,
+                            "products": product_ids_in(item.outputs)}
              for item in items}
     products = _products_by_ids(session, order_product_ids(session, order_id))
     return {
         "order_id": order.id,
-        "status": order.status,
+        "status": order_status(order.status),
         "parent_order_id": order.parent_order_id,
         "nodes": nodes,
         "products": [product_summary(library, p) for p in products],

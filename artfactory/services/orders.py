@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from artfactory.engine.context import reattachable, remote_jobs_of
+from artfactory.engine.cost import Cost
 from artfactory.engine.nodetypes import Media
 from artfactory.engine.plan import Plan
-from artfactory.engine.ports import CachedResult, ProductDraft, encode_outputs, encode_value, product_ids_in
-from artfactory.models import Collection, Order, OrderItem, Product, collection_products, new_id, utcnow
+from artfactory.engine.ports import (
+    CachedResult,
+    Claims,
+    LeaseHolder,
+    ProductDraft,
+    encode_outputs,
+    encode_value,
+    product_ids_in,
+)
+from artfactory.models import Collection, Lease, Order, OrderItem, Product, collection_products, new_id, utcnow
 from artfactory.services.library import Library
 from artfactory.services.write_errors import describe_write_failure, is_write_failure
 
@@ -24,6 +37,10 @@ __all__ = ["CachedResult", "InterruptedOrder", "OrderStore", "ProductDraft", "en
            "id_words", "product_ids_in", "product_labels"]
 
 FINISHED_ITEM = ("executed", "cached")
+# An earlier item in one of these states gave up its remote jobs: they are not re-attached (canceled ones were
+# canceled remotely; finished ones were consumed).
+NOT_REATTACHED = ("executed", "cached", "canceled")
+log = logging.getLogger("artfactory.orders")
 LABELS_KEPT = 64  # orders whose product labels stay in memory (one order runs at a time per graph)
 OPEN_ORDER = ("queued", "running")
 
@@ -68,6 +85,19 @@ def id_words(node_id: str) -> str:
     return " / ".join(p[:1].upper() + p[1:] for p in parts if p) or node_id
 
 
+def _owner_dead_here(owner: str) -> bool:
+    """Whether a lease owner ("host:pid") is a process of this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+def _cost_columns(cost: Cost | None) -> dict[str, Any]:
+    if cost is None:
+        return {}
+    detail = json.loads(json.dumps(cost.detail, default=str)) if cost.detail else {}
+    return {"cost_usd": cost.usd, "cost_source": cost.source, "cost_detail": detail}
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -92,9 +122,32 @@ class OrderStore:
         self.library = library
         self.engine = library.db.engine
         self._labels: dict[str, dict[str, str]] = {}  # order id -> node id -> product label
+        # Leases (in-flight cache keys) this store's runs hold: item id -> (cache key, order id). The owner names
+        # this process so other runs can tell a crash (stale heartbeat, dead pid) from a run still at work.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._held: dict[str, tuple[str, str]] = {}
+        leases: Table = Lease.__table__  # type: ignore[assignment]
+        self._leases = leases
+        dialect = self.engine.dialect.name
+        insert_for = sqlite.insert if dialect == "sqlite" else postgresql.insert if dialect == "postgresql" else None
+        self._insert_lease = (insert_for(leases).on_conflict_do_nothing(index_elements=[leases.c.cache_key])
+                              if insert_for is not None else None)
+        self._release_lease = leases.delete().where(leases.c.cache_key == bindparam("k"),
+                                                    leases.c.item_id == bindparam("i"))
+        self._leases_of = select(leases).where(leases.c.cache_key.in_(bindparam("keys", expanding=True)))
+        orders: Table = Order.__table__  # type: ignore[assignment]
+        items: Table = OrderItem.__table__  # type: ignore[assignment]
+        # Earlier items of won keys: a result that appeared meanwhile, or recorded remote jobs to re-attach.
+        self._earlier_items = (
+            select(items.c.id, items.c.order_id, items.c.cache_key, items.c.status, items.c.outputs,
+                   items.c.remote_job_id, items.c.remote_state, orders.c.created_at)
+            .join(orders, orders.c.id == items.c.order_id)
+            .where(items.c.cache_key.in_(bindparam("keys", expanding=True)),
+                   or_(and_(items.c.status.in_(FINISHED_ITEM), items.c.outputs.is_not(None)),
+                       items.c.remote_job_id.is_not(None)))
+        )
         # Hot-path statements are built once on the table (not the ORM entity) so each execution reuses
         # SQLAlchemy's compiled form: per-node persistence must stay well under a millisecond.
-        items: Table = OrderItem.__table__  # type: ignore[assignment]
         self._set_item: dict[tuple[str, ...], Any] = {
             columns: items.update().where(items.c.id == bindparam("_id")).values(
                 {c: bindparam(c) for c in columns})
@@ -111,7 +164,12 @@ class OrderStore:
     def _update_items(self, conn: Any, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             columns = tuple(k for k in rows[0] if k != "_id")
-            conn.execute(self._set_item[columns], list(rows))
+            statement = self._set_item.get(columns)
+            if statement is None:  # a rarer shape (with costs, shared_with, a waiting message): built once
+                items: Table = OrderItem.__table__  # type: ignore[assignment]
+                statement = self._set_item[columns] = items.update().where(items.c.id == bindparam("_id")).values(
+                    {c: bindparam(c) for c in columns})
+            conn.execute(statement, list(rows))
 
     # -- creating ----------------------------------------------------------------------------
     def create_order(self, plan: Plan, *, project_id: int, parent_order_id: str | None = None,
@@ -154,25 +212,28 @@ class OrderStore:
     def find_cached(self, keys: Iterable[str]) -> dict[str, CachedResult]:
         """The newest finished result per cache key whose products still exist."""
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, CachedResult] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                rows = conn.execute(
-                    select(OrderItem.cache_key, OrderItem.id, OrderItem.outputs, OrderItem.params,
-                           OrderItem.source_item_id)
-                    .where(OrderItem.cache_key.in_(chunk), OrderItem.status.in_(FINISHED_ITEM),
-                           OrderItem.outputs.is_not(None))
-                    .order_by(OrderItem.finished_at.desc())
-                )
-                candidates: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
-                for key, item_id, outputs, params, source in rows:
-                    candidates.setdefault(key, []).append((source or item_id, outputs, params))
-                for key, options in candidates.items():
-                    for item_id, outputs, params in options:
-                        if self._products_present(conn, product_ids_in(outputs)):
-                            found[key] = CachedResult(item_id, outputs, params)
-                            break
+            return self._find_cached(conn, wanted)
+
+    def _find_cached(self, conn: Any, wanted: Sequence[str]) -> dict[str, CachedResult]:
+        found: dict[str, CachedResult] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = conn.execute(
+                select(OrderItem.cache_key, OrderItem.id, OrderItem.outputs, OrderItem.params,
+                       OrderItem.source_item_id, OrderItem.order_id)
+                .where(OrderItem.cache_key.in_(chunk), OrderItem.status.in_(FINISHED_ITEM),
+                       OrderItem.outputs.is_not(None))
+                .order_by(OrderItem.finished_at.desc())
+            )
+            candidates: dict[str, list[tuple[str, dict[str, Any], dict[str, Any], str]]] = {}
+            for key, item_id, outputs, params, source, order_id in rows:
+                candidates.setdefault(key, []).append((source or item_id, outputs, params, order_id))
+            for key, options in candidates.items():
+                for item_id, outputs, params, order_id in options:
+                    if self._products_present(conn, product_ids_in(outputs)):
+                        found[key] = CachedResult(item_id, outputs, params, order_id)
+                        break
         return found
 
     def _products_present(self, conn: Any, product_ids: list[str]) -> bool:
@@ -220,6 +281,10 @@ class OrderStore:
         with self.engine.begin() as conn:
             conn.execute(update(Order).where(Order.id == order_id)
                          .values(status=status, finished_at=utcnow(), error=error))
+            # Whatever the order still held (a node that never reported back) is free for other runs now.
+            conn.execute(delete(Lease).where(Lease.order_id == order_id))
+        for item_id in [i for i, (_, o) in self._held.items() if o == order_id]:
+            del self._held[item_id]
 
     def mark_cached(self, item_ids: Mapping[str, str], hits: Mapping[str, CachedResult]) -> None:
         """Bulk: nodes answered from the cache, in one transaction."""
@@ -238,6 +303,153 @@ class OrderStore:
             self._update_items(conn, [{"_id": item_id, "status": "running", "started_at": now, "error": None,
                                        "error_code": None} for item_id in item_ids])
 
+    # -- leases: one run executes a cache key, the others wait for it ---------------------------------
+    def claim(self, order_id: str, keys: Mapping[str, str], stale_after_s: float) -> Claims:
+        """Claim the leases of one launch wave (item id -> cache key) in one transaction.
+
+        Each key is inserted, or taken over when its holder is gone. A key whose result appeared meanwhile
+        (another run finished it) is answered from the cache at once; a won key gets the accepted remote jobs an
+        earlier unfinished run recorded (persisted into the item now, so a crash keeps them)."""
+        claims = Claims()
+        if not keys:
+            return claims
+        now = utcnow()
+        wanted: dict[str, list[str]] = {}  # cache key -> item ids (one graph may hold the same work twice)
+        for item_id, key in keys.items():
+            wanted.setdefault(key, []).append(item_id)
+        won: dict[str, str] = {}  # cache key -> item id
+        with self.engine.begin() as conn:
+            rows = [{"cache_key": key, "order_id": order_id, "item_id": ids[0], "owner": self.owner,
+                     "acquired_at": now, "heartbeat_at": now} for key, ids in wanted.items()]
+            inserted = self._insert_leases(conn, rows)
+            current = {} if inserted == len(rows) else {
+                row.cache_key: row for row in conn.execute(self._leases_of, {"keys": list(wanted)})}
+            for key, ids in wanted.items():
+                row = current.get(key)
+                holder = None if row is None else LeaseHolder(row.order_id, row.item_id, row.owner,
+                                                              (now - row.heartbeat_at).total_seconds())
+                if holder is None or holder.item_id == ids[0] or self._take_over(conn, key, holder, ids[0],
+                                                                                    order_id, now, stale_after_s):
+                    won[key] = ids[0]
+                    holder = LeaseHolder(order_id, ids[0], self.owner)
+                    ids = ids[1:]
+                for item_id in ids:
+                    claims.held[item_id] = holder
+            if won:
+                self._settle_won(conn, order_id, won, claims, now)
+            waiting = [{"_id": i, "progress_message": f"waiting for order {h.order_id} (same work)"}
+                       for i, h in claims.held.items()]
+            self._update_items(conn, waiting)
+        self._held.update((item_id, (key, order_id)) for key, item_id in won.items() if item_id in claims.won)
+        return claims
+
+    def _insert_leases(self, conn: Any, rows: list[dict[str, Any]]) -> int:
+        """Insert the leases nobody holds; returns how many went in (-1: unknown, look them up)."""
+        if self._insert_lease is not None:
+            count = conn.execute(self._insert_lease, rows).rowcount
+            return count if isinstance(count, int) else -1
+        taken = set(conn.execute(select(self._leases.c.cache_key).where(
+            self._leases.c.cache_key.in_([r["cache_key"] for r in rows]))).scalars())
+        free = [r for r in rows if r["cache_key"] not in taken]
+        if free:
+            conn.execute(insert(self._leases), free)
+        return len(free)
+
+    def _take_over(self, conn: Any, key: str, holder: LeaseHolder, item_id: str, order_id: str, now: Any,
+                   stale_after_s: float) -> bool:
+        """Compare-and-swap a lease whose holder is gone (crashed, or ended without releasing it) to this item."""
+        if not self.is_stale(holder, stale_after_s):
+            status = conn.execute(select(OrderItem.status).where(OrderItem.id == holder.item_id)).scalar()
+            if status in ("pending", "running"):
+                return False
+        leases = self._leases
+        taken = conn.execute(update(leases).where(
+            leases.c.cache_key == key, leases.c.item_id == holder.item_id, leases.c.owner == holder.owner,
+        ).values(order_id=order_id, item_id=item_id, owner=self.owner, acquired_at=now, heartbeat_at=now)).rowcount
+        if taken:
+            log.info("took over %s from %s (order %s): its run is gone", key[:12], holder.owner, holder.order_id)
+        return bool(taken)
+
+    def _settle_won(self, conn: Any, order_id: str, won: dict[str, str], claims: Claims, now: Any) -> None:
+        """For won keys: answer from a result that appeared meanwhile, else re-attach recorded remote jobs."""
+        rows = conn.execute(self._earlier_items, {"keys": list(won)}).all()
+        finished = {row.cache_key for row in rows if row.status in FINISHED_ITEM and row.outputs is not None}
+        hits = self._find_cached(conn, sorted(finished)) if finished else {}
+        # Shared with the order that executed the work (not another waiter that was answered before us).
+        executed_by = dict(conn.execute(select(OrderItem.id, OrderItem.order_id).where(
+            OrderItem.id.in_([hit.item_id for hit in hits.values()]))).all()) if hits else {}
+        cached_rows = []
+        for key, hit in hits.items():
+            item_id = won.pop(key)
+            source_order = executed_by.get(hit.item_id, hit.order_id)
+            hit = CachedResult(hit.item_id, hit.outputs, hit.params, source_order)
+            claims.cached[item_id] = hit
+            cached_rows.append({"_id": item_id, "status": "cached", "outputs": hit.outputs, "params": hit.params,
+                                "source_item_id": hit.item_id, "progress": 100.0, "started_at": now,
+                                "finished_at": now, "progress_message": "",
+                                "shared_with": source_order if source_order != order_id else None})
+            conn.execute(self._release_lease, [{"k": key, "i": item_id}])
+        self._update_items(conn, cached_rows)
+        newest: dict[str, Any] = {}
+        for row in rows:
+            if row.remote_job_id is not None and row.cache_key in won and (
+                    row.cache_key not in newest or row.created_at > newest[row.cache_key].created_at):
+                newest[row.cache_key] = row
+        persist = []
+        for key, item_id in won.items():
+            claims.won.add(item_id)
+            row = newest.get(key)
+            if row is None or row.status in NOT_REATTACHED:
+                continue
+            jobs = reattachable(remote_jobs_of({"remote_job_id": row.remote_job_id, "remote_state": row.remote_state}))
+            if not jobs:
+                continue
+            claims.remote_jobs[item_id] = jobs
+            if row.id != item_id:
+                last = jobs[max(jobs)]
+                persist.append({"_id": item_id, "remote_job_id": last["job_id"],
+                                "remote_state": {"jobs": {str(k): v for k, v in jobs.items()}}})
+        self._update_items(conn, persist)
+
+    def lease_holders(self, keys: Iterable[str]) -> dict[str, LeaseHolder]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        leases = self._leases
+        now = utcnow()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(leases.c.cache_key, leases.c.order_id, leases.c.item_id, leases.c.owner,
+                                       leases.c.heartbeat_at).where(leases.c.cache_key.in_(wanted))).all()
+        return {key: LeaseHolder(order_id, item_id, owner, (now - beat).total_seconds())
+                for key, order_id, item_id, owner, beat in rows}
+
+    def is_stale(self, holder: LeaseHolder, stale_after_s: float) -> bool:
+        if holder.owner == self.owner:
+            # This process: a lease this store holds is alive even when a busy event loop delayed its heartbeat.
+            return holder.item_id not in self._held and holder.age_s > stale_after_s
+        return holder.age_s > stale_after_s or _owner_dead_here(holder.owner)
+
+    def heartbeat(self) -> int:
+        if not self._held:
+            return 0
+        with self.engine.begin() as conn:
+            conn.execute(update(self._leases).where(self._leases.c.owner == self.owner).values(heartbeat_at=utcnow()))
+        return len(self._held)
+
+    def recorded_jobs(self, cache_key: str) -> dict[int, dict[str, Any]]:
+        """Accepted remote jobs of the newest earlier run of this cache key that recorded any, unless that run
+        finished or was canceled; jobs the provider reported ended are left out."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(OrderItem.status, OrderItem.remote_job_id, OrderItem.remote_state)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(OrderItem.cache_key == cache_key, OrderItem.remote_job_id.is_not(None))
+                .order_by(Order.created_at.desc()).limit(1)
+            ).first()
+        if row is None or row.status in NOT_REATTACHED:
+            return {}
+        return reattachable(remote_jobs_of({"remote_job_id": row.remote_job_id, "remote_state": row.remote_state}))
+
     def set_progress(self, item_id: str, percent: float, message: str) -> None:
         with self.engine.begin() as conn:
             self._update_items(conn, [{"_id": item_id, "progress": percent, "progress_message": message[:2000]}])
@@ -247,19 +459,35 @@ class OrderStore:
             self._update_items(conn, [{"_id": item_id, "remote_job_id": job_id, "remote_state": dict(state)}])
 
     def mark_items(self, item_ids: Iterable[str], status: str, error: str | None = None,
-                   code: str | None = None) -> None:
+                   code: str | None = None, cost: Cost | None = None) -> None:
+        """Items ending without outputs (failed, canceled, skipped); `cost` is what their remote jobs used. Their
+        leases go in the same transaction, so a waiting run sees the end and the cache together."""
         ids = list(item_ids)
         if not ids:
             return
         now = utcnow()
+        costs = _cost_columns(cost)
         with self.engine.begin() as conn:
             self._update_items(conn, [{"_id": i, "status": status, "error": error, "error_code": code,
-                                       "finished_at": now} for i in ids])
+                                       "finished_at": now, **costs} for i in ids])
+            self._release(conn, ids)
+        self._forget(ids)
+
+    def _release(self, conn: Any, item_ids: Sequence[str]) -> None:
+        held = [{"k": self._held[i][0], "i": i} for i in item_ids if i in self._held]
+        if held:
+            conn.execute(self._release_lease, held)
+
+    def _forget(self, item_ids: Sequence[str]) -> None:
+        for item_id in item_ids:
+            self._held.pop(item_id, None)
 
     def finish_item(self, item_id: str, *, order_id: str, project_id: int, status: str,
                     outputs: dict[str, Any] | None = None, error: str | None = None, code: str | None = None,
-                    products: Sequence[ProductDraft] = (), collection_adds: Sequence[Any] = ()) -> None:
-        """A node's end: its products, collection adds and status in one transaction."""
+                    products: Sequence[ProductDraft] = (), collection_adds: Sequence[Any] = (),
+                    cost: Cost | None = None) -> None:
+        """A node's end: its products, collection adds, status, cost and the release of its lease in one
+        transaction."""
         now = utcnow()
         with self.engine.begin() as conn:
             if products:
@@ -271,7 +499,9 @@ class OrderStore:
                 self._add_to_collection(conn, project_id, add.name, add.product_ids)
             self._update_items(conn, [{"_id": item_id, "status": status, "outputs": outputs, "error": error,
                                        "error_code": code, "finished_at": now,
-                                       "progress": 100.0 if status == "executed" else 0.0}])
+                                       "progress": 100.0 if status == "executed" else 0.0, **_cost_columns(cost)}])
+            self._release(conn, [item_id])
+        self._forget([item_id])
 
     def _remember_labels(self, order_id: str, snapshot: Any) -> dict[str, str]:
         labels = product_labels(snapshot) if isinstance(snapshot, dict) else {}
@@ -383,6 +613,11 @@ class OrderStore:
                 conn.execute(update(Order).where(Order.id.in_(dead)).values(status="interrupted"))
                 conn.execute(update(OrderItem).where(OrderItem.order_id.in_(dead),
                                                      OrderItem.status == "running").values(status="pending"))
+                conn.execute(delete(Lease).where(Lease.order_id.in_(dead)))
+            # Leases of processes of this host that are gone: their work is free to be taken (and re-attached).
+            gone = [o for o in conn.execute(select(Lease.owner).distinct()).scalars() if _owner_dead_here(o)]
+            if gone:
+                conn.execute(delete(Lease).where(Lease.owner.in_(gone)))
         return dead
 
     def interrupted_orders(self, order_ids: Sequence[str] = ()) -> list[InterruptedOrder]:

@@ -63,10 +63,14 @@ TABLE: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
     ("View", "gallery", "&Gallery", "gallery", ("Ctrl+1",), "Browse every product beside the graphs that made them"),
     ("View", "fit", "&Zoom to Fit", "fit", ("F",), "Frame the selection, or the whole graph"),
     ("View", "layout", "Auto-&Layout", "layout", ("Ctrl+L",), "Arrange the nodes left to right"),
+    ("View", "spend", "S&pend", "spend", ("Ctrl+Shift+M",),
+     "What runs cost: this month or since a date, by day, provider, model and collection"),
     ("Run", "run", "&Run", "run", ("Ctrl+Return", "Ctrl+Enter"), "Run the graph (unchanged nodes come from the cache)"),
     ("Run", "run_branch", "Run &Selected Branch", "run-branch", ("Ctrl+Shift+Return", "Ctrl+Shift+Enter"),
      "Run the selected nodes and what they need"),
     ("Run", "cancel", "&Cancel", "cancel", ("Esc", "Ctrl+."), "Cancel this graph's run"),
+    ("Run", "plan", "&Plan…", "plan", ("Ctrl+Shift+P",),
+     "What Run will execute, take from the cache and bill, with the estimated cost (sends nothing)"),
     ("Run", "resume", "Resume &Interrupted Orders", "run", (),
      "Finish the runs an earlier exit left open; what had finished is kept"),
     ("Help", "shortcuts", "&Keyboard Shortcuts", "keyboard", ("F1",), ""),
@@ -143,11 +147,13 @@ def build_menus(window: QMainWindow, actions: Actions) -> Menus:
     view.addAction(actions["fit"])
     view.addAction(actions["layout"])
     view.addSeparator()
+    view.addAction(actions["spend"])
     panels = _menu(view, "&Panels")
     run = _menu(bar, "&Run")
     for name in ("run", "run_branch", "cancel"):
         run.addAction(actions[name])
     run.addSeparator()
+    run.addAction(actions["plan"])
     run.addAction(actions["resume"])
     help_menu = _menu(bar, "&Help")
     help_menu.addAction(actions["shortcuts"])
@@ -171,7 +177,7 @@ def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
                  None, "templates", "gallery"):
         bar.addSeparator() if name is None else bar.addAction(actions[name])
     bar.addSeparator()
-    for name in ("run", "run_branch", "cancel"):
+    for name in ("plan", "run", "run_branch", "cancel"):
         bar.addAction(actions[name])
     run_button = bar.widgetForAction(actions["run"])
     if isinstance(run_button, QToolButton):  # the one labelled button: the main thing to do here

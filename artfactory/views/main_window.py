@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
 from artfactory.controllers import session
 from artfactory.controllers.app_controller import AppController
 from artfactory.controllers.graph_controller import GraphController
+from artfactory.controllers.money_controller import MoneyController, PlanWatcher, badge_text, badge_tip
 from artfactory.controllers.schema_controller import SchemaController
 from artfactory.engine.document import DocumentError
 from artfactory.services.lineage import NotFound
@@ -31,10 +32,12 @@ from artfactory.views import icons, theme
 from artfactory.views.canvas.graph_tab import GraphTab
 from artfactory.views.canvas.properties import PropertiesPanel
 from artfactory.views.dialogs.info import AboutDialog, ShortcutsDialog
+from artfactory.views.dialogs.plan_dialog import BudgetDialog, PlanDialog
 from artfactory.views.dialogs.preferences import PreferencesDialog
 from artfactory.views.gallery.gallery_widget import GalleryWidget
 from artfactory.views.panels.library_panel import LibraryPanel
 from artfactory.views.panels.runs_panel import RunsPanel
+from artfactory.views.panels.spend_panel import SpendPanel
 from artfactory.views.viewer.product_dialog import ProductDialog
 from artfactory.views.window_files import FileCommands
 
@@ -76,6 +79,11 @@ class MainWindow(QMainWindow):
         self.properties = PropertiesPanel(self.schemas)
         self.runs_panel = RunsPanel(app.runs)
         self.runs_panel.node_requested.connect(self.show_node)
+        self.money = MoneyController(app.library, app.runs.executor, self)
+        self.spend_panel = SpendPanel(app.library)
+        app.runs.executor.signals.order_finished.connect(self.spend_panel.order_finished)
+        self.plan_dialog: PlanDialog | None = None
+        self.budget_dialog: BudgetDialog | None = None
         self.last_error: QMessageBox | None = None
         self.autosave = session.Autosave(app.library.home, app.settings.autosave_s, self)
         self.files = FileCommands(self, self, app, self.autosave)
@@ -90,7 +98,10 @@ class MainWindow(QMainWindow):
             "properties": self._dock("Properties", "PropertiesDock", self.properties,
                                      Qt.DockWidgetArea.RightDockWidgetArea),
             "runs": self._dock("Runs", "RunsDock", self.runs_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "spend": self._dock("Spend", "SpendDock", self.spend_panel, Qt.DockWidgetArea.RightDockWidgetArea),
         }
+        self.tabifyDockWidget(self.docks["runs"], self.docks["spend"])
+        self.docks["spend"].hide()  # until View → Spend (or Panels) asks: then it sits as a tab beside Runs
         self.splitDockWidget(self.docks["properties"], self.docks["runs"], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["library"], self.docks["properties"]], [250, 360], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["properties"], self.docks["runs"]], [520, 300], Qt.Orientation.Vertical)
@@ -136,6 +147,7 @@ class MainWindow(QMainWindow):
             "backdrop": self.add_backdrop, "preferences": self.show_preferences,
             "gallery": self.show_gallery, "fit": self.zoom_to_fit, "layout": self.auto_layout,
             "run": self.run_graph, "run_branch": self.run_selected_branch, "cancel": self.cancel_run,
+            "plan": self.show_plan, "spend": self.show_spend,
             "resume": self.resume_interrupted, "shortcuts": self.show_shortcuts, "about": self.show_about,
         }
 
@@ -193,6 +205,8 @@ class MainWindow(QMainWindow):
         tab.view.files_dropped.connect(self._open_dropped)
         tab.view.products_requested.connect(self.show_node_products)
         window_actions.fill_canvas_menu(tab.view.context_menu(), self.menu_actions)
+        watcher = self.money.watch(graph)  # the cost badges: re-planned a moment after each edit and run
+        watcher.updated.connect(self._on_plan_updated)
         for menu in tab.findChildren(QMenu):  # NodeGraphQt styles its menus dark in any theme: the app's rules
             menu.setStyleSheet("")
         self.undo_group.addStack(graph.undo_stack)
@@ -309,7 +323,7 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         has_graph = tab is not None
         for name in ("save", "save_as", "save_template", "copy", "paste", "duplicate", "delete", "select_all",
-                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab"):
+                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab", "plan"):
             self.menu_actions[name].setEnabled(has_graph)
         self.menu_actions["cancel"].setEnabled(tab is not None and tab.controller.run_state.running)
         self.menu_actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
@@ -345,6 +359,7 @@ class MainWindow(QMainWindow):
     # --- dialogs ------------------------------------------------------------------------------------------
     def show_preferences(self) -> PreferencesDialog:
         dialog = PreferencesDialog(self.app, self)
+        dialog.prices.prices_changed.connect(self.money.notify_prices_changed)
         dialog.open()
         return dialog
 
@@ -405,7 +420,72 @@ class MainWindow(QMainWindow):
     # --- runs -----------------------------------------------------------------------------------------------
     def run_graph(self) -> str | None:
         tab = self.current_tab()
-        return self.app.runs.run(tab.controller) if tab else None
+        return self._run_checked(tab.controller) if tab else None
+
+    def _run_checked(self, graph: GraphController, only: list[str] | None = None) -> str | None:
+        """Run, unless the estimate needs the user's yes first (threshold, monthly budget, unpriced paid nodes):
+        then the budget dialog asks, and nothing is sent unless they choose Run anyway."""
+        if graph.run_state.running:
+            return self.app.runs.run(graph, only=only)  # it says the graph is busy
+        check = self.money.check_run(graph, only)
+        if not check.needs_confirmation:
+            return self.app.runs.run(graph, only=only)
+        dialog = BudgetDialog(graph, check, self)
+        dialog.accepted.connect(lambda: self.app.runs.run(graph, only=only))
+        dialog.rejected.connect(lambda: self.show_message("Not started: nothing was sent"))
+        dialog.open()
+        self.budget_dialog = dialog
+        return None
+
+    def show_plan(self) -> PlanDialog | None:
+        """Run → Plan…: what Run would execute, take from the cache and bill, kept current while open."""
+        tab = self.current_tab()
+        watcher = self.plan_watcher(tab.controller) if tab else None
+        if tab is None or watcher is None:
+            return None
+        if self.plan_dialog is not None:
+            self.plan_dialog.close()
+        dialog = PlanDialog(tab.controller, watcher, self)
+        dialog.run_requested.connect(lambda: self._run_from_plan(tab))
+        dialog.node_selected.connect(lambda node_id: tab.view.select([node_id]))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda: setattr(self, "plan_dialog", None))
+        dialog.show()
+        self.plan_dialog = dialog
+        return dialog
+
+    def _run_from_plan(self, tab: GraphTab) -> None:
+        if tab in self.graph_tabs():
+            self.select_tab(tab)
+            self._run_checked(tab.controller)
+
+    @staticmethod
+    def plan_watcher(graph: GraphController) -> PlanWatcher | None:
+        return graph.findChild(PlanWatcher)
+
+    def _on_plan_updated(self) -> None:
+        watcher = self.sender()
+        if not isinstance(watcher, PlanWatcher):
+            return
+        tab = self._tab_of(watcher.graph)
+        if tab is not None:
+            self.apply_costs(tab, watcher)
+
+    def apply_costs(self, tab: GraphTab, watcher: PlanWatcher) -> None:
+        """Each paid node's badge from the graph's latest estimate ("" when it has none, or no plan)."""
+        nodes = watcher.estimate.nodes if watcher.estimate is not None else {}
+        for node_id in [spec.id for spec in tab.controller.doc.nodes]:
+            item = tab.view.node_item(node_id)
+            estimate = nodes.get(node_id)
+            if item is not None:
+                item.set_cost(badge_text(estimate) if estimate else "", badge_tip(estimate) if estimate else "")
+
+    def show_spend(self) -> SpendPanel:
+        dock = self.docks["spend"]
+        dock.show()
+        dock.raise_()
+        self.spend_panel.refresh()
+        return self.spend_panel
 
     def run_selected_branch(self) -> str | None:
         tab = self.current_tab()
@@ -415,7 +495,7 @@ class MainWindow(QMainWindow):
         if not selected:
             self.show_message("Select the node(s) to run; what they need runs with them")
             return None
-        return self.app.runs.run(tab.controller, only=selected)
+        return self._run_checked(tab.controller, only=selected)
 
     def offer_resume(self, count: int) -> None:
         """Say that `count` orders were interrupted by the last exit, with a button that finishes them."""

@@ -10,6 +10,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPalette
 from PyQt6.QtWidgets import QApplication, QStyleFactory
 
+from artfactory.engine.status import NodeStatus, OrderStatus
+
 
 class ThemeName(StrEnum):
     DARK = "dark"
@@ -44,18 +46,20 @@ LIGHT = Colors(
 )
 
 # Node and order statuses (DESIGN §4), shared by the canvas, the runs panel and the dialogs.
+# Keys are NodeStatus/OrderStatus members (equal to their strings, so a status read from the database finds its
+# colour); the two enums share "running", "failed" and "canceled", which have one colour each.
 STATUS_COLORS: dict[str, str] = {
-    "pending": "#7d818c",
-    "queued": "#7d818c",
-    "running": "#5b8def",
-    "executed": "#3fb27f",
-    "succeeded": "#3fb27f",
-    "cached": "#2aa7b8",
-    "failed": "#e5534b",
-    "partial": "#d9a23d",
-    "skipped": "#9b8ac4",
-    "canceled": "#d9803d",
-    "interrupted": "#c46ab0",
+    NodeStatus.PENDING: "#7d818c",
+    OrderStatus.QUEUED: "#7d818c",
+    NodeStatus.RUNNING: "#5b8def",
+    NodeStatus.EXECUTED: "#3fb27f",
+    OrderStatus.SUCCEEDED: "#3fb27f",
+    NodeStatus.CACHED: "#2aa7b8",
+    NodeStatus.FAILED: "#e5534b",
+    OrderStatus.PARTIAL: "#d9a23d",
+    NodeStatus.SKIPPED: "#9b8ac4",
+    NodeStatus.CANCELED: "#d9803d",
+    OrderStatus.INTERRUPTED: "#c46ab0",
     "invalid": "#e5534b",
 }
 
@@ -117,7 +121,7 @@ def current_name() -> str:
 
 
 def status_color(status: str) -> QColor:
-    return QColor(STATUS_COLORS.get(status, STATUS_COLORS["pending"]))
+    return QColor(STATUS_COLORS.get(status, STATUS_COLORS[NodeStatus.PENDING]))
 
 
 def family_color(family: str) -> QColor:
@@ -196,7 +200,7 @@ QLineEdit, QPlainTextEdit, QTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
 QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus,
 QComboBox:focus {{ border-color: {c.accent}; }}
 QLineEdit:disabled, QSpinBox:disabled, QComboBox:disabled {{ color: {c.dim}; }}
-QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {{ border-color: {STATUS_COLORS["failed"]}; }}
+QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {{ border-color: {STATUS_COLORS[NodeStatus.FAILED]}; }}
 QComboBox::drop-down {{ border: none; width: 20px; }}
 QComboBox::down-arrow {{ image: url({ICON_DIR}/arrow-down.svg); width: 10px; height: 10px; }}
 QSpinBox, QDoubleSpinBox {{ padding-right: 20px; }}
@@ -250,8 +254,8 @@ QLabel[role="heading"] {{ font-size: 13pt; font-weight: 600; }}
 QLabel[role="dim"] {{ color: {c.dim}; }}
 QLabel[role="toast"] {{ background: {c.raised}; color: {c.text}; border: 1px solid {c.border}; border-radius: 5px;
                        padding: 5px 10px; }}
-QLabel[role="error"] {{ color: {STATUS_COLORS["failed"]}; }}
-QLabel[role="ok"] {{ color: {STATUS_COLORS["executed"]}; }}
+QLabel[role="error"] {{ color: {STATUS_COLORS[NodeStatus.FAILED]}; }}
+QLabel[role="ok"] {{ color: {STATUS_COLORS[NodeStatus.EXECUTED]}; }}
 QFrame[role="card"] {{ background: {c.alt_base}; border: 1px solid {c.border}; border-radius: 6px; }}
 QSplitter::handle {{ background: {c.border}; }}
 """

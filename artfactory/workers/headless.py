@@ -16,8 +16,8 @@ from PyQt6.QtCore import QCoreApplication, QEventLoop, QTimer
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.executor import Executor, OrderRunner
 from artfactory.engine.plan import Plan
+from artfactory.providers.pricing import run_services_with_costs
 from artfactory.services.library import Library
-from artfactory.services.runs import run_services
 
 _APP: QCoreApplication | None = None
 log = logging.getLogger("artfactory")
@@ -42,7 +42,7 @@ class HeadlessSession:
     def __init__(self, library: Library, limits: Mapping[str, int] | None = None) -> None:
         self.app = ensure_core_app()
         self.library = library
-        self.executor = Executor(run_services(library), limits=limits)
+        self.executor = Executor(run_services_with_costs(library), limits=limits)
         self.signals = self.executor.signals
         self.interrupted = False
         self.runner: OrderRunner | None = None  # the order waited on last (its storage_error, report())

@@ -48,7 +48,10 @@ def test_fal_request_that_failed_remotely_fails_the_node_with_fals_detail(
     with pytest.raises(NodeError) as info:
         FAL.run(ctx, {"prompt": "a fox"}, FAL.defaults())
     assert time.monotonic() - started < QUICK_S
-    (rid, _state), = ctx.remembered
+    # Recorded when accepted, then recorded again as ended: fal said it is over, so no run re-attaches to it.
+    (rid, state), (again, ended) = ctx.remembered
+    assert again == rid and "ended" not in state
+    assert ended["ended"] == ("canceled" if code == "remote_canceled" else "failed")
     assert str(info.value) == f"fal request {rid} failed [{error_type}]: {detail}"
     assert info.value.code == code
     assert _result_fetches(fake_fal_server) == 1  # the same answer would come back every time

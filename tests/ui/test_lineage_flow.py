@@ -99,7 +99,7 @@ def test_rerun_with_tweaks_reuses_every_cached_node_and_links_the_order(qtbot: A
         order = session.get(Order, second)
         assert order is not None and order.parent_order_id == first
     detail = window.app.product_detail(product_of(window, rerun, "small"))
-    assert (detail["width"], detail["parent_order_id"]) == (32, first)
+    assert (detail.width, detail.parent_order_id) == (32, first)
 
 
 def test_a_node_thumbnail_opens_the_product_window_with_lineage(qtbot: Any, window: MainWindow) -> None:
@@ -109,7 +109,7 @@ def test_a_node_thumbnail_opens_the_product_window_with_lineage(qtbot: Any, wind
     tab.view.product_activated.emit(product_id)  # what a click on the node's thumbnail sends
     dialog = window.product_window
     assert isinstance(dialog, ProductDialog) and dialog.isVisible()
-    assert dialog.detail is not None and (dialog.detail["order_id"], dialog.detail["node_id"]) == (order_id, "small")
+    assert dialog.detail is not None and (dialog.detail.order_id, dialog.detail.node_id) == (order_id, "small")
     assert dialog.viewer.lineage.value("prompt") == "a red fox in a snowy forest"
     dialog.viewer.open_graph_action.trigger()  # from the window straight back to the producing node
     opened = window.current_tab()

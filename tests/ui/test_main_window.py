@@ -95,8 +95,8 @@ def test_run_a_shipped_example_shows_statuses_and_thumbnails(qtbot: Any, window:
     qtbot.waitUntil(lambda: any(isinstance(w, ProductDialog) for w in QApplication.topLevelWidgets()
                                 if w.isVisible()), timeout=2000)
     dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ProductDialog) and w.isVisible())
-    assert dialog.detail["id"] == thumb.product_id
-    assert dialog.detail["node_id"] == makers[0] and dialog.detail["order_id"] == graph.run_state.order_id
+    assert dialog.detail is not None and dialog.detail.id == thumb.product_id
+    assert dialog.detail.node_id == makers[0] and dialog.detail.order_id == graph.run_state.order_id
     dialog.close()
 
     # A second run reuses everything: every node is cached and still shows its thumbnails.

@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec
+from artfactory.engine.status import NodeStatus
 from artfactory.views import theme
 from artfactory.views.canvas import compat
 from artfactory.views.canvas.gestures import BACKDROP_TYPE, CanvasGestures
@@ -320,7 +321,7 @@ class GraphView(QWidget):
             return
         run = self.controller.run_state.get(node_id)
         errors = list(self.controller.issues.get(node_id, []))
-        if run and run.status == "failed" and run.error:
+        if run and run.status == NodeStatus.FAILED and run.error:
             errors.append(run.error)
         node.view.set_run(run.status if run else None, run.percent if run else 0.0, errors,
                           run.products if run else [], stale=self.controller.run_state.stale(node_id))

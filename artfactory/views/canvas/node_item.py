@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QBrush, QColor, QCursor, QFont, QPainter, QPainterPath, QPen, QPixmap
+from PyQt6.QtGui import QBrush, QColor, QCursor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap
 from PyQt6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsSceneMouseEvent, QToolTip
 
+from artfactory.engine.status import NodeStatus, node_status
 from artfactory.views import theme
 from artfactory.views.canvas import compat
 from artfactory.views.canvas.thumb_loader import ThumbLoader
@@ -178,7 +179,7 @@ class BadgeItem(QGraphicsItem):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(0, 0, 0, 90), 1))
-        painter.setBrush(theme.status_color("failed"))
+        painter.setBrush(theme.status_color(NodeStatus.FAILED))
         painter.drawEllipse(self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5))
         painter.setPen(QColor("#ffffff"))
         painter.setFont(_font(8.5, bold=True))
@@ -194,6 +195,52 @@ class BadgeItem(QGraphicsItem):
             QToolTip.showText(event.screenPos(), self.toolTip())
 
 
+class CostBadgeItem(QGraphicsItem):
+    """A chip above a paid node's top-right corner: what running it will cost ("≈ $0.012", "cached · free",
+    "unpriced"), from the graph's plan; the tooltip says which price and what was assumed."""
+
+    HEIGHT = 16.0
+
+    def __init__(self, parent: ArtNodeItem) -> None:
+        super().__init__(parent)
+        self.setZValue(2)
+        self.text = ""
+        self._width = 0.0
+
+    def set_text(self, text: str, tip: str) -> None:
+        self.prepareGeometryChange()
+        self.text = text
+        self._width = _text_width(text, _font(7.5, bold=True)) + 14.0 if text else 0.0
+        self.setToolTip(tip)
+        self.setVisible(bool(text))
+        self.update()
+
+    @property
+    def width(self) -> float:
+        return self._width
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self._width, self.HEIGHT)
+
+    def paint(self, painter: QPainter | None, option: Any, widget: Any = None) -> None:
+        if painter is None or not self.text:  # the stubs allow None; Qt always paints with one
+            return
+        if self.text == "unpriced":
+            color = QColor(theme.status_color("partial"))
+        elif self.text.endswith("free"):
+            color = QColor(theme.status_color("cached"))
+        else:
+            color = QColor(theme.NODE_TEXT)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(color, 1.0))
+        painter.setBrush(QColor(20, 22, 26, 225))
+        painter.drawRoundedRect(self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+        painter.setFont(_font(7.5, bold=True))
+        painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, self.text)
+        painter.restore()
+
+
 class ArtNodeItem(compat.NodeItemParts, NodeItem):
     """A NodeGraphQt node item with our look and the run state drawn into it."""
 
@@ -201,7 +248,7 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         super().__init__(name, parent)
         self.family = ""
         self.stable_id = ""
-        self.status: str | None = None
+        self.status: NodeStatus | None = None
         self.stale = False  # finished, but the params or inputs changed since: out of date until the next run
         self.percent = 0.0
         self.errors: list[str] = []
@@ -215,17 +262,20 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         self._thumbs: list[ThumbItem] = []
         self._badge = BadgeItem(self)
         self._badge.setVisible(False)
+        self.cost_badge = CostBadgeItem(self)
+        self.cost_badge.setVisible(False)
         self._header_h = 28.0
         self.title_item.setFont(_font(9.5, bold=True))
         self.title_item.setToolTip("Double-click to rename")
 
     # --- state from the run and validation --------------------------------------------------------
-    def set_run(self, status: str | None, percent: float, errors: list[str],
+    def set_run(self, status: NodeStatus | str | None, percent: float, errors: list[str],
                 products: list[tuple[str, Path]], stale: bool = False) -> None:
         # A thumbnail that was missing may exist now: they are made after the node reports.
         relayout = [p for p, _ in products] != [p for p, _ in self._products] or \
             any(t.pixmap().isNull() for t in self._thumbs)
-        self.status, self.percent, self.errors, self.stale = status, percent, errors, stale
+        self.status = node_status(status) if status else None
+        self.percent, self.errors, self.stale = percent, errors, stale
         self._products = list(products)
         self._badge.setVisible(bool(errors))
         self._badge.setToolTip("\n".join(errors))
@@ -233,6 +283,15 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
             self.draw_node()
         self._style_thumbs()
         self.update()
+
+    def set_cost(self, text: str, tip: str = "") -> None:
+        """The cost badge from the graph's plan ("" hides it)."""
+        if text != self.cost_badge.text or tip != self.cost_badge.toolTip():
+            self.cost_badge.set_text(text, tip)
+            self._place_cost_badge()
+
+    def _place_cost_badge(self) -> None:
+        self.cost_badge.setPos(self.width - self.cost_badge.width - 4.0, -CostBadgeItem.HEIGHT - 3.0)
 
     def _style_thumbs(self) -> None:
         for item in self._thumbs:
@@ -294,6 +353,7 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         self.align_ports(v_offset=self._header_h + 6.0)
         self.align_widgets(v_offset=self._header_h)
         self._badge.setPos(self.width - BadgeItem.SIZE - 7.0, (self._header_h - BadgeItem.SIZE) / 2)
+        self._place_cost_badge()
         self._layout_thumbs()
         self.update()
 
@@ -325,6 +385,7 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         for item in self._thumbs:
             item.setVisible(not mode)
         self._badge.setVisible(bool(self.errors) and not mode)
+        self.cost_badge.setVisible(bool(self.cost_badge.text) and not mode)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         # A double-click on the title edits it in place (NodeGraphQt's text item; the view records the
@@ -357,11 +418,11 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         painter.drawLine(QPointF(rect.x() + 1, footer_top), QPointF(rect.right() - 1, footer_top))
         self._paint_footer(painter, QRectF(rect.x() + 8, footer_top, rect.width() - 16, FOOTER_H))
         self._paint_summary(painter, rect, footer_top - self._thumb_area(self.width))
-        if self.status == "running":
+        if self.status == NodeStatus.RUNNING:
             track = QRectF(rect.x() + 1, rect.y() + self._header_h, rect.width() - 2, 3)
             painter.fillRect(track, QColor(0, 0, 0, 90))
             painter.fillRect(QRectF(track.x(), track.y(), track.width() * self.percent / 100, 3),
-                             theme.status_color("running"))
+                             theme.status_color(NodeStatus.RUNNING))
 
         if self.selected:
             pen = QPen(QColor(theme.SELECTION), 2.0)
@@ -372,7 +433,7 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         else:
             pen = QPen(QColor(0, 0, 0, 140), 1.0)
         if self.errors and not self.selected:
-            pen = QPen(theme.status_color("failed"), 1.8)
+            pen = QPen(theme.status_color(NodeStatus.FAILED), 1.8)
         if self.highlighted:
             halo = QColor(theme.SELECTION)
             for width, alpha in ((10.0, 40), (6.0, 80)):
@@ -388,11 +449,11 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         """The footer's status text ("" before any run)."""
         if not self.status:
             return ""
-        if self.status == "running":
+        if self.status == NodeStatus.RUNNING:
             return f"running {self.percent:.0f}%"
         if self.stale:
             return STALE_LABEL
-        if self.status in ("executed", "cached") and self._products:
+        if self.status.made_products and self._products:
             return f"{self.status} · {len(self._products)}"
         return self.status
 
@@ -425,6 +486,10 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         painter.drawEllipse(dot)
         painter.setPen(color.lighter(115))
         painter.drawText(area, align | Qt.AlignmentFlag.AlignRight, label)
+
+
+def _text_width(text: str, font: QFont) -> float:
+    return float(QFontMetricsF(font).horizontalAdvance(text))
 
 
 def _font(points: float, bold: bool = False) -> QFont:

@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 from artfactory.controllers.graph_controller import MISSING, GraphController
 from artfactory.controllers.schema_controller import SchemaController
 from artfactory.engine.nodetypes import Param
+from artfactory.engine.status import NodeStatus
 from artfactory.views import icons, theme
 from artfactory.views.canvas.param_fields import ParamField
 
@@ -191,13 +192,13 @@ class PropertiesPanel(QWidget):
         parts = []
         run = self.graph.run_state.get(self.node_id)
         if run is not None:
-            color = theme.STATUS_COLORS.get(run.status, theme.STATUS_COLORS["pending"])
+            color = theme.STATUS_COLORS.get(run.status, theme.STATUS_COLORS[NodeStatus.PENDING])
             extra = f" · {len(run.products)} product{'s' if len(run.products) != 1 else ''}" if run.products else ""
             parts.append(f"<span style='color:{color}'>● {run.status}</span>{extra}")
-            if run.error and run.status in ("failed", "skipped", "canceled"):
-                parts.append(f"<span style='color:{theme.STATUS_COLORS['failed']}'>{_html(run.error)}</span>")
+            if run.error and run.status in (NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELED):
+                parts.append(f"<span style='color:{theme.STATUS_COLORS[NodeStatus.FAILED]}'>{_html(run.error)}</span>")
         for message in self.graph.issues.get(self.node_id, []):
-            parts.append(f"<span style='color:{theme.STATUS_COLORS['failed']}'>⚠ {_html(message)}</span>")
+            parts.append(f"<span style='color:{theme.STATUS_COLORS[NodeStatus.FAILED]}'>⚠ {_html(message)}</span>")
         try:
             self.status.setText("<br/>".join(parts))
             self.status.setVisible(bool(parts))

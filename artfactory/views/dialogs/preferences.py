@@ -1,4 +1,4 @@
-"""Preferences: provider keys (keychain, masked), library location, concurrency, image size, theme, autosave."""
+"""Preferences: provider keys (keychain, masked), library, concurrency, image size, theme, autosave, prices, budget."""
 
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ from artfactory.controllers import session
 from artfactory.controllers.app_controller import AppController
 from artfactory.services.secrets import SecretsError
 from artfactory.views import theme
+from artfactory.views.dialogs.prices_page import PricesPage
 
 MASKED = "••••••••••••"
 KEYS_PAGE = "API keys"  # messages send GUI users to "Preferences → API keys"
+PRICES_PAGE = "Prices & budget"
 
 
 class _KeyRow(QWidget):
@@ -188,6 +190,8 @@ class PreferencesDialog(QDialog):
         self.autosave.setSuffix(" s")
         form.addRow("Autosave every:", self.autosave)
         tabs.addTab(general, "General")
+        self.prices = PricesPage(app.library, s, [(spec.id, spec.name) for spec in app.cloud_providers()])
+        tabs.addTab(self.prices, PRICES_PAGE)
 
         self.error = QLabel()
         self.error.setProperty("role", "error")
@@ -239,6 +243,7 @@ class PreferencesDialog(QDialog):
             **{name: spin.value() for name, spin in self.concurrency.items()},
             default_width=self.width_spin.value(), default_height=self.height_spin.value(),
             theme=self.theme.currentData(), autosave_s=self.autosave.value(),
+            **self.prices.budget_settings(),
         )
         if self.new_library is not None and self.new_library != self.app.library.home:
             settings = session.ui_settings()

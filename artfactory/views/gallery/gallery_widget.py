@@ -269,7 +269,7 @@ class GalleryWidget(QWidget):
         row = self._fetch_until(product_id, max_pages)
         if row is None:
             self.viewer.show_product(product_id)
-            order_id = (self.viewer.detail or {}).get("order_id")
+            order_id = self.viewer.detail.order_id if self.viewer.detail else None
             if order_id:
                 self.show_order(order_id)
                 self._apply_query()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -16,6 +17,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from artfactory.engine.status import NodeStatus
 from artfactory.services import lineage
 from artfactory.services.gallery import Gallery, OrderRow
 from artfactory.views import icons, theme
@@ -31,11 +33,11 @@ def local_time(value: datetime | None) -> str:
     return value.replace(tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def node_summary(counts: dict[str, int]) -> str:
+def node_summary(counts: Mapping[NodeStatus, int]) -> str:
     """"5 nodes · 3 cached · 1 failed": the total, then every status other than executed."""
     total = sum(counts.values())
     parts = [f"{total} node{'s' if total != 1 else ''}"]
-    parts += [f"{n} {status}" for status, n in sorted(counts.items()) if status != "executed" and n]
+    parts += [f"{n} {status}" for status, n in sorted(counts.items()) if status != NodeStatus.EXECUTED and n]
     return " · ".join(parts)
 
 
@@ -124,7 +126,7 @@ class OrdersPanel(QWidget):
     def _item(row: OrderRow) -> QTreeWidgetItem:
         item = QTreeWidgetItem([row.name or row.id, local_time(row.started_at or row.created_at),
                                 node_summary(row.node_counts), f"{row.products:,}"])
-        item.setIcon(0, icons.dot(theme.STATUS_COLORS.get(row.status, theme.STATUS_COLORS["pending"])))
+        item.setIcon(0, icons.dot(theme.STATUS_COLORS.get(row.status, theme.STATUS_COLORS[NodeStatus.PENDING])))
         item.setData(0, ORDER_ID, row.id)
         parent = f"\nre-run of {row.parent_order_id}" if row.parent_order_id else ""
         item.setToolTip(0, f"{row.id} · {row.status}{parent}")
@@ -180,13 +182,13 @@ class OrdersPanel(QWidget):
         if parent:
             lines.append(f"re-run of <a href='{parent}'>{parent}</a>")
         if detail.get("error"):
-            lines.append(f"<span style='color:{theme.STATUS_COLORS['failed']}'>{detail['error']}</span>")
+            lines.append(f"<span style='color:{theme.STATUS_COLORS[NodeStatus.FAILED]}'>{detail['error']}</span>")
         self.info.setText("<br>".join(lines))
         types = {node["id"]: node.get("type", "") for node in graph.get("nodes", [])}
         for item in detail.get("items", []):
             row = QTreeWidgetItem([item["node_id"], types.get(item["node_id"], item.get("type", "")),
                                    item["status"], str(len(item.get("products") or []))])
-            row.setIcon(2, icons.dot(theme.STATUS_COLORS.get(item["status"], theme.STATUS_COLORS["pending"])))
+            row.setIcon(2, icons.dot(theme.STATUS_COLORS.get(item["status"], theme.STATUS_COLORS[NodeStatus.PENDING])))
             if item.get("error"):
                 row.setToolTip(2, item["error"])
             self.nodes.addTopLevelItem(row)

@@ -20,7 +20,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from artfactory.controllers.run_controller import ACTIVE, NodeProgress, OrderInfo, RunController
+from artfactory.controllers.run_controller import ACTIVE, NodeRow, OrderInfo, RunController
+from artfactory.engine.status import NodeStatus, OrderStatus
 from artfactory.views import icons, theme
 
 ORDER_ROLE = Qt.ItemDataRole.UserRole
@@ -38,7 +39,7 @@ class _ProgressDelegate(QStyledItemDelegate):
         percent = index.data(PERCENT_ROLE)
         if percent is None:
             return super().paint(painter, option, index)
-        status = index.data(STATUS_ROLE) or "pending"
+        status = index.data(STATUS_ROLE) or NodeStatus.PENDING.value
         rect: QRect = option.rect.adjusted(6, option.rect.height() // 2 - 3, -6, -(option.rect.height() // 2 - 3))
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -125,11 +126,11 @@ class RunsPanel(QWidget):
         total = len(info.nodes)
         if total:
             item.setData(2, PERCENT_ROLE, 100.0 * info.done / total)
-            item.setData(2, STATUS_ROLE, info.status)
+            item.setData(2, STATUS_ROLE, info.status.value)
         for node_id, node in info.nodes.items():
             self._show_node(info.order_id, node_id, node)
 
-    def _show_node(self, order_id: str, node_id: str, node: NodeProgress) -> None:
+    def _show_node(self, order_id: str, node_id: str, node: NodeRow) -> None:
         parent = self._items.get(order_id)
         if parent is None:
             return
@@ -141,16 +142,16 @@ class RunsPanel(QWidget):
             child.setData(0, NODE_ROLE, node_id)
             parent.addChild(child)
         self._status_cells(child, node.status)
-        child.setData(2, PERCENT_ROLE, node.percent if node.status != "pending" else 0.0)
-        child.setData(2, STATUS_ROLE, node.status)
+        child.setData(2, PERCENT_ROLE, node.percent)
+        child.setData(2, STATUS_ROLE, node.status.value)
         tip = node.error or node.message
         child.setToolTip(0, tip)
         child.setToolTip(1, tip)
 
     @staticmethod
-    def _status_cells(item: QTreeWidgetItem, status: str) -> None:
-        item.setText(1, status)
-        item.setIcon(1, icons.dot(theme.STATUS_COLORS.get(status, theme.STATUS_COLORS["pending"])))
+    def _status_cells(item: QTreeWidgetItem, status: NodeStatus | OrderStatus) -> None:
+        item.setText(1, status.value)
+        item.setIcon(1, icons.dot(theme.STATUS_COLORS[status]))
 
     # --- run controller -> items --------------------------------------------------------------------------
     def _on_order_added(self, order_id: str) -> None:

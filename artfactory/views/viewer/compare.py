@@ -23,14 +23,17 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from artfactory.engine.status import OrderStatus
 from artfactory.services.gallery import ChangeKind, Gallery, ProductDiff, ValueChange
 from artfactory.services.library import Library
+from artfactory.services.product_records import ProductLineage
 from artfactory.services.thumbnails import thumbnail_path
 from artfactory.views import theme
 from artfactory.views.viewer.media import ImageView
 
-KIND_COLORS = {ChangeKind.ADDED: theme.STATUS_COLORS["succeeded"], ChangeKind.REMOVED: theme.STATUS_COLORS["failed"],
-               ChangeKind.CHANGED: theme.STATUS_COLORS["partial"]}
+KIND_COLORS = {ChangeKind.ADDED: theme.STATUS_COLORS[OrderStatus.SUCCEEDED],
+               ChangeKind.REMOVED: theme.STATUS_COLORS[OrderStatus.FAILED],
+               ChangeKind.CHANGED: theme.STATUS_COLORS[OrderStatus.PARTIAL]}
 FIELD_LABELS = {"prompt": "Prompt", "seed": "Seed", "provider": "Provider", "model": "Model", "node_id": "Node",
                 "node_type": "Node type", "media_type": "Media", "width": "Width", "height": "Height",
                 "size_bytes": "File size", "order_id": "Order", "created_at": "Created"}
@@ -54,12 +57,12 @@ class _Pane(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)
 
-    def show_product(self, library: Library, detail: dict[str, Any], letter: str) -> None:
-        size = f"{detail['width']}×{detail['height']}" if detail.get("width") else detail["media_type"]
-        self.title.setText(f"<b>{letter}</b>  {detail.get('name') or detail['id']} · {size} · {detail['id']}")
-        path = Path(detail["path"])
-        if detail["media_type"] == "video":  # its poster frame, when one was made
-            path = thumbnail_path(library.home, "large", detail["id"])
+    def show_product(self, library: Library, detail: ProductLineage, letter: str) -> None:
+        size = f"{detail.width}×{detail.height}" if detail.width else detail.media_type
+        self.title.setText(f"<b>{letter}</b>  {detail.name or detail.id} · {size} · {detail.id}")
+        path = Path(detail.path)
+        if detail.media_type == "video":  # its poster frame, when one was made
+            path = thumbnail_path(library.home, "large", detail.id)
         if not self.view.load(path):
             self.title.setText(self.title.text() + "  (no preview)")
 

@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from artfactory.services.product_records import ProductLineage
 from artfactory.views import theme
 from artfactory.views.gallery.orders_panel import local_time
 
@@ -253,7 +254,7 @@ class VideoView(QWidget):
 
 
 class LineagePanel(QScrollArea):
-    """Where a product came from: prompt, seed, provider, model, params, size, times, order, node, parent."""
+    """Where a product came from: prompt, seed, provider, model, cost, params, size, times, order, node, parent."""
 
     link_activated = pyqtSignal(str)  # an order id
 
@@ -275,8 +276,9 @@ class LineagePanel(QScrollArea):
         self.title.setWordWrap(True)
         self.form.addRow(self.title)
         for key, label in (("prompt", "Prompt"), ("seed", "Seed"), ("provider", "Provider"), ("model", "Model"),
-                           ("size", "Size"), ("created", "Created"), ("order", "Order"), ("node", "Node"),
-                           ("parent", "Parent order"), ("collections", "Collections"), ("file", "File")):
+                           ("cost", "Cost"), ("size", "Size"), ("created", "Created"), ("order", "Order"),
+                           ("node", "Node"), ("parent", "Parent order"), ("collections", "Collections"),
+                           ("file", "File")):
             value = QLabel()
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
@@ -297,38 +299,40 @@ class LineagePanel(QScrollArea):
     def value(self, key: str) -> str:
         return self.fields[key].text()
 
-    def show_detail(self, detail: dict[str, Any] | None) -> None:
+    def show_detail(self, detail: ProductLineage | None) -> None:
         self.params.clear()
         if detail is None:
             self.title.setText("")
             for label in self.fields.values():
                 label.clear()
             return
-        self.title.setText(detail.get("name") or detail["id"])
+        self.title.setText(detail.name or detail.id)
         f = self.fields
-        f["prompt"].setText(_escape(detail.get("prompt") or "—"))
-        f["seed"].setText(str(detail["seed"]) if detail.get("seed") is not None else "—")
-        f["provider"].setText(detail.get("provider") or "—")
-        f["model"].setText(detail.get("model") or "—")
-        size = f"{detail['width']}×{detail['height']}" if detail.get("width") else detail["media_type"]
-        size += f" · {_bytes(detail.get('size_bytes') or 0)} · {detail.get('mime')}"
-        if detail.get("metadata", {}).get("duration") or detail.get("duration"):
-            size += f" · {detail.get('duration') or detail['metadata']['duration']:.1f} s"
+        f["prompt"].setText(_escape(detail.prompt or "—"))
+        f["seed"].setText(str(detail.seed) if detail.seed is not None else "—")
+        f["provider"].setText(detail.provider or "—")
+        f["model"].setText(detail.model or "—")
+        f["cost"].setText(cost_text(detail.cost_usd, detail.cost_source))
+        size = f"{detail.width}×{detail.height}" if detail.width else detail.media_type
+        size += f" · {_bytes(detail.size_bytes)} · {detail.mime}"
+        duration = detail.duration or detail.metadata.get("duration")
+        if duration:
+            size += f" · {duration:.1f} s"
         f["size"].setText(size)
-        created = detail.get("created_at")
+        created = detail.created_at
         f["created"].setText(local_time(_parse(created)) if created else "—")
-        order_id, status = detail.get("order_id"), detail.get("order_status")
-        color = theme.STATUS_COLORS.get(status or "", theme.colors().dim)
+        order_id, status = detail.order_id, detail.order_status
+        color = theme.STATUS_COLORS.get(status, theme.colors().dim) if status else theme.colors().dim
         f["order"].setText(f"<a href='{order_id}'>{order_id}</a> · <span style='color:{color}'>{status}</span>"
                            if order_id else "imported")
-        node = detail.get("node_id")
-        f["node"].setText(f"{node} ({detail.get('node_type')})" if node else (detail.get("node_type") or "—"))
-        parent = detail.get("parent_order_id")
+        node = detail.node_id
+        f["node"].setText(f"{node} ({detail.node_type})" if node else (detail.node_type or "—"))
+        parent = detail.parent_order_id
         f["parent"].setText(f"<a href='{parent}'>{parent}</a>" if parent else "—")
-        f["collections"].setText(", ".join(detail.get("collections") or []) or "—")
-        f["file"].setText(_escape(Path(detail["path"]).name))
-        f["file"].setToolTip(detail["path"])
-        _fill(self.params.invisibleRootItem(), detail.get("params") or {})
+        f["collections"].setText(", ".join(detail.collections) or "—")
+        f["file"].setText(_escape(Path(detail.path).name))
+        f["file"].setToolTip(detail.path)
+        _fill(self.params.invisibleRootItem(), detail.params)
         self.params.expandAll()
         self.params.resizeColumnToContents(0)
 
@@ -347,6 +351,17 @@ def _fill(parent: QTreeWidgetItem | None, value: dict[str, Any]) -> None:
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 200 else text[:199] + "…"
+
+
+def cost_text(usd: float | None, source: str | None) -> str:
+    """"$0.04 (estimate)": what the product's order item cost, and whether the provider reported it."""
+    if usd is None:
+        return "—" if source is None else "not priced"
+    amount = f"${usd:,.2f}" if usd >= 1 or usd == 0 else "$" + f"{usd:.4f}".rstrip("0").rstrip(".")
+    if len(amount) < 5:  # "$0.5" reads as money only with two decimals
+        amount = f"${usd:.2f}"
+    said = {"provider": " (reported by the provider)", "estimate": " (estimate)"}
+    return amount + said.get(source or "", "")
 
 
 def _bytes(n: int) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
 from artfactory.services.library import Library
+from artfactory.services.product_records import ProductLineage
 from artfactory.views.viewer.viewer import ProductViewer
 
 
@@ -26,7 +25,7 @@ class ProductDialog(QDialog):
         layout.addWidget(self.viewer)
 
     @property
-    def detail(self) -> dict[str, Any] | None:
+    def detail(self) -> ProductLineage | None:
         return self.viewer.detail
 
     def show_product(self, product_id: str) -> bool:
@@ -35,7 +34,7 @@ class ProductDialog(QDialog):
         detail = self.viewer.detail
         if detail is None:
             return False
-        name = detail.get("name") or detail["id"]
+        name = detail.name or detail.id
         self.setWindowTitle(f"{name} — Art Factory")
         self.show()
         self.raise_()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from PyQt6.QtWidgets import (
 from artfactory.services import lineage
 from artfactory.services.gallery import Gallery, GalleryError
 from artfactory.services.library import Library
+from artfactory.services.product_records import ProductLineage
 from artfactory.services.thumbnails import thumbnail_path
 from artfactory.services.transfer import ExportError, export_products
 from artfactory.views import icons, theme
@@ -93,7 +95,7 @@ class ProductViewer(QWidget):
         super().__init__(parent)
         self.library = library
         self.gallery = Gallery(library)
-        self.detail: dict[str, Any] | None = None
+        self.detail: ProductLineage | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -208,7 +210,7 @@ class ProductViewer(QWidget):
     # -- showing ---------------------------------------------------------------------------------
     @property
     def product_id(self) -> str | None:
-        return self.detail["id"] if self.detail else None
+        return self.detail.id if self.detail else None
 
     def show_product(self, product_id: str | None) -> None:
         self.video.unload()
@@ -216,7 +218,7 @@ class ProductViewer(QWidget):
         if product_id:
             with self.library.db.session() as session:
                 try:
-                    self.detail = lineage.product_detail(self.library, session, product_id)
+                    self.detail = lineage.product_lineage(self.library, session, product_id)
                 except lineage.NotFound:
                     self.detail = None
         detail = self.detail
@@ -226,19 +228,19 @@ class ProductViewer(QWidget):
             action.setEnabled(has)
         self.collection_button.setEnabled(has)
         self.rating.setEnabled(has)
-        self.open_graph_action.setEnabled(bool(detail and detail.get("order_id")))
-        self.rerun_action.setEnabled(bool(detail and detail.get("order_id")))
-        self.media_bar.setVisible(bool(detail and detail["media_type"] == "image"))
+        self.open_graph_action.setEnabled(bool(detail and detail.order_id))
+        self.rerun_action.setEnabled(bool(detail and detail.order_id))
+        self.media_bar.setVisible(bool(detail and detail.media_type == "image"))
         self.side.setVisible(has)  # no empty lineage form under "Select a product"
         if detail is None:
             self.stack.setCurrentWidget(self.empty)
             self.rating.set_rating(0)
             self.favourite_action.setChecked(False)
             return
-        self.rating.set_rating(int(detail.get("rating") or 0))
-        self.favourite_action.setChecked(bool(detail.get("favourite")))
-        path = Path(detail["path"])
-        if detail["media_type"] == "video":
+        self.rating.set_rating(detail.rating)
+        self.favourite_action.setChecked(detail.favourite)
+        path = Path(detail.path)
+        if detail.media_type == "video":
             self.stack.setCurrentWidget(self.video)
             self.video.load(path)
         else:
@@ -248,29 +250,29 @@ class ProductViewer(QWidget):
 
     def _on_first_frame(self, image: Any) -> None:
         """A video's first decoded frame becomes its thumbnail when it has none yet."""
-        if self.detail is None or self.detail["media_type"] != "video":
+        if self.detail is None or self.detail.media_type != "video":
             return
-        if thumbnail_path(self.library.home, "medium", self.detail["id"]).is_file():
+        if thumbnail_path(self.library.home, "medium", self.detail.id).is_file():
             return
         try:
-            save_frame_thumbnails(self.library.home, self.detail["id"], image)
+            save_frame_thumbnails(self.library.home, self.detail.id, image)
         except OSError as exc:
             self.message.emit(str(exc))
             return
-        self.product_changed.emit(self.detail["id"])
+        self.product_changed.emit(self.detail.id)
 
     # -- actions ---------------------------------------------------------------------------------
     def open_graph(self) -> None:
-        if self.detail and self.detail.get("order_id"):
-            self.open_graph_requested.emit(self.detail["order_id"], self.detail.get("node_id") or "")
+        if self.detail and self.detail.order_id:
+            self.open_graph_requested.emit(self.detail.order_id, self.detail.node_id or "")
 
     def rerun(self) -> None:
-        if self.detail and self.detail.get("order_id"):
-            self.rerun_requested.emit(self.detail["order_id"])
+        if self.detail and self.detail.order_id:
+            self.rerun_requested.emit(self.detail.order_id)
 
     def reveal(self) -> None:
         if self.detail:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.detail["path"]).parent)))
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.detail.path).parent)))
 
     def export_dialog(self) -> None:
         if not self.detail:
@@ -283,7 +285,7 @@ class ProductViewer(QWidget):
         if not self.detail:
             return []
         try:
-            files = export_products(self.library, [self.detail["id"]], folder)
+            files = export_products(self.library, [self.detail.id], folder)
         except ExportError as exc:
             self.message.emit(str(exc))
             return []
@@ -292,37 +294,37 @@ class ProductViewer(QWidget):
 
     def set_rating(self, rating: int) -> None:
         if self.detail:
-            self.gallery.rate([self.detail["id"]], rating)
-            self.detail["rating"] = rating
+            self.gallery.rate([self.detail.id], rating)
+            self.detail = replace(self.detail, rating=rating)
             self.rating.set_rating(rating)
-            self.product_changed.emit(self.detail["id"])
+            self.product_changed.emit(self.detail.id)
 
     def set_favourite(self, favourite: bool) -> None:
         if self.detail:
-            self.gallery.set_favourite([self.detail["id"]], favourite)
-            self.detail["favourite"] = favourite
+            self.gallery.set_favourite([self.detail.id], favourite)
+            self.detail = replace(self.detail, favourite=favourite)
             self.favourite_action.setChecked(favourite)
-            self.product_changed.emit(self.detail["id"])
+            self.product_changed.emit(self.detail.id)
 
     def add_to_collection(self, collection_id: int) -> None:
         if not self.detail:
             return
         try:
-            added = self.gallery.add_to_collection(collection_id, [self.detail["id"]])
+            added = self.gallery.add_to_collection(collection_id, [self.detail.id])
         except GalleryError as exc:
             self.message.emit(str(exc))
             return
         if added:
-            self.product_changed.emit(self.detail["id"])
-        self.show_product(self.detail["id"])
+            self.product_changed.emit(self.detail.id)
+        self.show_product(self.detail.id)
 
     def _fill_collection_menu(self) -> None:
         menu = self.collection_menu
         menu.clear()
         if not self.detail:
             return
-        project_id = self.gallery.project_of(self.detail["id"])
-        member = set(self.detail.get("collections") or [])
+        project_id = self.gallery.project_of(self.detail.id)
+        member = set(self.detail.collections)
         for info in self.gallery.collections(project_id):
             action = menu.addAction(icons.icon("collection"), f"{info.name}  ({info.total:,})")
             assert action is not None
@@ -348,8 +350,8 @@ class ProductViewer(QWidget):
     def delete(self, ask: bool = True) -> bool:
         if not self.detail:
             return False
-        product_id = self.detail["id"]
-        if ask and not confirm(self, "Delete product", f"Delete “{self.detail['name'] or product_id}”? Its file "
+        product_id = self.detail.id
+        if ask and not confirm(self, "Delete product", f"Delete “{self.detail.name or product_id}”? Its file "
                                                        "and thumbnails are removed too. This cannot be undone."):
             return False
         self.video.unload()

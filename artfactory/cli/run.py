@@ -17,6 +17,7 @@ from artfactory.cli.common import (
 )
 from artfactory.cli.output import LiveProgress, console, print_run, run_result
 from artfactory.cli.plan import guard_budget
+from artfactory.engine.status import OrderStatus
 
 if TYPE_CHECKING:
     from artfactory.services.library import Library
@@ -127,8 +128,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         order_id, project_id, items = order.order_id, order.project_id, order.items
         plan = plans[order_id]
         if isinstance(plan, Exception):
-            store.finish_order(order_id, "failed", str(plan))
-            results.append({"order_id": order_id, "status": "failed", "error": str(plan), "nodes": {},
+            store.finish_order(order_id, OrderStatus.FAILED, str(plan))
+            results.append({"order_id": order_id, "status": OrderStatus.FAILED, "error": str(plan), "nodes": {},
                             "products": []})
             worst = max(worst, EXIT_FAILED)
             continue

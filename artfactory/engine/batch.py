@@ -12,6 +12,7 @@ from artfactory.engine.context import CollectionAdd, NodeContext
 from artfactory.engine.cost import Usage
 from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType
 from artfactory.engine.ports import ProductDraft, ProductStorage, ProductStorageError, encode_outputs
+from artfactory.engine.status import NodeStatus
 from artfactory.models import new_id
 
 log = logging.getLogger("artfactory.engine")
@@ -22,7 +23,7 @@ class NodeOutcome:
     """What a worker hands back to the writer when a node ends."""
 
     node_id: str
-    status: str  # executed | failed | canceled
+    status: NodeStatus  # executed | failed | canceled
     values: dict[str, list[Any]] = field(default_factory=dict)
     products: list[ProductDraft] = field(default_factory=list)
     collection_adds: list[CollectionAdd] = field(default_factory=list)
@@ -165,20 +166,20 @@ def execute_node(node_type: NodeType, node_id: str, ctx: NodeContext, inputs: Ma
         ctx.check_canceled()
         stored_values, drafts = store_new_media(node_type, node_id, values, storage, project_id=project_id,
                                                 params=params, find_existing=find_existing)
-        return NodeOutcome(node_id, "executed", stored_values, drafts, list(ctx.collection_adds),
+        return NodeOutcome(node_id, NodeStatus.EXECUTED, stored_values, drafts, list(ctx.collection_adds),
                            usage=list(ctx.usage))
     except NodeCanceled:
-        return NodeOutcome(node_id, "canceled", error="canceled", code="canceled", usage=list(ctx.usage))
+        return NodeOutcome(node_id, NodeStatus.CANCELED, error="canceled", code="canceled", usage=list(ctx.usage))
     except NodeError as exc:
         # Error texts go to the database, the CLI and exports: no key may ride along (plugins included).
-        return NodeOutcome(node_id, "failed", error=redact(str(exc)), code=exc.code, usage=used(ctx, exc))
+        return NodeOutcome(node_id, NodeStatus.FAILED, error=redact(str(exc)), code=exc.code, usage=used(ctx, exc))
     except ProductStorageError as exc:
-        return NodeOutcome(node_id, "failed", error=str(exc), code="storage", usage=list(ctx.usage))
+        return NodeOutcome(node_id, NodeStatus.FAILED, error=str(exc), code="storage", usage=list(ctx.usage))
     except MemoryError:
-        return NodeOutcome(node_id, "failed", error="out of memory", code="memory", usage=list(ctx.usage))
+        return NodeOutcome(node_id, NodeStatus.FAILED, error="out of memory", code="memory", usage=list(ctx.usage))
     except Exception as exc:
         log.exception("node %s (%s) crashed", node_id, node_type.type)
-        return NodeOutcome(node_id, "failed", error=redact(f"internal error in {node_type.type}: {exc!r}"),
+        return NodeOutcome(node_id, NodeStatus.FAILED, error=redact(f"internal error in {node_type.type}: {exc!r}"),
                            code="internal", usage=list(ctx.usage))
 
 

@@ -17,7 +17,7 @@ from artfactory.engine.cost import Cost
 from artfactory.engine.document import GraphDocument
 from artfactory.engine.plan import Plan, build_plan
 from artfactory.engine.ports import CachedResult, Claims, LeaseHolder, RunServices
-from artfactory.engine.status import NodeProgress
+from artfactory.engine.status import NodeProgress, NodeStatus, OrderStatus
 from artfactory.signals import DomainSignals
 
 log = logging.getLogger("artfactory.engine")
@@ -69,11 +69,11 @@ class _NodeTask(QRunnable):
             )
         except BaseException as exc:  # the owner must always hear back, or the order would hang
             log.exception("worker for %s crashed", self.node.id)
-            outcome = NodeOutcome(self.node.id, "failed", error=f"internal error: {exc!r}", code="internal")
+            outcome = NodeOutcome(self.node.id, NodeStatus.FAILED, error=f"internal error: {exc!r}", code="internal")
         self.runner_bridge.done.emit(outcome)
         # Thumbnails come after the report, off the order's critical path; views that find one missing
         # make it themselves (ensure_thumbnails is idempotent) or listen for thumbnails_ready.
-        if outcome.status == "executed" and outcome.products and self.services.thumbnails is not None:
+        if outcome.status == NodeStatus.EXECUTED and outcome.products and self.services.thumbnails is not None:
             self._thumbnails(outcome)
             self.runner_bridge.thumbnails.emit([d.id for d in outcome.products])
 
@@ -115,7 +115,7 @@ class OrderRunner(QObject):
         self.bridge.thumbnails.connect(self._on_thumbnails)
         self.item_ids = self.store.item_ids(order_id)
         self._resumed = dict(finished_items or {})
-        self.status: dict[str, str] = {node_id: "pending" for node_id in plan.order}
+        self.status: dict[str, NodeStatus] = {node_id: NodeStatus.PENDING for node_id in plan.order}
         self.errors: dict[str, str] = {}
         self.values: dict[str, dict[str, list[Any]]] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
@@ -127,7 +127,7 @@ class OrderRunner(QObject):
         self._progress_written: dict[str, float] = {}
         self._canceled = False
         self._started = False
-        self.final_status: str | None = None
+        self.final_status: OrderStatus | None = None
         # The first failed write (disk full, database refusing writes), as the user should read it; once
         # set, nothing new starts, running nodes are stopped and the order ends `failed` (or `interrupted`).
         self.storage_error: str | None = None
@@ -144,10 +144,10 @@ class OrderRunner(QObject):
             self._waiting[node_id] = len({link.source for link in plan.nodes[node_id].inputs})
         # Resumed orders keep what already finished; everything else may come from the cache.
         for node_id, item in self._resumed.items():
-            if item.get("status") in ("executed", "cached") and node_id in self.status:
+            if item.get("status") in (NodeStatus.EXECUTED, NodeStatus.CACHED) and node_id in self.status:
                 self.status[node_id] = item["status"]
                 self.outputs[node_id] = item.get("outputs") or {}
-        open_nodes = [n for n in plan.order if self.status[n] == "pending"]
+        open_nodes = [n for n in plan.order if self.status[n] == NodeStatus.PENDING]
         cached = {}
         if self.storage_error is None:
             try:
@@ -159,13 +159,13 @@ class OrderRunner(QObject):
                 if not self._write(self.store.mark_cached, self.item_ids, cached):
                     cached = {}
         for node_id, hit in cached.items():
-            self.status[node_id] = "cached"
+            self.status[node_id] = NodeStatus.CACHED
             self.outputs[node_id] = hit.outputs
         for node_id in plan.order:
-            if self.status[node_id] in ("executed", "cached"):
+            if self.status[node_id] in (NodeStatus.EXECUTED, NodeStatus.CACHED):
                 self.signals.node_finished.emit(self.order_id, node_id, self.status[node_id], "")
                 self._release_successors(node_id)
-        self._ready = [n for n in plan.order if self.status[n] == "pending" and self._waiting[n] == 0]
+        self._ready = [n for n in plan.order if self.status[n] == NodeStatus.PENDING and self._waiting[n] == 0]
         self._started = True
         self._pump()
 
@@ -175,13 +175,13 @@ class OrderRunner(QObject):
             return
         self._canceled = True
         self._waits.clear()
-        pending = [n for n in self.plan.order if self.status[n] == "pending"]
+        pending = [n for n in self.plan.order if self.status[n] == NodeStatus.PENDING]
         for node_id in pending:
-            self.status[node_id] = "canceled"
-        self._write(self.store.mark_items, [self.item_ids[n] for n in pending], "canceled", "canceled by the user",
-                    "canceled")
+            self.status[node_id] = NodeStatus.CANCELED
+        self._write(self.store.mark_items, [self.item_ids[n] for n in pending], NodeStatus.CANCELED,
+                    "canceled by the user", "canceled")
         for node_id in pending:
-            self.signals.node_finished.emit(self.order_id, node_id, "canceled", "canceled by the user")
+            self.signals.node_finished.emit(self.order_id, node_id, NodeStatus.CANCELED, "canceled by the user")
         self._ready.clear()
         for ctx in self._running.values():
             ctx.cancel_event.set()
@@ -191,11 +191,11 @@ class OrderRunner(QObject):
         """Cancel one node; its dependents are skipped, the other branches go on."""
         if node_id in self._running:
             self._running[node_id].cancel_event.set()
-        elif self.status.get(node_id) == "pending":
+        elif self.status.get(node_id) == NodeStatus.PENDING:
             if node_id in self._ready:
                 self._ready.remove(node_id)
             self._waits.pop(node_id, None)
-            self._set_final(node_id, "canceled", "canceled by the user", "canceled")
+            self._set_final(node_id, NodeStatus.CANCELED, "canceled by the user", "canceled")
             self._skip_dependents(node_id)
             self._pump()
 
@@ -207,7 +207,7 @@ class OrderRunner(QObject):
     def _release_successors(self, node_id: str) -> None:
         for successor in self.plan.graph.successors(node_id):
             self._waiting[successor] -= 1
-            if self._waiting[successor] == 0 and self.status[successor] == "pending" and self._started:
+            if self._waiting[successor] == 0 and self.status[successor] == NodeStatus.PENDING and self._started:
                 self._ready.append(successor)
 
     def _pump(self) -> None:
@@ -233,7 +233,7 @@ class OrderRunner(QObject):
                 self.store.mark_running, [self.item_ids[node_id] for node_id, _, _ in launching]):
             for node_id, ctx, inputs in launching:
                 self._running[node_id] = ctx
-                self.status[node_id] = "running"
+                self.status[node_id] = NodeStatus.RUNNING
                 self.signals.node_started.emit(self.order_id, node_id)
                 self.executor.pool.start(_NodeTask(self, node_id, ctx, inputs))
         else:
@@ -278,9 +278,9 @@ class OrderRunner(QObject):
 
     def _answered(self, node_id: str, hit: CachedResult) -> None:
         """Another run executed this node's work while it waited: its products are taken (status cached)."""
-        self.status[node_id] = "cached"
+        self.status[node_id] = NodeStatus.CACHED
         self.outputs[node_id] = hit.outputs
-        self.signals.node_finished.emit(self.order_id, node_id, "cached", "")
+        self.signals.node_finished.emit(self.order_id, node_id, NodeStatus.CACHED, "")
         self._release_successors(node_id)
         self.executor.wake(self.plan.nodes[node_id].cache_key)  # a twin in this process waiting on it
 
@@ -293,7 +293,7 @@ class OrderRunner(QObject):
     def poll_waits(self) -> bool:
         """Look once at the runs this order waits for (one read); a node whose holder released its lease (done,
         failed, canceled) or is gone (crashed) tries its claim again. Returns whether nodes still wait."""
-        self._waits = {n: h for n, h in self._waits.items() if self.status.get(n) == "pending"}
+        self._waits = {n: h for n, h in self._waits.items() if self.status.get(n) == NodeStatus.PENDING}
         if not self._waits or self._canceled or self.storage_error is not None or self.final_status is not None:
             self._waits.clear()
             return False
@@ -319,7 +319,7 @@ class OrderRunner(QObject):
         """A run of this process released `cache_key`: nodes waiting for it try again now, not at the next poll."""
         for node_id in [n for n in self._waits if self.plan.nodes[n].cache_key == cache_key]:
             del self._waits[node_id]
-            if self.status[node_id] == "pending":
+            if self.status[node_id] == NodeStatus.PENDING:
                 self._ready.append(node_id)
 
     def _inputs_for(self, node_id: str) -> dict[str, Any]:
@@ -350,7 +350,7 @@ class OrderRunner(QObject):
             inputs = self._inputs_for(node_id)
         except Exception as exc:  # e.g. a cached product vanished between planning and now
             self.executor.release(group)
-            self._set_final(node_id, "failed", f"inputs could not be loaded: {exc}", "inputs")
+            self._set_final(node_id, NodeStatus.FAILED, f"inputs could not be loaded: {exc}", "inputs")
             self._skip_dependents(node_id)
             return None
         return node_id, ctx, inputs
@@ -412,11 +412,11 @@ class OrderRunner(QObject):
         self._running.pop(node_id, None)
         self.executor.release(self.plan.nodes[node_id].node_type.provider)
         cost = self._cost_of(outcome)
-        if outcome.status == "executed":
+        if outcome.status == NodeStatus.EXECUTED:
             try:
                 self.store.finish_item(
                     self.item_ids[node_id], order_id=self.order_id, project_id=self.project_id,
-                    status="executed", outputs=outcome.encoded, products=outcome.products,
+                    status=NodeStatus.EXECUTED, outputs=outcome.encoded, products=outcome.products,
                     collection_adds=outcome.collection_adds, cost=cost,
                 )
             except Exception as exc:  # e.g. disk full: the node fails, its files go, the library stays whole
@@ -425,18 +425,19 @@ class OrderRunner(QObject):
                 if self.store.is_write_failure(exc):  # the library cannot take more: the order stops here
                     self._write_failed(exc)
                 reason = self.store.describe_failure(exc)
-                outcome = NodeOutcome(node_id, "failed", error=f"could not be recorded: {reason}", code="storage")
+                outcome = NodeOutcome(node_id, NodeStatus.FAILED, error=f"could not be recorded: {reason}",
+                                      code="storage")
             else:
-                self.status[node_id] = "executed"
+                self.status[node_id] = NodeStatus.EXECUTED
                 self.values[node_id] = outcome.values
                 self.outputs[node_id] = outcome.encoded
                 for draft in outcome.products:
                     self.signals.product_created.emit(self.order_id, node_id, draft.id)
-                self.signals.node_finished.emit(self.order_id, node_id, "executed", "")
+                self.signals.node_finished.emit(self.order_id, node_id, NodeStatus.EXECUTED, "")
                 self._release_successors(node_id)
-        elif node_id in self._halted and outcome.status == "canceled":
-            outcome = NodeOutcome(node_id, "failed", error=f"stopped: {self.storage_error}", code="storage")
-        if outcome.status != "executed":
+        elif node_id in self._halted and outcome.status == NodeStatus.CANCELED:
+            outcome = NodeOutcome(node_id, NodeStatus.FAILED, error=f"stopped: {self.storage_error}", code="storage")
+        if outcome.status != NodeStatus.EXECUTED:
             self._set_final(node_id, outcome.status, outcome.error, outcome.code, cost)
             self._skip_dependents(node_id)
         self.executor.wake(self.plan.nodes[node_id].cache_key)
@@ -456,7 +457,7 @@ class OrderRunner(QObject):
             return None
         return Cost(cost.usd, cost.source, {**cost.detail, "usages": [u.as_dict() for u in outcome.usage]})
 
-    def _set_final(self, node_id: str, status: str, error: str | None, code: str | None,
+    def _set_final(self, node_id: str, status: NodeStatus, error: str | None, code: str | None,
                    cost: Cost | None = None) -> None:
         self.status[node_id] = status
         self._waits.pop(node_id, None)
@@ -468,7 +469,7 @@ class OrderRunner(QObject):
 
     def _skip_dependents(self, node_id: str) -> None:
         skipped = [n for n in self.plan.order
-                   if n in self.plan.dependents(node_id) and self.status[n] == "pending"]
+                   if n in self.plan.dependents(node_id) and self.status[n] == NodeStatus.PENDING]
         if not skipped:
             return
         self._skip(skipped, f"skipped: upstream node {node_id!r} {self.status[node_id]}", "skipped")
@@ -476,14 +477,14 @@ class OrderRunner(QObject):
     def _skip(self, node_ids: list[str], reason: str, code: str) -> None:
         """Pending nodes that will not run: recorded in one write, then reported."""
         for node_id in node_ids:
-            self.status[node_id] = "skipped"
+            self.status[node_id] = NodeStatus.SKIPPED
             self.errors[node_id] = reason
             self._waits.pop(node_id, None)
             if node_id in self._ready:
                 self._ready.remove(node_id)
-        self._write(self.store.mark_items, [self.item_ids[n] for n in node_ids], "skipped", reason, code)
+        self._write(self.store.mark_items, [self.item_ids[n] for n in node_ids], NodeStatus.SKIPPED, reason, code)
         for node_id in node_ids:
-            self.signals.node_finished.emit(self.order_id, node_id, "skipped", reason)
+            self.signals.node_finished.emit(self.order_id, node_id, NodeStatus.SKIPPED, reason)
 
     # -- failed writes ------------------------------------------------------------------------------
     def _write(self, write: Callable[..., Any], *args: Any) -> bool:
@@ -510,7 +511,7 @@ class OrderRunner(QObject):
             ctx.cancel_event.set()
 
     def _skip_unstarted(self) -> None:
-        pending = [n for n in self.plan.order if self.status[n] == "pending"]
+        pending = [n for n in self.plan.order if self.status[n] == NodeStatus.PENDING]
         if not pending:
             return
         self._ready.clear()
@@ -536,26 +537,26 @@ class OrderRunner(QObject):
             self._skip_unstarted()
         if self._running or self._ready:
             return
-        if any(s == "pending" for s in self.status.values()) and not self._canceled:
+        if any(s == NodeStatus.PENDING for s in self.status.values()) and not self._canceled:
             return
         statuses = set(self.status.values())
         if self.storage_error is not None:
-            final = "failed"
+            final = OrderStatus.FAILED
         elif self._canceled:
-            final = "canceled"
+            final = OrderStatus.CANCELED
         elif statuses <= {"executed", "cached"}:
-            final = "succeeded"
+            final = OrderStatus.SUCCEEDED
         elif statuses & {"executed", "cached"}:
-            final = "partial"
+            final = OrderStatus.PARTIAL
         else:
-            final = "failed"
+            final = OrderStatus.FAILED
         self.final_status = final
-        failed = [f"{n}: {e}" for n, e in self.errors.items() if self.status[n] == "failed"]
+        failed = [f"{n}: {e}" for n, e in self.errors.items() if self.status[n] == NodeStatus.FAILED]
         reasons = ([self.storage_error] if self.storage_error else []) + failed
         if not self._write(self.store.finish_order, self.order_id, final, "; ".join(reasons)[:4000] or None):
             # Not even the order's end could be written: it stays open in the database, and once this process
             # is gone the next start (or `artfactory resume`) finds it interrupted and can finish it.
-            self.final_status = final = "interrupted"
+            self.final_status = final = OrderStatus.INTERRUPTED
         self.executor.forget(self)
         self.signals.order_finished.emit(self.order_id, final)
         self.finished.emit(self.order_id, final)

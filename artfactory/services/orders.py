@@ -28,6 +28,7 @@ from artfactory.engine.ports import (
     encode_value,
     product_ids_in,
 )
+from artfactory.engine.status import NodeStatus, OrderStatus
 from artfactory.models import Collection, Lease, Order, OrderItem, Product, collection_products, new_id, utcnow
 from artfactory.services.library import Library
 from artfactory.services.write_errors import describe_write_failure, is_write_failure
@@ -36,13 +37,13 @@ from artfactory.services.write_errors import describe_write_failure, is_write_fa
 __all__ = ["CachedResult", "InterruptedOrder", "OrderStore", "ProductDraft", "encode_outputs", "encode_value",
            "id_words", "product_ids_in", "product_labels"]
 
-FINISHED_ITEM = ("executed", "cached")
+FINISHED_ITEM = (NodeStatus.EXECUTED, NodeStatus.CACHED)
 # An earlier item in one of these states gave up its remote jobs: they are not re-attached (canceled ones were
 # canceled remotely; finished ones were consumed).
-NOT_REATTACHED = ("executed", "cached", "canceled")
+NOT_REATTACHED = (NodeStatus.EXECUTED, NodeStatus.CACHED, NodeStatus.CANCELED)
 log = logging.getLogger("artfactory.orders")
 LABELS_KEPT = 64  # orders whose product labels stay in memory (one order runs at a time per graph)
-OPEN_ORDER = ("queued", "running")
+OPEN_ORDER = (OrderStatus.QUEUED, OrderStatus.RUNNING)
 
 
 @dataclass
@@ -182,7 +183,7 @@ class OrderStore:
                 "id": new_id(), "order_id": order_id, "position": index, "node_id": node.id,
                 "node_type": node.node_type.type, "type_version": node.node_type.version,
                 "params": node.params, "request_key": node.request_key, "cache_key": node.cache_key,
-                "status": "pending", "progress": 0.0, "progress_message": "",
+                "status": NodeStatus.PENDING, "progress": 0.0, "progress_message": "",
             }
             for index, node in enumerate(plan.nodes[n] for n in plan.order)
         ]
@@ -192,7 +193,7 @@ class OrderStore:
                 "id": order_id, "project_id": project_id, "graph_id": graph_id,
                 "parent_order_id": parent_order_id, "name": plan.document.name, "snapshot": snapshot,
                 "snapshot_sha256": hashlib.sha256(snapshot.encode("utf-8")).hexdigest(),
-                "status": "queued", "reroll": reroll, "pid": os.getpid(), "created_at": now,
+                "status": OrderStatus.QUEUED, "reroll": reroll, "pid": os.getpid(), "created_at": now,
             }])
             if rows:
                 conn.execute(insert(OrderItem.__table__), rows)  # type: ignore[arg-type]
@@ -275,7 +276,7 @@ class OrderStore:
     def start_order(self, order_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(Order).where(Order.id == order_id)
-                         .values(status="running", started_at=utcnow(), pid=os.getpid(), error=None))
+                         .values(status=OrderStatus.RUNNING, started_at=utcnow(), pid=os.getpid(), error=None))
 
     def finish_order(self, order_id: str, status: str, error: str | None = None) -> None:
         with self.engine.begin() as conn:
@@ -291,7 +292,7 @@ class OrderStore:
         if not hits:
             return
         now = utcnow()
-        rows = [{"_id": item_ids[node_id], "status": "cached", "outputs": hit.outputs, "params": hit.params,
+        rows = [{"_id": item_ids[node_id], "status": NodeStatus.CACHED, "outputs": hit.outputs, "params": hit.params,
                  "source_item_id": hit.item_id, "progress": 100.0, "started_at": now, "finished_at": now}
                 for node_id, hit in hits.items()]
         with self.engine.begin() as conn:
@@ -300,7 +301,7 @@ class OrderStore:
     def mark_running(self, item_ids: Iterable[str]) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
-            self._update_items(conn, [{"_id": item_id, "status": "running", "started_at": now, "error": None,
+            self._update_items(conn, [{"_id": item_id, "status": NodeStatus.RUNNING, "started_at": now, "error": None,
                                        "error_code": None} for item_id in item_ids])
 
     # -- leases: one run executes a cache key, the others wait for it ---------------------------------
@@ -360,7 +361,7 @@ class OrderStore:
         """Compare-and-swap a lease whose holder is gone (crashed, or ended without releasing it) to this item."""
         if not self.is_stale(holder, stale_after_s):
             status = conn.execute(select(OrderItem.status).where(OrderItem.id == holder.item_id)).scalar()
-            if status in ("pending", "running"):
+            if status in (NodeStatus.PENDING, NodeStatus.RUNNING):
                 return False
         leases = self._leases
         taken = conn.execute(update(leases).where(
@@ -384,7 +385,8 @@ class OrderStore:
             source_order = executed_by.get(hit.item_id, hit.order_id)
             hit = CachedResult(hit.item_id, hit.outputs, hit.params, source_order)
             claims.cached[item_id] = hit
-            cached_rows.append({"_id": item_id, "status": "cached", "outputs": hit.outputs, "params": hit.params,
+            cached_rows.append({"_id": item_id, "status": NodeStatus.CACHED, "outputs": hit.outputs,
+                                "params": hit.params,
                                 "source_item_id": hit.item_id, "progress": 100.0, "started_at": now,
                                 "finished_at": now, "progress_message": "",
                                 "shared_with": source_order if source_order != order_id else None})
@@ -499,7 +501,8 @@ class OrderStore:
                 self._add_to_collection(conn, project_id, add.name, add.product_ids)
             self._update_items(conn, [{"_id": item_id, "status": status, "outputs": outputs, "error": error,
                                        "error_code": code, "finished_at": now,
-                                       "progress": 100.0 if status == "executed" else 0.0, **_cost_columns(cost)}])
+                                       "progress": 100.0 if status == NodeStatus.EXECUTED else 0.0,
+                                       **_cost_columns(cost)}])
             self._release(conn, [item_id])
         self._forget([item_id])
 
@@ -610,9 +613,10 @@ class OrderStore:
             dead = [oid for oid, pid in rows
                     if oid not in active_ids and (pid != os.getpid() and not _pid_alive(pid))]
             if dead:
-                conn.execute(update(Order).where(Order.id.in_(dead)).values(status="interrupted"))
-                conn.execute(update(OrderItem).where(OrderItem.order_id.in_(dead),
-                                                     OrderItem.status == "running").values(status="pending"))
+                conn.execute(update(Order).where(Order.id.in_(dead)).values(status=OrderStatus.INTERRUPTED))
+                conn.execute(update(OrderItem)
+                             .where(OrderItem.order_id.in_(dead), OrderItem.status == NodeStatus.RUNNING)
+                             .values(status=NodeStatus.PENDING))
                 conn.execute(delete(Lease).where(Lease.order_id.in_(dead)))
             # Leases of processes of this host that are gone: their work is free to be taken (and re-attached).
             gone = [o for o in conn.execute(select(Lease.owner).distinct()).scalars() if _owner_dead_here(o)]
@@ -624,7 +628,7 @@ class OrderStore:
         """Interrupted orders (all, or those named), oldest first, with what a resume needs: the snapshot, the
         items as they stand and the seeds they had resolved, so nothing finished or paid for is done again."""
         with self.engine.connect() as conn:
-            query = select(Order.id, Order.snapshot, Order.project_id).where(Order.status == "interrupted")
+            query = select(Order.id, Order.snapshot, Order.project_id).where(Order.status == OrderStatus.INTERRUPTED)
             if order_ids:
                 query = query.where(Order.id.in_(list(order_ids)))
             rows = conn.execute(query.order_by(Order.created_at)).all()

@@ -286,6 +286,7 @@ def run_cloud(spec: ProviderSpec, ctx: RunContext, inputs: Mapping[str, Any],
     meta = {
         "provider": spec.id,
         "model": model,
+        "job_id": finished.job_id,  # ties each file to its job's priced usage (cost per product)
         **finished.meta,
         "prompt": body.get("prompt", ""),
         "seed": seed,

@@ -298,15 +298,36 @@ def _run_grid(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, A
     for media in items:  # refuse a video before opening anything
         open_check(media)
     n = len(items)
-    cols = min(n, params["columns"] or math.ceil(math.sqrt(n)))
-    rows = math.ceil(n / cols)
+    swept = swept_keys(items)
+    labels = cell_labels(items, swept)
+    axes = xy_axes(items, swept) if params["layout"] == "xy" else None
+    if axes is not None:
+        row_values, col_values, places = axes
+        rows, cols = len(row_values), len(col_values)
+    else:
+        cols = min(n, params["columns"] or math.ceil(math.sqrt(n)))
+        rows = math.ceil(n / cols)
+        places = [(index // cols, index % cols) for index in range(n)]
     aspects = sorted((m.width / m.height) for m in items if m.width and m.height) or [1.0]
     cell_w = params["cell_size"]
     cell_h = max(16, min(cell_w * 4, round(cell_w / aspects[len(aspects) // 2])))  # the median shape
     pad = params["padding"]
     label_size = max(9, cell_w // 16)
-    label_h = round(label_size * 1.7) if params["labels"] else 0
-    sheet_w, sheet_h = cols * cell_w + (cols + 1) * pad, rows * (cell_h + label_h) + (rows + 1) * pad
+    font = _font(label_size)
+    # In an xy sheet the row and column headers say what each cell is; its cells are labelled only with what
+    # making them took and cost, where the provider and the ledger said (a model shoot-out).
+    facts = [cell_facts(m) for m in items]
+    full = [" · ".join(part for part in (name, fact) if part) for name, fact in zip(labels, facts, strict=True)]
+    labels = facts if axes is not None else full
+    label_h = round(label_size * 1.7) if params["labels"] and any(labels) else 0
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    head_h = round(label_size * 1.9) if axes is not None else 0
+    head_w = 0
+    if axes is not None and any(row_values):  # one swept value: a single row under column headers
+        head_w = min(cell_w, max(round(probe.textlength(_fit_text(probe, str(v), font, cell_w), font=font))
+                                 for v in row_values) + pad + 4)
+    sheet_w = head_w + cols * cell_w + (cols + 1) * pad
+    sheet_h = head_h + rows * (cell_h + label_h) + (rows + 1) * pad
     if sheet_w > MAX_SIDE or sheet_h > MAX_SIDE:
         raise NodeError(f"transform.grid: the sheet would be {sheet_w}×{sheet_h} pixels (limit {MAX_SIDE}); "
                         "use a smaller cell_size or more columns", "too_large")
@@ -314,32 +335,120 @@ def _run_grid(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, A
     sheet = Image.new("RGBA" if bg[3] < 255 else "RGB", (sheet_w, sheet_h), bg if bg[3] < 255 else bg[:3])
     draw = ImageDraw.Draw(sheet)
     ink = (30, 30, 34) if (0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]) > 140 else (226, 226, 230)
-    font = _font(label_size)
+    if axes is not None:
+        for col, value in enumerate(col_values):
+            x0 = head_w + pad + col * (cell_w + pad)
+            draw.text((x0, pad + head_h * 0.15), _fit_text(draw, str(value), font, cell_w), font=font, fill=ink)
+        for row, value in enumerate(row_values):
+            y0 = head_h + pad + row * (cell_h + pad)
+            draw.text((pad, y0 + cell_h // 2 - label_size // 2), _fit_text(draw, str(value), font, head_w - pad),
+                      font=font, fill=ink)
     for index, media in enumerate(items):
         ctx.check_canceled()
         ctx.progress(100 * index / n, f"placing image {index + 1} of {n}")
         image, _ = open_image(media, "transform.grid")
         image.thumbnail((cell_w, cell_h), Image.Resampling.LANCZOS)
-        col, row = index % cols, index // cols
-        x0 = pad + col * (cell_w + pad)
-        y0 = pad + row * (cell_h + label_h + pad)
+        row, col = places[index]
+        x0 = head_w + pad + col * (cell_w + pad)
+        y0 = head_h + pad + row * (cell_h + label_h + pad)
         at = (x0 + (cell_w - image.width) // 2, y0 + (cell_h - image.height) // 2)
         if has_alpha(image):
             sheet.paste(image.convert("RGBA"), at, image.convert("RGBA"))
         else:
             sheet.paste(image.convert("RGB"), at)
         if label_h:
-            label = f"{index + 1}  {' '.join(media.prompt.split())}".rstrip()
-            while draw.textlength(label, font=font) > cell_w and len(label) > 2:
-                label = label[:-2].rstrip() + "…"
-            draw.text((x0, y0 + cell_h + label_h * 0.2), label, font=font, fill=ink)
+            draw.text((x0, y0 + cell_h + label_h * 0.2), _fit_text(draw, labels[index], font, cell_w), font=font,
+                      fill=ink)
     ctx.progress(100, "sheet done")
     prompts = [m.prompt for m in items]
     meta = lineage(items, params)
     meta["prompt"] = prompts[0] if len(set(prompts)) == 1 else ""
     meta["seed"] = items[0].seed if n == 1 else None
     meta["prompts"] = prompts
+    if params["labels"]:
+        meta["labels"] = full
+    if swept:
+        meta["cells"] = [dict(m.sweep) for m in items]
+    if axes is not None:
+        meta["layout"] = {"rows": [str(v) for v in row_values], "columns": [str(v) for v in col_values],
+                          "row_key": swept[0], "column_keys": swept[1:]}
     return {"image": [NewMedia(image=sheet, format="png", meta=meta)]}
+
+
+def swept_keys(items: Sequence[Media]) -> list[str]:
+    """The sweep keys ("gen.seed") whose values differ between the cells, in the order the first cell has them."""
+    keys: dict[str, None] = {}
+    for media in items:
+        keys.update(dict.fromkeys(media.sweep))
+    return [k for k in keys if len({_canon(m.sweep.get(k)) for m in items}) > 1]
+
+
+def _canon(value: Any) -> str:
+    return repr(value)
+
+
+def _key_names(keys: Sequence[str]) -> dict[str, str]:
+    """"gen.seed" shows as "seed" unless two swept nodes share that param name."""
+    short = {k: k.rsplit(".", 1)[-1] for k in keys}
+    counts: dict[str, int] = {}
+    for name in short.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {k: name if counts[name] == 1 else k for k, name in short.items()}
+
+
+def _value_text(value: Any) -> str:
+    return " ".join(str(value).split()) if not isinstance(value, float) or not value.is_integer() else str(int(value))
+
+
+def cell_facts(media: Media) -> str:
+    """What making a cell took and cost, where known: "4.2 s · $0.003"."""
+    parts = []
+    if media.seconds is not None:
+        parts.append(f"{media.seconds:.1f} s")
+    if media.cost_usd is not None:
+        parts.append(f"${media.cost_usd:.4f}".rstrip("0").rstrip(".") if media.cost_usd else "$0")
+    return " · ".join(parts)
+
+
+def cell_labels(items: Sequence[Media], swept: Sequence[str]) -> list[str]:
+    """Each cell's label: the swept values that made it ("seed 3 · style neon"), else its number and prompt."""
+    names = _key_names(swept)
+    labels = []
+    for index, media in enumerate(items):
+        if swept:
+            labels.append(" · ".join(f"{names[k]} {_value_text(media.sweep[k])}" for k in swept if k in media.sweep))
+        else:
+            labels.append(f"{index + 1}  {' '.join(media.prompt.split())}".rstrip())
+    return labels
+
+
+def xy_axes(items: Sequence[Media], swept: Sequence[str]) -> tuple[list[str], list[str], list[tuple[int, int]]] | None:
+    """Rows × columns for an xy sheet: rows by the first swept value, columns by the others; None (the auto
+    layout) when nothing was swept. Header texts and each cell's (row, column)."""
+    if not swept:
+        return None
+    names = _key_names(swept)
+    rows: dict[str, int] = {}
+    cols: dict[str, int] = {}
+    places = []
+    for media in items:
+        if len(swept) == 1:
+            row_text = ""
+        else:
+            row_text = f"{names[swept[0]]} {_value_text(media.sweep.get(swept[0], ''))}"
+        col_keys = swept[1:] if len(swept) > 1 else swept
+        col_text = " · ".join(f"{names[k]} {_value_text(media.sweep.get(k, ''))}" for k in col_keys)
+        row = rows.setdefault(row_text, len(rows))
+        col = cols.setdefault(col_text, len(cols))
+        places.append((row, col))
+    return list(rows), list(cols), places
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> str:
+    """`text` cut with an ellipsis until it fits `width` pixels."""
+    while draw.textlength(text, font=font) > width and len(text) > 2:
+        text = text[:-2].rstrip() + "…"
+    return text
 
 
 def open_check(media: Any) -> None:
@@ -437,10 +546,13 @@ TRANSFORM_GRID = NodeType(
     outputs=(Port("image", "image", doc="one contact sheet"),),
     params=(
         Param("columns", "int", 0, minimum=0, maximum=100, doc="Images per row; 0 makes it about square."),
-        Param("labels", "bool", True, doc="Write each image's number and prompt under it."),
+        Param("labels", "bool", True,
+              doc="Write under each image the swept values that made it, else its number and prompt."),
         Param("cell_size", "int", 256, minimum=16, maximum=2048, doc="Width of each cell in pixels."),
         Param("padding", "int", 8, minimum=0, maximum=256, doc="Space between and around cells, in pixels."),
         Param("background", "string", "#1e1e22",
               doc="Sheet colour: a name or #rrggbb (#rrggbbaa for see-through)."),
+        Param("layout", "choice", "auto", choices=("auto", "xy"),
+              doc="auto: rows of `columns`; xy: two swept values as rows × columns with headers."),
     ),
 )

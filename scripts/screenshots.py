@@ -23,6 +23,7 @@ def main() -> int:
     for name in ("REPLICATE_API_TOKEN", "FAL_KEY"):
         os.environ.pop(name, None)
     sys.path.insert(0, str(ROOT))
+    fakes = _fake_providers()  # the money shots run paid nodes against the test suite's fake provider servers
     _memory_keychain()  # the preferences shot must not read or write the user's real keychain
 
     from artfactory.views.canvas import compat
@@ -124,6 +125,8 @@ def main() -> int:
     compare.close()
 
     node_menu_shot(app, window)
+    queue_shot(app, window)
+    money_shots(app, window)
 
     # The light theme, switched live as Preferences does, on the first graph after its run.
     window.app.update_settings(theme="light")
@@ -138,7 +141,106 @@ def main() -> int:
     window.app.runs.executor.wait_idle(10_000)
     window.autosave.clean_exit()
     library.close()
+    for fake in fakes:
+        fake.stop()
     return 0
+
+
+SHOOTOUT = {
+    "format": "artfactory.graph", "version": 1, "name": "Lighthouse shoot-out",
+    "nodes": [
+        {"id": "prompt", "type": "prompt.lines",
+         "params": {"text": "a lighthouse at dusk, oil painting\na lighthouse in a storm, ink\n"
+                            "a lighthouse at dawn, watercolour"}},
+        {"id": "schnell", "type": "provider.replicate",
+         "params": {"model": "black-forest-labs/flux-schnell", "input": {"num_outputs": 1}, "seed": 11}},
+        {"id": "dev", "type": "provider.fal",
+         "params": {"endpoint": "fal-ai/flux/dev", "input": {"image_size": "landscape_4_3"}, "seed": 11}},
+        {"id": "sheet", "type": "transform.grid", "params": {"columns": 3, "labels": True}},
+        {"id": "local", "type": "provider.local", "params": {"seed": 11, "style": "poster"}},
+    ],
+    "edges": [
+        {"from": ["prompt", "text"], "to": ["schnell", "prompt"]},
+        {"from": ["prompt", "text"], "to": ["dev", "prompt"]},
+        {"from": ["prompt", "text"], "to": ["local", "prompt"]},
+        {"from": ["schnell", "media"], "to": ["sheet", "image"]},
+    ],
+}
+
+
+def money_shots(app: object, window: object) -> None:
+    """A paid graph with its cost badges and the Plan view before Run; after it ran, the Spend panel."""
+    from artfactory.engine import document as graph_document
+
+    doc = graph_document.from_json(SHOOTOUT, "shoot-out")
+    tab = window.add_graph(window.app.new_graph(doc))  # type: ignore[attr-defined]
+    window.resize(1480, 900)  # type: ignore[attr-defined]
+    settle(app, 0.6)
+    tab.view.auto_layout()
+    tab.view.zoom_to_fit()
+    wait(app, lambda: tab.view.node_item("schnell").cost_badge.isVisible(), 20, "the cost badges")
+    plan = window.show_plan()  # type: ignore[attr-defined]
+    assert plan is not None, "the plan view did not open"
+    plan.resize(760, 420)
+    settle(app, 1.0)
+    save(plan.grab(), "plan.png")
+    plan.close()
+    settle(app, 0.4)
+    save(window.grab(), "cost-badges.png")  # type: ignore[attr-defined]
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 120, "the paid run")
+    spend = window.show_spend()  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    spend.refresh()
+    settle(app, 1.5)
+    save(window.grab(), "spend.png")  # type: ignore[attr-defined]
+
+
+def _fake_providers() -> list[object]:
+    """The fake Replicate and fal servers of the test suite (127.0.0.1), as the app's base URLs."""
+    from tests.fixtures.fake_fal import FakeFal
+    from tests.fixtures.fake_replicate import FakeReplicate
+
+    replicate, fal = FakeReplicate().start(), FakeFal().start()
+    replicate.run_s = fal.run_s = 1.5  # progress bars move, and Replicate reports a predict_time
+    os.environ["ARTFACTORY_REPLICATE_BASE_URL"] = replicate.url
+    os.environ["ARTFACTORY_FAL_QUEUE_URL"] = fal.url
+    os.environ["ARTFACTORY_FAL_REST_URL"] = fal.url
+    os.environ["ARTFACTORY_FAL_API_URL"] = fal.url
+    return [replicate, fal]
+
+
+def queue_shot(app: object, window: object) -> None:
+    """The Runs panel with the queue: a graph running, Run pressed again (queued), two orders the CLI queued."""
+    from artfactory.engine import document as graph_document
+    from artfactory.services.queue import Queue
+
+    library = window.app.library  # type: ignore[attr-defined]
+    queue = Queue(library)
+    queue.set_paused(True)  # the shot shows orders waiting; resumed (and worked through) below
+    doc = graph_document.from_json({
+        "format": "artfactory.graph", "version": 1, "name": "Harbour at night",
+        "nodes": [{"id": "prompt", "type": "prompt.text", "params": {"text": "a harbour at night, lanterns"}},
+                  {"id": "gen", "type": "provider.local",
+                   "params": {"seed": 3, "width": 512, "height": 512, "latency_ms": 6000}}],
+        "edges": [{"from": ["prompt", "text"], "to": ["gen", "prompt"]}]}, "harbour")
+    tab = window.add_graph(window.app.new_graph(doc))  # type: ignore[attr-defined]
+    window.run_graph()  # type: ignore[attr-defined]
+    window.run_graph()  # type: ignore[attr-defined]  # a graph that is running: queued
+    for name, seed in (("Fox posters", 21), ("Variations contact sheet", 5)):
+        other = graph_document.from_json({**doc.to_json(), "name": name}, name)
+        other.node("gen").params.update(seed=seed, latency_ms=0)  # type: ignore[union-attr]
+        queue.add(queue.plan(other), project_id=library.project_id())  # as `artfactory queue add` does
+    section = window.runs_panel.queue_section  # type: ignore[attr-defined]
+    wait(app, lambda: section.list.count() == 3, 10, "the queue")
+    section.list.setCurrentRow(1)
+    window.resize(1480, 900)  # type: ignore[attr-defined]
+    window.docks["runs"].raise_()  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    save(window.docks["runs"].grab(), "queue.png")  # type: ignore[attr-defined]
+    queue.set_paused(False)
+    window.app.runs.cancel_graph(tab.controller)  # type: ignore[attr-defined]
+    wait(app, lambda: section.list.count() == 0, 60, "the queue to be worked through")
 
 
 def node_menu_shot(app: object, window: object) -> None:
@@ -182,11 +284,13 @@ def node_menu_shot(app: object, window: object) -> None:
 def _memory_keychain() -> None:
     import keyring
 
-    from tests.support.fake_keys import fake_replicate_token
     from tests.support.keychain import MemoryKeyring
 
+    from tests.fixtures import fake_fal, fake_replicate
+
     backend = MemoryKeyring()
-    backend.store[("artfactory", "replicate")] = fake_replicate_token("screenshot_placeholder_key")
+    backend.store[("artfactory", "replicate")] = fake_replicate.TOKEN
+    backend.store[("artfactory", "fal")] = fake_fal.KEY
     keyring.set_keyring(backend)
 
 

@@ -19,7 +19,7 @@ STATUS_STYLE: dict[str, str] = {
     NodeStatus.PENDING: "dim", NodeStatus.RUNNING: "cyan", NodeStatus.EXECUTED: "green", NodeStatus.CACHED: "blue",
     NodeStatus.FAILED: "bold red", NodeStatus.SKIPPED: "yellow", NodeStatus.CANCELED: "magenta",
     OrderStatus.SUCCEEDED: "green", OrderStatus.PARTIAL: "yellow", OrderStatus.INTERRUPTED: "magenta",
-    OrderStatus.QUEUED: "dim",
+    OrderStatus.QUEUED: "dim", NodeStatus.BYPASSED: "italic magenta", NodeStatus.MUTED: "dim italic",
 }
 
 

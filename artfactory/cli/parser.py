@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--project", default="Default")
     rn.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE")
     rn.add_argument("--reroll", action="store_true", help="new random seeds for seed=-1 nodes")
+    rn.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="NODE.PARAM=V1,V2,...",
+                    help="run NODE once per value (each parsed like --set); twice makes rows × columns")
     rn.add_argument("--only", action="append", default=None, metavar="NODE",
                     help="run only this node and what it needs (repeatable)")
     budget(rn)
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("graph", type=Path)
     pl.add_argument("--project", default="Default")
     pl.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    pl.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="NODE.PARAM=V1,V2,...",
+                    help="as `run --sweep`: what the sweep would execute and cost")
     pl.set_defaults(handler=plan.cmd_plan)
 
     prices.add_commands(command, actions, common)
@@ -137,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue = command("nodes", "list the node catalogue")
     catalogue.add_argument("type", nargs="?")
     catalogue.set_defaults(handler=nodes.cmd_nodes)
+
+    from artfactory.cli import queue  # the queue group's whole registration
+
+    queue.add_commands(command, actions, common, budget)
 
     from artfactory.cli import spend  # here, not above: this block is the spend command's whole registration
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from artfactory.providers.pricing import PlanEstimate
     from artfactory.services.library import Library
 
-ACTION_STYLE = {"execute": "cyan", "cached": "blue"}
+ACTION_STYLE = {"execute": "cyan", "cached": "blue", "bypassed": "italic magenta", "muted": "dim italic"}
 
 
 def non_negative_usd(text: str) -> float:
@@ -43,7 +43,7 @@ def build_plan_readonly(library: Library, doc: Any) -> Plan:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from artfactory.engine import document as graph_document
-    from artfactory.engine.overrides import OverrideError, apply_overrides
+    from artfactory.engine.overrides import OverrideError, apply_overrides, apply_sweeps
     from artfactory.providers.pricing import PriceBook
 
     # Read-only: a plan needs the cache and the ledger, it writes nothing and sends no request that can cost money.
@@ -51,6 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     doc = graph_document.load(args.graph)
     try:
         doc, _ = apply_overrides(doc, args.sets, library.registry)
+        doc = apply_sweeps(doc, getattr(args, "sweeps", []), library.registry)
     except OverrideError as exc:
         raise CliError(str(exc)) from None
     plan = build_plan_readonly(library, doc)
@@ -66,7 +67,7 @@ def print_plan(estimate: PlanEstimate) -> None:
     out = console()
     grid = table("Plan", ("node", "action", "bills", "jobs", "model", "estimate"))
     for node_id, node in estimate.nodes.items():
-        style = ACTION_STYLE.get(node.action, "")
+        style = ACTION_STYLE.get(node.action, "default")  # an empty style would be "[]", broken markup
         if not node.paid:
             cost = "free"
         elif node.action == "cached":

@@ -44,7 +44,7 @@ def _run_and_report(args: argparse.Namespace, library: Library, plan: Any, proje
 
 def cmd_run(args: argparse.Namespace) -> int:
     from artfactory.engine import document as graph_document
-    from artfactory.engine.overrides import OverrideError, apply_overrides
+    from artfactory.engine.overrides import OverrideError, apply_overrides, apply_sweeps
     from artfactory.engine.plan import PlanError
     from artfactory.services.orders import OrderStore
     from artfactory.workers.headless import HeadlessSession
@@ -53,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     doc = graph_document.load(args.graph)
     try:
         doc, _ = apply_overrides(doc, args.sets, library.registry)
+        doc = apply_sweeps(doc, getattr(args, "sweeps", []), library.registry)
     except OverrideError as exc:
         raise CliError(str(exc)) from None
     if args.only:

@@ -136,3 +136,40 @@ class SetBackdrop(QUndoCommand):
 
     def undo(self) -> None:
         self.ctl._write_backdrop(self.backdrop_id, self.old, self.index)
+
+
+class SetModes(QUndoCommand):
+    """Bypass, mute or back to normal for several nodes at once: {node id: (old mode, new mode)}."""
+
+    def __init__(self, ctl: GraphModel, changes: dict[str, tuple[str, str]], text: str) -> None:
+        super().__init__(text)
+        self.ctl, self.changes = ctl, changes
+
+    def redo(self) -> None:
+        for node_id, (_old, new) in self.changes.items():
+            self.ctl._write_mode(node_id, new)
+
+    def undo(self) -> None:
+        for node_id, (old, _new) in self.changes.items():
+            self.ctl._write_mode(node_id, old)
+
+
+class SetNodeMeta(QUndoCommand):
+    """A UI-state value in meta.canvas[node] (None removes it), e.g. a seed param's mode."""
+
+    def __init__(self, ctl: GraphModel, node_id: str, key: str, old: Any, new: Any, text: str) -> None:
+        super().__init__(text)
+        self.ctl, self.node_id, self.key, self.old, self.new = ctl, node_id, key, old, new
+
+    def redo(self) -> None:
+        self.ctl._write_node_meta(self.node_id, self.key, self.new)
+
+    def undo(self) -> None:
+        self.ctl._write_node_meta(self.node_id, self.key, self.old)
+
+
+class SetSeed(SetParam):
+    """A seed set on purpose (dice, or the bump after a Run): its own undo step, never merged with typing."""
+
+    def id(self) -> int:
+        return -1

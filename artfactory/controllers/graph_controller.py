@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ from artfactory.controllers.graph_model import MISSING, GraphModel, Point, point
 from artfactory.controllers.layout import layered_positions
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
-from artfactory.engine.nodetypes import NodeType
+from artfactory.engine.nodetypes import NodeType, port_fits
+from artfactory.engine.plan import MAX_SEED
 from artfactory.engine.registry import NodeRegistry
 from artfactory.engine.validate import ValidationError, validate
 
 FRAGMENT_FORMAT = "artfactory.fragment"
-__all__ = ["FRAGMENT_FORMAT", "MISSING", "GraphController"]
+NODE_MODES = ("normal", "bypass", "mute")
+SEED_MODES = ("fixed", "random", "increment")
+__all__ = ["FRAGMENT_FORMAT", "MISSING", "NODE_MODES", "SEED_MODES", "GraphController"]
 
 
 class GraphController(GraphModel):
@@ -38,6 +42,7 @@ class GraphController(GraphModel):
         # A graph opened from an order: re-runs record it as their parent and keep its seeds.
         self.parent_order_id: str | None = None
         self.pinned_seeds: dict[str, int] = {}
+        self.last_seeds: dict[str, int] = {}  # node id -> the seed its last Run resolved (shown beside the field)
         self.undo_stack = QUndoStack(self)
         # Bound methods, not lambdas: a dying QUndoStack still emits, and PyQt drops a bound slot in time.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -74,6 +79,43 @@ class GraphController(GraphModel):
         self.undo_stack.push(cmd.AddNode(self, spec, len(self.doc.nodes), {"pos": [pos[0], pos[1]]},
                                          f"Add {node_type.title}"))
         return spec.id
+
+    def linkable_port(self, type_name: str, kind: str, side: str) -> str | None:
+        """The port of a `type_name` node a link of `kind` dragged from an output (side "out") or an input
+        (side "in") would land on: the first of the same kind, else the first that fits; None when none fits."""
+        node_type = self.registry.get(type_name)
+        if node_type is None:
+            return None
+        if side == "out":
+            candidates = [(p.name, p.kind) for p in node_type.inputs if port_fits(kind, p.kind)]
+        else:
+            candidates = [(p.name, p.kind) for p in node_type.outputs if port_fits(p.kind, kind)]
+        exact = [name for name, k in candidates if k == kind]
+        return (exact or [name for name, _k in candidates] or [None])[0]
+
+    def port_kind(self, node_id: str, port: str, side: str) -> str | None:
+        """The kind of a node's output (side "out") or input (side "in") port."""
+        node_type = self.node_type(node_id)
+        found = (node_type.output(port) if side == "out" else node_type.input(port)) if node_type else None
+        return found.kind if found is not None else None
+
+    def add_linked_node(self, type_name: str, pos: Point, node_id: str, port: str, side: str) -> str | None:
+        """A node added where a link from `node_id`.`port` was dropped, wired to it; one undo step."""
+        kind = self.port_kind(node_id, port, side)
+        node_type = self.registry.get(type_name)
+        new_port = self.linkable_port(type_name, kind, side) if kind else None
+        if node_type is None or new_port is None:
+            self.message.emit(f"{node_type.title if node_type else type_name} has no port that fits {node_id}.{port}")
+            return None
+        self.undo_stack.beginMacro(f"Add {node_type.title} linked to {node_id}.{port}")
+        new_id = self.add_node(type_name, pos)
+        if new_id is not None:
+            if side == "out":
+                self.change_links(added=[EdgeSpec(node_id, port, new_id, new_port)])
+            else:
+                self.change_links(added=[EdgeSpec(new_id, new_port, node_id, port)])
+        self.undo_stack.endMacro()
+        return new_id
 
     def _initial_params(self, node_type: NodeType) -> dict[str, Any]:
         # The preferred image size applies to new generator nodes; everything else starts at its default.
@@ -162,6 +204,67 @@ class GraphController(GraphModel):
         if title != old:
             self.undo_stack.push(cmd.SetNodeTitle(self, node_id, old, title, f"Rename {node_id}"))
 
+    def toggle_mode(self, node_ids: Iterable[str], mode: str) -> str | None:
+        """Bypass or mute the nodes, or, when every one of them already is, make them normal again; one undo
+        step. Returns the mode set (None when there was no node)."""
+        if mode not in NODE_MODES:
+            raise ValueError(f"unknown node mode {mode!r}")
+        nodes = [n for n in dict.fromkeys(node_ids) if self.doc.node(n) is not None]
+        if not nodes:
+            return None
+        new = "normal" if all(self.node_mode(n) == mode for n in nodes) else mode
+        changes = {n: (self.node_mode(n), new) for n in nodes if self.node_mode(n) != new}
+        verb = {"bypass": "Bypass", "mute": "Mute", "normal": "Un-" + ("bypass" if mode == "bypass" else "mute")}[new]
+        self.undo_stack.push(cmd.SetModes(self, changes, f"{verb} {_count(len(changes), 'node')}"))
+        return new
+
+    # --- seed control (UI state in meta.canvas[node]["seed_mode"]; the document's seed stays concrete) ------
+    def seed_param(self, node_id: str) -> str | None:
+        node_type = self.node_type(node_id)
+        return node_type.seed_param if node_type is not None else None
+
+    def seed_mode(self, node_id: str) -> str:
+        mode = self.node_meta(node_id, "seed_mode")
+        return mode if mode in SEED_MODES else "fixed"
+
+    def seed_nodes(self, mode: str) -> list[str]:
+        """The nodes with a seed param whose seed mode is `mode`."""
+        return [n.id for n in self.doc.nodes if self.seed_param(n.id) and self.seed_mode(n.id) == mode]
+
+    def set_seed_mode(self, node_id: str, mode: str) -> None:
+        if mode not in SEED_MODES:
+            raise ValueError(f"unknown seed mode {mode!r}")
+        if self.seed_param(node_id) is None or mode == self.seed_mode(node_id):
+            return
+        old = self.node_meta(node_id, "seed_mode")
+        self.undo_stack.push(cmd.SetNodeMeta(self, node_id, "seed_mode", old, None if mode == "fixed" else mode,
+                                             f"Seed of {node_id}: {mode}"))
+
+    def set_seed(self, node_id: str, seed: int, label: str) -> bool:
+        """Set the seed param on purpose (the dice, the bump after a Run): one undo step of its own."""
+        name, spec = self.seed_param(node_id), self.doc.node(node_id)
+        if name is None or spec is None:
+            return False
+        old = spec.params.get(name, MISSING)
+        if _same(old, seed):
+            return True
+        self.undo_stack.push(cmd.SetSeed(self, node_id, name, old, seed, label))
+        return True
+
+    def reroll_seed(self, node_id: str, rng: random.Random | None = None) -> int | None:
+        """A new concrete seed for the node (the dice button); None when it has no seed param."""
+        seed = (rng or random.SystemRandom()).randint(0, MAX_SEED)
+        return seed if self.set_seed(node_id, seed, f"Reroll {node_id}") else None
+
+    def seeds_after_run(self, planned: Iterable[str]) -> None:
+        """"increment" nodes that were part of a Run move on to the next seed (undoable)."""
+        for node_id in planned:
+            if self.seed_mode(node_id) != "increment" or (name := self.seed_param(node_id)) is None:
+                continue
+            current = self.param_value(node_id, name)
+            base = current if isinstance(current, int) and current >= 0 else self.last_seeds.get(node_id, 0)
+            self.set_seed(node_id, (base + 1) % (MAX_SEED + 1), f"Next seed of {node_id}")
+
     def move(self, moves: Mapping[tuple[str, str], tuple[Point, Point]], label: str = "Move") -> None:
         """Record moves the canvas already made: {("node"|"backdrop", id): (old, new)}."""
         changed = {k: (_point(o), _point(n)) for k, (o, n) in moves.items() if tuple(o) != tuple(n)}
@@ -245,6 +348,7 @@ class GraphController(GraphModel):
             id_map[spec.id] = self.new_id(node_type, id_map.values())
             base = points[spec.id] or left_top
             new = NodeSpec(id_map[spec.id], spec.type, copy.deepcopy(spec.params))
+            new.mode = spec.mode  # a bypassed node pastes bypassed
             entry: dict[str, Any] = {"pos": [base[0] + shift[0], base[1] + shift[1]]}
             title = source.get("title") if isinstance(source := canvas.get(spec.id), dict) else None
             if isinstance(title, str) and title:

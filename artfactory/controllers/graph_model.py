@@ -31,6 +31,8 @@ class GraphModel(QObject):
     node_title_changed = pyqtSignal(str)  # node id
     position_changed = pyqtSignal(str, str)  # "node" | "backdrop", id
     backdrop_changed = pyqtSignal(str)  # added, changed or removed
+    mode_changed = pyqtSignal(str)  # node id: normal, bypass or mute
+    node_meta_changed = pyqtSignal(str, str)  # node id, key in meta.canvas[node] (UI state such as seed_mode)
     document_reset = pyqtSignal()
 
     def __init__(self, registry: NodeRegistry, doc: GraphDocument | None = None,
@@ -43,7 +45,7 @@ class GraphModel(QObject):
         self.graph_issues: list[str] = []
         # What a node shows goes out of date when its params or anything upstream change (and back on undo).
         for signal in (self.param_changed, self.edge_added, self.edge_removed, self.node_added, self.node_removed,
-                       self.document_reset):
+                       self.mode_changed, self.document_reset):
             signal.connect(self._refresh_out_of_date)
 
     # --- reading ------------------------------------------------------------------------------
@@ -79,6 +81,16 @@ class GraphModel(QObject):
         """What the node is called on screen: its own title, else its type's."""
         node_type = self.node_type(node_id)
         return self.node_title(node_id) or (node_type.title if node_type else node_id)
+
+    def node_mode(self, node_id: str) -> str:
+        """"normal", "bypass" or "mute" ("normal" for a node not in the graph)."""
+        spec = self.doc.node(node_id)
+        return spec.mode if spec is not None else "normal"
+
+    def node_meta(self, node_id: str, key: str) -> Any:
+        """A UI-state value kept in meta.canvas[node] (None when absent)."""
+        entry = self._canvas().get(node_id)
+        return entry.get(key) if isinstance(entry, dict) else None
 
     def backdrops(self) -> list[dict[str, Any]]:
         items = self.doc.meta.get("backdrops")
@@ -198,6 +210,20 @@ class GraphModel(QObject):
         else:
             spec.params[name] = copy.deepcopy(value)
         self.param_changed.emit(node_id, name)
+
+    def _write_mode(self, node_id: str, mode: str) -> None:
+        spec = self.doc.node(node_id)
+        assert spec is not None
+        spec.mode = mode
+        self.mode_changed.emit(node_id)
+
+    def _write_node_meta(self, node_id: str, key: str, value: Any) -> None:
+        entry = self._canvas().setdefault(node_id, {})
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = copy.deepcopy(value)
+        self.node_meta_changed.emit(node_id, key)
 
     def _write_title(self, node_id: str, title: str) -> None:
         entry = self._canvas().setdefault(node_id, {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -10,9 +11,10 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.gui_errors import KEY_CODES, KEYS_PLACE, for_gui
+from artfactory.controllers.queue_controller import QueueController
 from artfactory.engine import document as graph_document
 from artfactory.engine.executor import Executor, OrderRunner
-from artfactory.engine.plan import PlanError
+from artfactory.engine.plan import Plan, PlanError
 from artfactory.engine.status import (
     NODE_OPEN,
     ORDER_OPEN,
@@ -77,7 +79,7 @@ class OrderInfo:
 
 
 class RunController(QObject):
-    """Owns the Executor for the app; one order per graph at a time."""
+    """Owns the Executor for the app; one order per graph at a time (Run on a running graph queues the next)."""
 
     order_added = pyqtSignal(str)  # order id
     order_changed = pyqtSignal(str)
@@ -103,13 +105,12 @@ class RunController(QObject):
             signals.thumbnails_ready.connect(self._on_thumbnails_ready)
         self._shown: dict[str, set[tuple[str, str]]] = {}  # product id -> (order id, node id)s showing it
         self._key_missing: set[str] = set()  # orders with a node that failed for want of a key
+        self.queue = QueueController(self, self)  # after the executor: it starts queued orders on it
 
     # --- starting and stopping ---------------------------------------------------------------
     def run(self, graph: GraphController, only: list[str] | None = None) -> str | None:
-        """Validate, plan and submit; the order id, or None when the graph has problems or is busy."""
-        if graph.run_state.running:
-            self.message.emit("This graph is already running — cancel it first (Esc)")
-            return None
+        """Validate, plan and submit — or queue, when the graph is running; the order id, or None when the graph
+        has problems."""
         errors = graph.validate()
         if errors:
             count = len(errors)
@@ -117,13 +118,17 @@ class RunController(QObject):
                               f"(marked on the nodes) — {errors[0]}")
             return None
         try:
-            plan = self.executor.plan(graph.doc.copy(), only=only, pinned_seeds=graph.pinned_seeds)
+            # Seed control: "random each run" nodes get a fresh seed however concrete the param is.
+            plan = self.executor.plan(graph.doc.copy(), only=only, pinned_seeds=graph.pinned_seeds,
+                                      reroll_nodes=graph.seed_nodes("random"))
         except PlanError as exc:  # validated above; a race with the registry is all that is left
             self.message.emit(f"Not started: {exc}")
             return None
         if not plan.order:
             self.message.emit("Nothing to run: select a node first")
             return None
+        if graph.run_state.running:
+            return self._queue(graph, plan)
         try:
             if self._project_id is None:
                 self._project_id = self.library.project_id()
@@ -140,6 +145,10 @@ class RunController(QObject):
         info = OrderInfo(order_id, graph.doc.name or graph.title(), OrderStatus.RUNNING, time.time(),
                          {n: NodeRow(order_id, n) for n in plan.order})
         self.orders[order_id] = info
+        graph.last_seeds.update({n: p.seed for n, p in plan.nodes.items() if isinstance(p.seed, int)})
+        # "increment" moves on to the next seed now, before the run records what the nodes show: the result
+        # is not out of date, and the next Run makes a new one.
+        graph.seeds_after_run(plan.order)
         graph.run_state.begin(order_id, list(plan.order), graph.fingerprints())
         self.order_added.emit(order_id)
         runner.start()  # cached nodes report at once, inside start(); the state above must exist first
@@ -147,6 +156,41 @@ class RunController(QObject):
             scope = f"{len(plan.order)} node{'s' if len(plan.order) != 1 else ''}"
             self.message.emit(f"Running {info.name} ({scope})…")
         return order_id
+
+    def _queue(self, graph: GraphController, plan: Plan) -> str | None:
+        """Run on a running graph: the order waits in the library's queue and starts when the graph is free."""
+        try:
+            if self._project_id is None:
+                self._project_id = self.library.project_id()
+            order_id, place = self.queue.add(plan, graph, self._project_id)
+        except Exception as exc:
+            if not is_write_failure(exc):
+                raise
+            self.message.emit(f"Not queued: {describe_write_failure(exc, self.library.home)}")
+            return None
+        graph.last_seeds.update({n: p.seed for n, p in plan.nodes.items() if isinstance(p.seed, int)})
+        graph.seeds_after_run(plan.order)  # the queued order has its seeds: "increment" moves on, as for a run
+        name = graph.doc.name or graph.title()
+        paused = " (the queue is paused)" if self.queue.paused else ""
+        self.message.emit(f"Queued {name} at position {place}: it runs when this graph's run ends{paused}")
+        return order_id
+
+    def adopt(self, runner: OrderRunner, graph: GraphController | None,
+              fingerprints: Mapping[str, str] | None = None) -> OrderInfo:
+        """Track a queued order about to start, drawn on `graph` (the one it was queued from) if any."""
+        order_id, plan = runner.order_id, runner.plan
+        self._runners[order_id] = runner
+        name = (graph.doc.name or graph.title()) if graph is not None else (plan.document.name or order_id)
+        info = OrderInfo(order_id, name, OrderStatus.RUNNING, time.time(),
+                         {n: NodeRow(order_id, n) for n in plan.order})
+        self.orders[order_id] = info
+        if graph is not None:
+            self._graphs[order_id] = graph
+            graph.run_state.begin(order_id, list(plan.order),
+                                  fingerprints if fingerprints is not None else graph.fingerprints())
+        self.order_added.emit(order_id)
+        self.message.emit(f"Running {name} (from the queue)…")
+        return info
 
     def resume_interrupted(self) -> list[str]:
         """Finish the orders an earlier exit left open, in this window; what had finished (or was paid for and
@@ -206,6 +250,8 @@ class RunController(QObject):
         return [o for o, info in self.orders.items() if info.status in ACTIVE]
 
     def cancel_all(self) -> None:
+        """The window closes: every order is canceled, and nothing more is taken from the queue (it stays there)."""
+        self.queue.stop()
         for order_id in self.active_orders():
             self.cancel(order_id)
 
@@ -217,6 +263,7 @@ class RunController(QObject):
         for order_id, owner in list(self._graphs.items()):
             if owner is graph:
                 del self._graphs[order_id]
+        self.queue.forget_graph(graph)
 
     def apply_limits(self) -> None:
         """Per-provider concurrency from the (possibly just edited) settings."""
@@ -228,7 +275,9 @@ class RunController(QObject):
         """Recent orders from the database (newest first) for the runs panel."""
         added = []
         with self.library.db.session() as session:
-            query = session.query(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+            waiting = (Order.status == OrderStatus.QUEUED) & Order.queue_position.is_not(None)  # the queue shows them
+            query = (session.query(Order).filter(~waiting).order_by(Order.created_at.desc(), Order.id.desc())
+                     .limit(limit))
             for order in query:
                 if order.id in self.orders:
                     continue

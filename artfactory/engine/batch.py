@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,8 +12,16 @@ from typing import Any
 
 from artfactory.engine.context import CollectionAdd, NodeContext
 from artfactory.engine.cost import Usage
-from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType
-from artfactory.engine.ports import ProductDraft, ProductStorage, ProductStorageError, encode_outputs
+from artfactory.engine.nodetypes import (
+    PARAM_INPUT_PREFIX,
+    Media,
+    NewMedia,
+    NodeCanceled,
+    NodeError,
+    NodeType,
+    media_facts,
+)
+from artfactory.engine.ports import ProductDraft, ProductStorage, ProductStorageError, encode_outputs, encode_value
 from artfactory.engine.status import NodeStatus
 from artfactory.models import new_id
 
@@ -70,16 +80,69 @@ def _check_media(node_type: NodeType, port_name: str, values: Sequence[Any]) -> 
             )
 
 
+def param_sweep(node_type: NodeType, node_id: str, inputs: Mapping[str, list[Any] | None],
+                ) -> list[dict[str, Any]]:
+    """The param values arriving on "param:NAME" inputs, one dict per execution, each value checked against its
+    param (NodeError `bad_param` naming param and value). Lists of several values combine into every combination
+    (the node's params in declared order, the last varying fastest), so two lists make rows × columns."""
+    arriving: list[tuple[str, list[Any]]] = []
+    for param in node_type.params:
+        values = inputs.get(PARAM_INPUT_PREFIX + param.name)
+        if values is None:
+            continue
+        checked = []
+        for value in values:
+            try:
+                checked.append(param.coerce(value))
+            except ValueError as exc:
+                raise NodeError(f"param {param.name!r} of {node_id} received {_shown(value)} through its input, "
+                                f"which it cannot take: {exc}", code="bad_param") from None
+        arriving.append((param.name, checked))
+    combos: list[dict[str, Any]] = [{}]
+    for name, values in arriving:
+        combos = [{**combo, name: value} for combo in combos for value in values]
+    return combos
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + "…"
+
+
+def _item_sweep(node_id: str, node_type: NodeType, item_inputs: Mapping[str, Any],
+                combo: Mapping[str, Any]) -> dict[str, Any]:
+    """What made one item: the sweeps of the media it received (per item, not whole lists) and its own
+    param-input values as {"NODE.PARAM": value}."""
+    sweep: dict[str, Any] = {}
+    for name, value in item_inputs.items():
+        if isinstance(value, Media) and not _whole_list(node_type, name):
+            sweep.update(value.sweep)
+    sweep.update({f"{node_id}.{name}": value for name, value in combo.items()})
+    return sweep
+
+
 def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[Any] | None],
               params: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Call the node once per batch item and concatenate what it returns per output port."""
+    """Call the node once per batch item and concatenate what it returns per output port. Values on param
+    inputs ("param:NAME") replace those params per item and fan the node out like any batch (DESIGN §10)."""
+    swept = {name: values for name, values in inputs.items() if name.startswith(PARAM_INPUT_PREFIX)}
+    inputs = {name: values for name, values in inputs.items() if name not in swept}
     for name, values in inputs.items():
         if values is not None:
             _check_media(node_type, name, values)
+    combos = param_sweep(node_type, ctx.node_id, swept) if swept else [{}]
     count = batch_size(node_type, inputs)
-    outputs: dict[str, list[Any]] = {port.name: [] for port in node_type.outputs}
-    for index in range(count):
-        ctx.check_canceled()
+    if not combos:
+        count = 0
+    elif len(combos) != 1 and count not in (0, 1, len(combos)):
+        raise NodeError(f"batch sizes do not match (the param inputs make {len(combos)} items, the other inputs "
+                        f"{count}); each needs 1 item or the same count", code="batch_mismatch")
+    elif count == 1:
+        count = len(combos)
+    seed_name = node_type.seed_param
+
+    def item(index: int) -> tuple[dict[str, Any], dict[str, Any], Mapping[str, Any]]:
+        """Batch item `index`: its inputs, its param-input values and its params; the context moves to it."""
         ctx.begin_item(index)
         item_inputs: dict[str, Any] = {}
         for name, values in inputs.items():
@@ -89,12 +152,71 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
                 item_inputs[name] = list(values)
             else:
                 item_inputs[name] = values[0] if len(values) == 1 else values[index]
-        result = node_type.run(ctx, item_inputs, params)
+        combo = combos[0] if len(combos) == 1 else combos[index]
+        # A seed that arrived on an input is the item's seed exactly (a sweep over seeds 3, 4 shows 3 and 4).
+        seed = combo.get(seed_name) if seed_name else None
+        ctx.item_seed = seed if isinstance(seed, int) and seed >= 0 else None
+        return item_inputs, combo, ({**params, **combo} if combo else params)
+
+    # A fanned-out sweep remembers each item's product by an item key, so changing one value of a list runs
+    # only the items that changed; the others take the products made before.
+    keys: list[str | None] = [None] * count
+    reused: dict[str, list[Media]] = {}
+    if swept and ctx.find_items is not None and _one_media_output(node_type):
+        for index in range(count):
+            item_inputs, _, item_params = item(index)
+            keys[index] = item_key(node_type, item_inputs, item_params, ctx)
+        reused = ctx.find_items([k for k in keys if k is not None])
+    outputs: dict[str, list[Any]] = {port.name: [] for port in node_type.outputs}
+    for index in range(count):
+        ctx.check_canceled()
+        item_inputs, combo, item_params = item(index)
+        key = keys[index]
+        if key is not None and reused.get(key):
+            outputs[node_type.outputs[0].name].extend(reused[key])
+            ctx.log(f"item {index + 1}: same as before, product reused")
+            continue
+        result = node_type.run(ctx, item_inputs, item_params)
+        sweep = _item_sweep(ctx.node_id, node_type, item_inputs, combo)
         for port, produced in (result or {}).items():
             if port not in outputs:
                 raise NodeError(f"{node_type.type} returned an undeclared output {port!r}", code="internal")
+            for made in produced:
+                if isinstance(made, NewMedia):
+                    if sweep:
+                        made.meta["sweep"] = {**sweep, **(made.meta.get("sweep") or {})}
+                    if combo:
+                        made.params = dict(item_params)
+                    if key is not None:
+                        made.meta["item_key"] = key
             outputs[port].extend(produced)
+    ctx.item_seed = None
     return outputs
+
+
+def _one_media_output(node_type: NodeType) -> bool:
+    return len(node_type.outputs) == 1 and node_type.outputs[0].kind in ("image", "video", "media")
+
+
+def item_key(node_type: NodeType, item_inputs: Mapping[str, Any], item_params: Mapping[str, Any],
+             ctx: NodeContext) -> str:
+    """One batch item's key: node type and version, the item's params and seed, and what it received (media by
+    product id). Two items with the same key make the same product."""
+    payload = {
+        "type": node_type.type, "version": node_type.version, "params": dict(item_params),
+        "seed": ctx.seed_for() if node_type.seed_param else None,
+        "inputs": {name: _encoded(value) for name, value in item_inputs.items()},
+        "external": node_type.external_key(item_params, ctx.home) if node_type.external_key else None,
+    }
+    # The same canonical JSON as engine.plan's cache keys (plan is not imported: it brings networkx along).
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return "item:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _encoded(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_encoded(v) for v in value]
+    return encode_value(value)
 
 
 def store_new_media(node_type: NodeType, node_id: str, values: dict[str, list[Any]], storage: ProductStorage,
@@ -123,14 +245,16 @@ def store_new_media(node_type: NodeType, node_id: str, values: dict[str, list[An
                 meta = dict(item.meta)
                 meta.setdefault("node_type", node_type.type)
                 draft = ProductDraft(id=product_id, node_id=node_id, node_type=node_type.type,
-                                     batch_index=len(drafts), stored=stored, params=dict(params), meta=meta,
+                                     batch_index=len(drafts), stored=stored,
+                                     params=dict(params if item.params is None else item.params), meta=meta,
                                      name=item.name)
                 drafts.append(draft)
                 seed = meta.get("seed")
                 out.append(Media(product_id=product_id, path=storage.absolute(stored.relative_path),
                                  media_type=stored.info.media_type, width=stored.info.width,
                                  height=stored.info.height, prompt=str(meta.get("prompt") or ""),
-                                 seed=seed if isinstance(seed, int) else None))
+                                 seed=seed if isinstance(seed, int) else None,
+                                 sweep=dict(meta.get("sweep") or {}), seconds=media_facts(meta)[0]))
             stored_values[port] = out
     except BaseException:
         discard_drafts(storage, drafts)

@@ -61,6 +61,7 @@ class NodeContext:
     storage: Any
     seed: int | None = None
     item_index: int = 0
+    item_seed: int | None = None  # the current item's seed when it arrived through a param input (a sweep)
     previous_remote: dict[str, Any] | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     on_progress: ProgressCallback | None = None
@@ -69,6 +70,8 @@ class NodeContext:
     collection_adds: list[CollectionAdd] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     usage: list[Usage] = field(default_factory=list)  # what the node's remote jobs used, for the ledger
+    # Products made before for batch item keys (engine.batch.item_key): a sweep re-runs only changed items.
+    find_items: Callable[[list[str]], dict[str, list[Media]]] | None = None
 
     @property
     def canceled(self) -> bool:
@@ -90,6 +93,8 @@ class NodeContext:
 
     def seed_for(self, index: int | None = None) -> int:
         """The seed of a batch item (default: the current one): the node's resolved seed plus its index."""
+        if index is None and self.item_seed is not None:
+            return self.item_seed
         base = self.seed if self.seed is not None else 0
         return (base + (self.item_index if index is None else index)) % (2**31)
 

@@ -15,7 +15,10 @@ from typing import Any
 from artfactory.files import MAX_DOCUMENT_BYTES, FileRefused, read_regular, show_path
 
 FORMAT = "artfactory.graph"
-VERSION = 1
+VERSION = 2
+# DESIGN §10: how a node takes part in a run; "normal" is not written to files.
+MODES = ("normal", "bypass", "mute")
+SUBGRAPH_TYPE = "subgraph"
 # Deeper than any real document; Python's recursive JSON, copy and hashing code would overflow far beyond it.
 MAX_DEPTH = 100
 
@@ -33,9 +36,17 @@ class NodeSpec:
     id: str
     type: str
     params: dict[str, Any] = field(default_factory=dict)
+    # Params turned into input ports ("param:NAME"), shown on the canvas even when unlinked; JSON "param_inputs".
+    param_inputs: list[str] = field(default_factory=list)
+    mode: str = "normal"  # DESIGN §10: normal | bypass | mute; JSON "mode", absent when normal
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "params": self.params}
+        data: dict[str, Any] = {"id": self.id, "type": self.type, "params": self.params}
+        if self.param_inputs:
+            data["param_inputs"] = list(self.param_inputs)
+        if self.mode != "normal":
+            data["mode"] = self.mode
+        return data
 
 
 @dataclass(slots=True)
@@ -49,18 +60,47 @@ class EdgeSpec:
         return {"from": [self.source, self.source_port], "to": [self.target, self.target_port]}
 
 
+@dataclass(slots=True)
+class SubgraphPort:
+    """A port of a subgraph (DESIGN §10): its name and type outside, the inner node port it stands for."""
+
+    name: str
+    type: str
+    node: str
+    port: str
+
+
+@dataclass
+class Subgraph:
+    """A named graph a `subgraph` node stands for; its inputs lead to inner ports, its outputs come from them."""
+
+    nodes: list[NodeSpec] = field(default_factory=list)
+    edges: list[EdgeSpec] = field(default_factory=list)
+    inputs: list[SubgraphPort] = field(default_factory=list)
+    outputs: list[SubgraphPort] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": [n.to_json() for n in self.nodes],
+            "edges": [e.to_json() for e in self.edges],
+            "inputs": [{"name": p.name, "type": p.type, "to": [p.node, p.port]} for p in self.inputs],
+            "outputs": [{"name": p.name, "type": p.type, "from": [p.node, p.port]} for p in self.outputs],
+        }
+
+
 @dataclass
 class GraphDocument:
     name: str = "Untitled"
     nodes: list[NodeSpec] = field(default_factory=list)
     edges: list[EdgeSpec] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    subgraphs: dict[str, Subgraph] = field(default_factory=dict)
 
     def node(self, node_id: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.id == node_id), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "name": self.name,
@@ -68,6 +108,9 @@ class GraphDocument:
             "edges": [e.to_json() for e in self.edges],
             "meta": self.meta,
         }
+        if self.subgraphs:
+            out["subgraphs"] = {name: sub.to_json() for name, sub in self.subgraphs.items()}
+        return out
 
     def dumps(self) -> str:
         """Canonical JSON: stable key order and indentation, so saved files diff cleanly."""
@@ -115,7 +158,13 @@ def _migrate_0_to_1(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1}
+def _migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 (DESIGN §10) only adds optional things (node `mode`, `subgraphs`): a version 1 graph means the
+    same as it did, every node in normal mode."""
+    return {**data, "version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
 def migrate(data: dict[str, Any], where: str = "graph") -> dict[str, Any]:
@@ -171,7 +220,18 @@ def from_json(data: Any, where: str = "graph") -> GraphDocument:
     _require(isinstance(name, str), where, "'name' must be text")
     problem = bad_text(name)
     _require(problem is None, where, f"'name' {problem}")
-    raw_nodes = data.get("nodes", [])
+    nodes = _parse_nodes(data.get("nodes", []), where)
+    edges = _parse_edges(data.get("edges", []), where)
+    meta = data.get("meta", {})
+    _require(isinstance(meta, dict), where, "'meta' must be an object")
+    check_depth(meta, f"{where}: 'meta'")
+    problem = bad_text_inside(meta)
+    _require(problem is None, where, f"'meta' {problem}")
+    subgraphs = _parse_subgraphs(data.get("subgraphs", {}), where)
+    return GraphDocument(name=name, nodes=nodes, edges=edges, meta=meta, subgraphs=subgraphs)
+
+
+def _parse_nodes(raw_nodes: Any, where: str) -> list[NodeSpec]:
     _require(isinstance(raw_nodes, list), where, "'nodes' must be a list")
     nodes: list[NodeSpec] = []
     # Messages are built only on failure: a 10 MB document has ~100,000 nodes and edges to get through.
@@ -188,8 +248,16 @@ def from_json(data: Any, where: str = "graph") -> GraphDocument:
             raise DocumentError(f"{where}: node {short(node_id)}: 'params' must be an object")
         if params:
             check_depth(params, f"{where}: node {short(node_id)} params")
-        nodes.append(NodeSpec(node_id, node_type, dict(params)))
-    raw_edges = data.get("edges", [])
+        mode = raw.get("mode", "normal")
+        if mode not in MODES:
+            shown = short(mode) if isinstance(mode, str) else json.dumps(mode)[:40]
+            raise DocumentError(f"{where}: node {short(node_id)}: 'mode' must be one of {', '.join(MODES)}, "
+                                f"got {shown}")
+        nodes.append(NodeSpec(node_id, node_type, dict(params), _param_inputs(raw, where, node_id), mode=mode))
+    return nodes
+
+
+def _parse_edges(raw_edges: Any, where: str) -> list[EdgeSpec]:
     _require(isinstance(raw_edges, list), where, "'edges' must be a list")
     edges: list[EdgeSpec] = []
     for index, raw in enumerate(raw_edges):
@@ -204,12 +272,41 @@ def from_json(data: Any, where: str = "graph") -> GraphDocument:
                 raise DocumentError(f"{where}: edges[{index}]: '{key}' must be [node id, port name]")
             ends.append(value)
         edges.append(EdgeSpec(ends[0][0], ends[0][1], ends[1][0], ends[1][1]))
-    meta = data.get("meta", {})
-    _require(isinstance(meta, dict), where, "'meta' must be an object")
-    check_depth(meta, f"{where}: 'meta'")
-    problem = bad_text_inside(meta)
-    _require(problem is None, where, f"'meta' {problem}")
-    return GraphDocument(name=name, nodes=nodes, edges=edges, meta=meta)
+    return edges
+
+
+def _parse_subgraphs(raw: Any, where: str) -> dict[str, Subgraph]:
+    _require(isinstance(raw, dict), where, "'subgraphs' must be an object {name: subgraph}")
+    subgraphs: dict[str, Subgraph] = {}
+    for name, body in raw.items():
+        here = f"{where}: subgraph {short(name)}"
+        problem = name_problem(name, "a subgraph name")
+        _require(problem is None and bool(name.strip()), here, problem or "the name must not be empty")
+        _require(isinstance(body, dict), here, 'must be an object {"nodes", "edges", "inputs", "outputs"}')
+        ports: dict[str, list[SubgraphPort]] = {}
+        for key, end in (("inputs", "to"), ("outputs", "from")):
+            items = body.get(key, [])
+            _require(isinstance(items, list), here, f"{key!r} must be a list")
+            ports[key] = []
+            for index, item in enumerate(items):
+                target = item.get(end) if isinstance(item, dict) else None
+                if not (isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]
+                        and isinstance(item.get("type"), str) and isinstance(target, list) and len(target) == 2
+                        and all(isinstance(part, str) for part in target)):
+                    raise DocumentError(f"{here}: {key}[{index}] must be "
+                                        f'{{"name": text, "type": port type, "{end}": [node id, port name]}}')
+                ports[key].append(SubgraphPort(item["name"], item["type"], target[0], target[1]))
+        subgraphs[name] = Subgraph(_parse_nodes(body.get("nodes", []), here),
+                                   _parse_edges(body.get("edges", []), here), ports["inputs"], ports["outputs"])
+    return subgraphs
+
+
+def _param_inputs(raw: dict[str, Any], where: str, node_id: str) -> list[str]:
+    """A node's "param_inputs": the names of params shown as input ports (unique text, in order)."""
+    names = raw.get("param_inputs", [])
+    if not (isinstance(names, list) and all(isinstance(n, str) and n and bad_text(n) is None for n in names)):
+        raise DocumentError(f"{where}: node {short(node_id)}: 'param_inputs' must be a list of param names")
+    return list(dict.fromkeys(names))
 
 
 def _too_deep(data: Any, limit: int) -> bool:

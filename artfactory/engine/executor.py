@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -15,9 +16,10 @@ from artfactory.engine.batch import NodeOutcome, discard_drafts, execute_node
 from artfactory.engine.context import NodeContext, RemoteNotStored, remote_jobs_of
 from artfactory.engine.cost import Cost
 from artfactory.engine.document import GraphDocument
+from artfactory.engine.nodetypes import Media
 from artfactory.engine.plan import Plan, build_plan
 from artfactory.engine.ports import CachedResult, Claims, LeaseHolder, RunServices
-from artfactory.engine.status import NodeProgress, NodeStatus, OrderStatus
+from artfactory.engine.status import NODE_BY_MODE, NodeProgress, NodeStatus, OrderStatus
 from artfactory.signals import DomainSignals
 
 log = logging.getLogger("artfactory.engine")
@@ -147,7 +149,13 @@ class OrderRunner(QObject):
             if item.get("status") in (NodeStatus.EXECUTED, NodeStatus.CACHED) and node_id in self.status:
                 self.status[node_id] = item["status"]
                 self.outputs[node_id] = item.get("outputs") or {}
-        open_nodes = [n for n in plan.order if self.status[n] == NodeStatus.PENDING]
+        # Muted nodes (and what needs them) end at once: no lease, no execution, no outputs (DESIGN §10).
+        muted = [n for n in plan.order if plan.nodes[n].mode == "mute" and self.status[n] == NodeStatus.PENDING]
+        if muted and self._write(self.store.mark_items, [self.item_ids[n] for n in muted], NodeStatus.MUTED):
+            for node_id in muted:
+                self.status[node_id] = NodeStatus.MUTED
+                self.signals.node_finished.emit(self.order_id, node_id, NodeStatus.MUTED, "")
+        open_nodes = [n for n in plan.order if self.status[n] == NodeStatus.PENDING and plan.nodes[n].mode == "normal"]
         cached = {}
         if self.storage_error is None:
             try:
@@ -216,6 +224,11 @@ class OrderRunner(QObject):
             return
         still_waiting: list[str] = []
         launching: list[tuple[str, NodeContext, dict[str, Any]]] = []
+        bypassed = [n for n in self._ready if self.plan.nodes[n].mode == "bypass"]
+        if bypassed:
+            self._ready = [n for n in self._ready if n not in bypassed]
+            for node_id in bypassed:
+                self._pass_through(node_id)
         for node_id in self._ready:
             group = self.plan.nodes[node_id].node_type.provider
             if not self.executor.acquire(group):
@@ -243,6 +256,20 @@ class OrderRunner(QObject):
             self._pump()
             return
         self._maybe_finish()
+
+    def _pass_through(self, node_id: str) -> None:
+        """A bypassed node whose sources are done: it hands their values on as its outputs (status bypassed)."""
+        node = self.plan.nodes[node_id]
+        outputs = {port: list((self.outputs.get(source) or {}).get(source_port, []))
+                   for port, (source, source_port) in node.passthrough.items()}
+        if not self._write(lambda: self.store.finish_item(
+                self.item_ids[node_id], order_id=self.order_id, project_id=self.project_id,
+                status=NodeStatus.BYPASSED, outputs=outputs)):
+            return
+        self.status[node_id] = NodeStatus.BYPASSED
+        self.outputs[node_id] = outputs
+        self.signals.node_finished.emit(self.order_id, node_id, NodeStatus.BYPASSED, "")
+        self._release_successors(node_id)
 
     # -- never twice: one run executes a cache key, the others wait for it ----------------------------
     def _claim(self, launching: list[tuple[str, NodeContext, dict[str, Any]]],
@@ -343,6 +370,10 @@ class OrderRunner(QObject):
         )
         bridge = self.bridge
         ctx.on_progress = lambda percent, message: bridge.progress.emit(node_id, percent, message)
+        find_items = getattr(self.store, "find_item_products", None)
+        if find_items is not None:  # read from the worker, like find_product_path
+            project_id, type_name = self.project_id, node.node_type.type
+            ctx.find_items = lambda keys: find_items(project_id, type_name, keys)
         # Persist every batch item's job, not just the latest, so a resumed batch pays for nothing twice.
         ctx.on_remote = lambda job_id, _state: self._remote_from_worker(
             node_id, job_id, {"jobs": {str(k): v for k, v in ctx.remote_jobs.items()}})
@@ -413,6 +444,7 @@ class OrderRunner(QObject):
         self.executor.release(self.plan.nodes[node_id].node_type.provider)
         cost = self._cost_of(outcome)
         if outcome.status == NodeStatus.EXECUTED:
+            self._cost_per_product(outcome)
             try:
                 self.store.finish_item(
                     self.item_ids[node_id], order_id=self.order_id, project_id=self.project_id,
@@ -456,6 +488,36 @@ class OrderRunner(QObject):
         if cost is None:
             return None
         return Cost(cost.usd, cost.source, {**cost.detail, "usages": [u.as_dict() for u in outcome.usage]})
+
+    def _cost_per_product(self, outcome: NodeOutcome) -> None:
+        """Each product of a priced job gets its share of that job's cost in its metadata ("cost_usd"), so a
+        shoot-out sheet can show cost per cell; the ledger keeps the node's total as before."""
+        costs = self.services.costs
+        if costs is None or not outcome.usage or not outcome.products:
+            return
+        by_job: dict[str, list[Any]] = {}
+        for draft in outcome.products:
+            job_id = draft.meta.get("job_id")
+            if isinstance(job_id, str) and job_id:
+                by_job.setdefault(job_id, []).append(draft)
+        shares: dict[str, float] = {}
+        for usage in outcome.usage:
+            drafts = by_job.get(usage.job_id or "")
+            if not drafts:
+                continue
+            try:
+                priced = costs.cost_of([usage])
+            except Exception:  # pricing trouble never breaks a run (as _cost_of)
+                log.debug("could not price job %s", usage.job_id, exc_info=True)
+                continue
+            if priced is None or priced.usd is None:
+                continue
+            for draft in drafts:
+                draft.meta["cost_usd"] = shares[draft.id] = round(priced.usd / len(drafts), 6)
+        if shares:
+            outcome.values = {port: [dataclasses.replace(v, cost_usd=shares[v.product_id])
+                                     if isinstance(v, Media) and v.product_id in shares else v for v in values]
+                              for port, values in outcome.values.items()}
 
     def _set_final(self, node_id: str, status: NodeStatus, error: str | None, code: str | None,
                    cost: Cost | None = None) -> None:
@@ -539,7 +601,8 @@ class OrderRunner(QObject):
             return
         if any(s == NodeStatus.PENDING for s in self.status.values()) and not self._canceled:
             return
-        statuses = set(self.status.values())
+        # Bypassed and muted nodes did not run on purpose: an order whose other nodes succeeded succeeded.
+        statuses = set(self.status.values()) - NODE_BY_MODE
         if self.storage_error is not None:
             final = OrderStatus.FAILED
         elif self._canceled:
@@ -641,10 +704,10 @@ class Executor(QObject):
 
     # -- starting orders -------------------------------------------------------------------------------
     def plan(self, doc: GraphDocument, *, pinned_seeds: Mapping[str, int] | None = None, reroll: bool = False,
-             only: Iterable[str] | None = None) -> Plan:
+             only: Iterable[str] | None = None, reroll_nodes: Iterable[str] = ()) -> Plan:
         store = self.store
         return build_plan(doc, self.services.registry, home=self.services.home, pinned_seeds=pinned_seeds,
-                          seed_lookup=store.seed_for_request, reroll=reroll, only=only)
+                          seed_lookup=store.seed_for_request, reroll=reroll, only=only, reroll_nodes=reroll_nodes)
 
     def submit(self, plan: Plan, *, project_id: int, parent_order_id: str | None = None, reroll: bool = False,
                graph_id: int | None = None, start: bool = True) -> OrderRunner:

@@ -16,19 +16,45 @@ if TYPE_CHECKING:
 
     from artfactory.engine.cost import Usage
 
-PORT_KINDS = ("text", "image", "video", "media", "number")
+# "any": a port whose values are checked where they land (value.list, whose items may be numbers or text).
+PORT_KINDS = ("text", "image", "video", "media", "number", "any")
 _LARGEST_INT = 2**63 - 1
-PARAM_KINDS = ("string", "text", "int", "float", "bool", "choice", "object", "path")
+PARAM_KINDS = ("string", "text", "int", "float", "bool", "choice", "object", "path", "list")
+MAX_LIST_ITEMS = 1000  # a "list" param (value.list): one execution downstream per item
 
 
 def port_fits(source: str, target: str) -> bool:
     """Whether an output of kind `source` may feed an input of kind `target` (DESIGN §3)."""
     if source == target:
         return True
+    if target == "any":
+        return True
+    if source == "any":  # plain values only: their items are checked where they land
+        return target in ("text", "number")
     if target == "media" and source in ("image", "video"):
         return True
     # A media output may feed an image or video input; each item is checked when the node runs.
     return source == "media" and target in ("image", "video")
+
+
+# Which port kinds can carry a value into a param of each kind (a param input, DESIGN §10).
+_PARAM_CARRIERS = {
+    "int": ("number", "any"), "float": ("number", "any"), "bool": ("any",),
+    "string": ("text", "any"), "text": ("text", "any"), "choice": ("text", "any"), "path": ("text", "any"),
+    "object": ("any",),
+}
+PARAM_INPUT_PREFIX = "param:"
+
+
+def param_carries(port_kind: str, param_kind: str) -> bool:
+    """Whether an output of kind `port_kind` may feed a param of kind `param_kind` through a param input."""
+    return port_kind in _PARAM_CARRIERS.get(param_kind, ())
+
+
+def param_port_kind(param_kind: str) -> str:
+    """The port kind a param shows as an input: number for numbers, text for text, any for the rest."""
+    return "number" if param_kind in ("int", "float") else "text" if param_kind in (
+        "string", "text", "choice", "path") else "any"
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,8 @@ class Param:
                 raise ValueError("expects a finite number")
             self._check_range(value)
             return value
+        if kind == "list":
+            return _coerce_list(value)
         if kind == "object":
             if not isinstance(value, dict):
                 raise ValueError(f"expects an object, got {_json_type(value)}")
@@ -133,6 +161,25 @@ class Param:
         if self.required:
             out["required"] = True
         return out
+
+
+def _coerce_list(value: Any) -> list[Any]:
+    """A "list" param: a JSON array of numbers, text or booleans, at most MAX_LIST_ITEMS of them."""
+    if not isinstance(value, list):
+        raise ValueError(f"expects a list (a JSON array such as [1, 2, 3]), got {_json_type(value)}")
+    if len(value) > MAX_LIST_ITEMS:
+        raise ValueError(f"has {len(value):,} items; at most {MAX_LIST_ITEMS:,}")
+    for index, item in enumerate(value):
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"item {index + 1} is not a finite number")
+        if not isinstance(item, str | int | float | bool):
+            raise ValueError(f"item {index + 1} is {_json_type(item)}; items must be numbers, text or booleans")
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > _LARGEST_INT:
+            raise ValueError(f"item {index + 1} is too large")
+        problem = bad_text(item)
+        if problem:
+            raise ValueError(f"item {index + 1} {problem}")
+    return list(value)
 
 
 def _fmt(value: float) -> str:
@@ -167,6 +214,37 @@ class Media:
     height: int | None = None
     prompt: str = ""
     seed: int | None = None
+    # The swept values that made this item ({"gen.seed": 3}), from param inputs upstream (product metadata "sweep").
+    sweep: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # What making it took, where the provider said (seconds of its own timing) and what it cost (the ledger's
+    # price of its job), for a shoot-out sheet; None when unknown.
+    seconds: float | None = None
+    cost_usd: float | None = None
+
+
+def media_facts(meta: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
+    """(seconds, cost in USD) of a product from its metadata: the provider's own run time (Replicate predict_time,
+    fal inference_time, else completed − created) and the "cost_usd" priced for its job."""
+    meta = meta if isinstance(meta, Mapping) else {}
+    found = meta.get("timings")
+    timings: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    seconds: Any = timings.get("predict_time", timings.get("inference_time"))
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        seconds = _elapsed(timings.get("created"), timings.get("completed"))
+    cost = meta.get("cost_usd")
+    return (float(seconds) if seconds is not None else None,
+            float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None)
+
+
+def _elapsed(start: Any, end: Any) -> float | None:
+    from datetime import datetime
+
+    try:
+        seconds = (datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+                   - datetime.fromisoformat(str(start).replace("Z", "+00:00"))).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 @dataclass
@@ -179,6 +257,8 @@ class NewMedia:
     quality: int = 95
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    # The params of the batch item that made it, when they differ from the node's (a param input fanned it out).
+    params: dict[str, Any] | None = None
 
 
 class NodeError(Exception):
@@ -249,6 +329,10 @@ class NodeType:
     provider: str | None = None
     seed_param: str | None = None
     external_key: ExternalKey | None = None
+    # Checks across params after each is coerced: (param, message) problems, reported as `bad_param`.
+    check_params: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+    # Whether these params ask for a fresh random seed although the seed param is concrete (value.seed random).
+    random_seed: Callable[[Mapping[str, Any]], bool] | None = None
 
     @property
     def family(self) -> str:

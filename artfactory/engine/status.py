@@ -16,6 +16,9 @@ class NodeStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELED = "canceled"
+    # DESIGN §10: a bypassed node passed its inputs through; a muted one (and what needs it) did not run.
+    BYPASSED = "bypassed"
+    MUTED = "muted"
 
     @property
     def finished(self) -> bool:
@@ -47,7 +50,10 @@ class OrderStatus(StrEnum):
 NODE_DONE: frozenset[NodeStatus] = frozenset({NodeStatus.EXECUTED, NodeStatus.CACHED})
 # A node that will not change any more in this order.
 NODE_FINISHED: frozenset[NodeStatus] = frozenset(
-    {NodeStatus.EXECUTED, NodeStatus.CACHED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELED})
+    {NodeStatus.EXECUTED, NodeStatus.CACHED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELED,
+     NodeStatus.BYPASSED, NodeStatus.MUTED})
+# Nodes that did not run on purpose (DESIGN §10); an order whose other nodes all succeeded still succeeds.
+NODE_BY_MODE: frozenset[NodeStatus] = frozenset({NodeStatus.BYPASSED, NodeStatus.MUTED})
 # A node still to do or under way.
 NODE_OPEN: frozenset[NodeStatus] = frozenset({NodeStatus.PENDING, NodeStatus.RUNNING})
 # An order still to start or under way (an interrupted one waits for `resume`, it is not open).

@@ -6,8 +6,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from artfactory.engine.document import GraphDocument, name_problem, short
-from artfactory.engine.nodetypes import port_fits
+from artfactory.engine.document import MODES, GraphDocument, NodeSpec, name_problem, short
+from artfactory.engine.graph_power import REROUTE, bypass_pairs, flatten, incoming_links
+from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX, param_carries, param_port_kind, port_fits
 from artfactory.engine.registry import NodeRegistry
 
 
@@ -59,6 +60,9 @@ def resolve_params(node_type: Any, params: dict[str, Any]) -> tuple[dict[str, An
             resolved[param.name] = param.coerce(value)
         except ValueError as exc:
             problems.append(("bad_param", param.name, f"param {param.name!r} {exc}"))
+    if not problems and node_type.check_params is not None:
+        problems += [("bad_param", name, f"param {name!r} {message}") for name, message in
+                     node_type.check_params(resolved)]
     return resolved, problems
 
 
@@ -95,6 +99,11 @@ def id_problem(node_id: str) -> str | None:
 
 def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError]:
     errors = _Errors()
+    # Subgraphs are checked as the run will see them: flat, an inner node named OUTER/INNER (DESIGN §10).
+    flat = flatten(doc)
+    for node_id, code, message in flat.problems:
+        errors.add(node_id, code, message)
+    doc = flat.document
     seen: set[str] = set()
     for spec in doc.nodes:
         problem = id_problem(spec.id)
@@ -115,6 +124,7 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
             errors.add(spec.id, code, message)
 
     nodes = {spec.id: spec for spec in doc.nodes}
+    kinds = _reroute_kinds(doc, nodes, registry)
     connected: dict[tuple[str, str], int] = {}
     # Plain successor lists, not a networkx graph: a third of the memory on a 100,000-node document.
     successors: dict[str, list[str]] = {}
@@ -130,6 +140,9 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
         source_type, target_type = registry.get(source.type), registry.get(target.type)
         if source_type is None or target_type is None:
             continue
+        if edge.target_port.startswith(PARAM_INPUT_PREFIX):
+            _param_edge(edge, source_type, target_type, errors, connected)
+            continue
         out_port, in_port = source_type.output(edge.source_port), target_type.input(edge.target_port)
         if out_port is None:
             names = ", ".join(p.name for p in source_type.outputs) or "none"
@@ -141,11 +154,13 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
                        f"{target.type} has no input {short(edge.target_port)} (inputs: {names})")
         if out_port is None or in_port is None:
             continue
-        if not port_fits(out_port.kind, in_port.kind):
+        # A reroute gives the type of what is linked into it (through any chain of reroutes).
+        source_kind = kinds.get(edge.source, out_port.kind) if source.type == REROUTE else out_port.kind
+        if not port_fits(source_kind, in_port.kind):
             source_name = edge.source if len(edge.source) <= 60 else short(edge.source)
             errors.add(edge.target, "type_mismatch",
                        f"input {edge.target_port!r} takes {in_port.kind} but "
-                       f"{source_name}.{edge.source_port} gives {out_port.kind}")
+                       f"{source_name}.{edge.source_port} gives {source_kind}")
         key = (edge.target, edge.target_port)
         connected[key] = connected.get(key, 0) + 1
         if connected[key] == 2:
@@ -159,11 +174,111 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
             if not port.optional and (spec.id, port.name) not in connected:
                 errors.add(spec.id, "missing_input", f"required input {port.name!r} ({port.kind}) is not connected")
 
+    _param_input_names(doc, registry, errors)
+    _mode_problems(doc, registry, errors)
     position = {spec.id: index for index, spec in enumerate(doc.nodes)}
     for cycle in find_cycles(successors, position):
         errors.add(cycle[0], "cycle", f"the graph has a cycle through {len(cycle):,} "
                                       f"node{'s' if len(cycle) > 1 else ''}: {cycle_text(cycle)}")
     return errors.result()
+
+
+def _reroute_kinds(doc: GraphDocument, nodes: dict[str, NodeSpec], registry: NodeRegistry) -> dict[str, str]:
+    """The kind each reroute carries: its source's output kind, followed back through chains of reroutes."""
+    reroutes = {spec.id for spec in doc.nodes if spec.type == REROUTE}
+    if not reroutes:
+        return {}
+    feeding = {e.target: e for e in doc.edges if e.target in reroutes and e.target_port == "in"}
+    kinds: dict[str, str] = {}
+    for reroute in reroutes:
+        chain: list[str] = []
+        node, kind = reroute, "any"
+        while node in reroutes and node not in kinds and node not in chain:
+            chain.append(node)
+            edge = feeding.get(node)
+            if edge is None:
+                break
+            node = edge.source
+        else:
+            if node in kinds:
+                kind = kinds[node]
+            elif node not in reroutes:
+                kind = _output_kind(registry, nodes.get(node), feeding[chain[-1]].source_port)
+        for member in chain:
+            kinds[member] = kind
+    return kinds
+
+
+def _output_kind(registry: NodeRegistry, spec: NodeSpec | None, port: str) -> str:
+    node_type = registry.get(spec.type) if spec is not None else None
+    output = node_type.output(port) if node_type is not None else None
+    return output.kind if output is not None else "any"
+
+
+def _mode_problems(doc: GraphDocument, registry: NodeRegistry, errors: _Errors) -> None:
+    """A node's mode must be known; a bypassed node must have an input to hand to each output used (§10)."""
+    incoming = None
+    used: set[tuple[str, str]] = set()
+    for spec in doc.nodes:
+        if spec.mode == "normal":
+            continue
+        if spec.mode not in MODES:
+            errors.add(spec.id, "bad_mode", f"mode must be one of {', '.join(MODES)}, got {short(str(spec.mode))}")
+            continue
+        node_type = registry.get(spec.type)
+        if spec.mode != "bypass" or node_type is None:
+            continue
+        if incoming is None:
+            incoming = incoming_links(doc.edges)
+            used = {(e.source, e.source_port) for e in doc.edges}
+        pairs = bypass_pairs(spec, registry, incoming)
+        if not pairs:
+            errors.add(spec.id, "cannot_bypass", f"{spec.type} cannot be bypassed: no linked input has a type "
+                                                 "one of its outputs can pass on")
+            continue
+        for port in node_type.outputs:
+            if port.name not in pairs and (spec.id, port.name) in used:
+                errors.add(spec.id, "cannot_bypass", f"{spec.type} cannot be bypassed: output {port.name!r} "
+                                                     f"({port.kind}) is linked but no linked input can feed it")
+
+
+def _param_edge(edge: Any, source_type: Any, target_type: Any, errors: _Errors,
+                connected: dict[tuple[str, str], int]) -> None:
+    """An edge into [node, "param:NAME"]: the param must exist and the source's kind must carry its type."""
+    name = edge.target_port[len(PARAM_INPUT_PREFIX):]
+    out_port, param = source_type.output(edge.source_port), target_type.param(name)
+    if out_port is None:
+        names = ", ".join(p.name for p in source_type.outputs) or "none"
+        errors.add(edge.source, "unknown_port",
+                   f"{source_type.type} has no output {short(edge.source_port)} (outputs: {names})")
+    if param is None:
+        known = ", ".join(p.name for p in target_type.params) or "none"
+        errors.add(edge.target, "unknown_param",
+                   f"param input {short(edge.target_port)}: {target_type.type} has no param {short(name)} "
+                   f"(params: {known})")
+    if out_port is None or param is None:
+        return
+    if not param_carries(out_port.kind, param.kind):
+        errors.add(edge.target, "type_mismatch",
+                   f"param {name!r} takes {param_port_kind(param.kind)} ({param.kind}) but "
+                   f"{short(edge.source, 60)}.{edge.source_port} gives {out_port.kind}")
+    key = (edge.target, edge.target_port)
+    connected[key] = connected.get(key, 0) + 1
+    if connected[key] == 2:
+        errors.add(edge.target, "input_taken", f"param input {name!r} has more than one incoming edge")
+
+
+def _param_input_names(doc: GraphDocument, registry: NodeRegistry, errors: _Errors) -> None:
+    """Every name in a node's `param_inputs` must be one of its type's params."""
+    for spec in doc.nodes:
+        node_type = registry.get(spec.type) if spec.param_inputs else None
+        if node_type is None:
+            continue
+        for name in spec.param_inputs:
+            if node_type.param(name) is None:
+                known = ", ".join(p.name for p in node_type.params) or "none"
+                errors.add(spec.id, "unknown_param",
+                           f"param_inputs names {short(name)}, which {spec.type} does not have (params: {known})")
 
 
 def _edge_text(edge: Any) -> str:

@@ -105,6 +105,8 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set while the order waits in the queue (and kept after it was taken); None for orders run at once.
+    queue_position: Mapped[int | None] = mapped_column(Integer)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.position"
@@ -114,6 +116,7 @@ class Order(Base):
         Index("ix_orders_project_created", "project_id", "created_at"),
         Index("ix_orders_status", "status"),
         Index("ix_orders_parent", "parent_order_id"),
+        Index("ix_orders_queue", "status", "queue_position"),
     )
 
 
@@ -260,6 +263,15 @@ class Lease(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_leases_order", "order_id"), Index("ix_leases_owner", "owner"))
+
+
+class QueueState(Base):
+    """The queue's one row: whether it is paused (a missing row means running)."""
+
+    __tablename__ = "queue_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class SchemaCacheEntry(Base):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.cost import Cost, Usage
+from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX
 from artfactory.providers import registry
 from artfactory.services.prices import SOURCES, PriceStore, UnitPrice
 
@@ -193,12 +194,18 @@ class PriceBook:
         from artfactory.services.orders import OrderStore
 
         store = OrderStore(library)
-        hits = store.find_cached(plan.nodes[n].cache_key for n in plan.order)
+        hits = store.find_cached(plan.nodes[n].cache_key for n in plan.order if plan.nodes[n].mode == "normal")
         ledger = _LedgerSeconds(library)
         counts: dict[str, dict[str, int | None]] = {}
         nodes: dict[str, NodeEstimate] = {}
         for node_id in plan.order:
             node = plan.nodes[node_id]
+            if node.mode != "normal":  # DESIGN §10: not executed, so never paid
+                nodes[node_id] = NodeEstimate(action="bypassed" if node.mode == "bypass" else "muted", paid=False,
+                                              estimated_usd=0.0)
+                counts[node_id] = {port: counts.get(source, {}).get(source_port)
+                                   for port, (source, source_port) in node.passthrough.items()}
+                continue
             spec = registry.for_node_type(node.node_type.type)
             hit = hits.get(node.cache_key)
             batch, batch_note = _batch_size(node, counts)
@@ -220,6 +227,9 @@ class PriceBook:
                                               "an earlier run started will be picked up again, not paid again")
                     if estimate.jobs > 0:
                         self._price_node(estimate, usage, estimate.jobs, ledger)
+                    if any(link.port == PARAM_INPUT_PREFIX + spec.node.model.name for link in node.inputs):
+                        estimate.notes.append(f"the {spec.node.model.name} arrives on a param input: every job "
+                                              f"is priced as {usage.model}")
             if hit is not None:
                 counts[node_id] = {port: len(values) for port, values in (hit.outputs or {}).items()}
                 for port in node.node_type.outputs:
@@ -417,7 +427,14 @@ def _batch_size(node: PlannedNode, counts: Mapping[str, Mapping[str, int | None]
     """How many times the node runs (zip with broadcast, as engine.batch does), and a note when it is a guess."""
     lengths: list[int] = []
     unknown = False
+    swept = _param_input_count(node, counts)
+    if swept is None:
+        unknown = True
+    elif swept != 1:
+        lengths.append(swept)
     for link in node.inputs:
+        if link.port.startswith(PARAM_INPUT_PREFIX):
+            continue
         port = node.node_type.input(link.port)
         if port is not None and port.whole_list:
             continue
@@ -435,6 +452,33 @@ def _batch_size(node: PlannedNode, counts: Mapping[str, Mapping[str, int | None]
     return max(lengths), ""
 
 
+def _param_input_count(node: PlannedNode, counts: Mapping[str, Mapping[str, int | None]]) -> int | None:
+    """Executions the param inputs make (every combination of their values, as engine.batch does); None when a
+    count is unknown before the run."""
+    total = 1
+    for link in node.inputs:
+        if link.port.startswith(PARAM_INPUT_PREFIX):
+            n = counts.get(link.source, {}).get(link.source_port)
+            if n is None:
+                return None
+            total *= n
+    return total
+
+
+def _value_count(node: PlannedNode) -> int | None:
+    """How many values a value node sends (value.list: its items; value.range: its numbers; others one)."""
+    if node.node_type.type == "value.list":
+        values = node.params.get("values")
+        return len(values) if isinstance(values, list) else None
+    if node.node_type.type == "value.range":
+        start, stop, step = (node.params.get(k) for k in ("start", "stop", "step"))
+        if not (isinstance(start, int | float) and isinstance(stop, int | float) and isinstance(step, int | float)
+                and step):
+            return None
+        return max(0, math.ceil((stop - start) / step - 1e-9))
+    return 1
+
+
 def _output_counts(node: PlannedNode, batch: int, per_job_outputs: int,
                    counts: Mapping[str, Mapping[str, int | None]]) -> dict[str, int | None]:
     """How many items each output will carry (None: cannot be known before the run)."""
@@ -448,6 +492,8 @@ def _output_counts(node: PlannedNode, batch: int, per_job_outputs: int,
         return dict.fromkeys(outputs, None if per is None else per * batch)
     if kind == "transform.grid":
         return dict.fromkeys(outputs, 1)
+    if node.node_type.family == "value":
+        return dict.fromkeys(outputs, _value_count(node))
     if kind == "collection.add":
         sources = [counts.get(link.source, {}).get(link.source_port) for link in node.inputs]
         known = None if any(n is None for n in sources) else sum(n or 0 for n in sources)

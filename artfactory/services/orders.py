@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from artfactory.engine.context import reattachable, remote_jobs_of
 from artfactory.engine.cost import Cost
-from artfactory.engine.nodetypes import Media
+from artfactory.engine.nodetypes import Media, media_facts
 from artfactory.engine.plan import Plan
 from artfactory.engine.ports import (
     CachedResult,
@@ -597,19 +597,52 @@ class OrderStore:
                     media[row["id"]] = Media(
                         product_id=row["id"], path=self.library.storage.absolute(row["path"]),
                         media_type=row["media_type"], width=row["width"], height=row["height"],
-                        prompt=row["prompt"], seed=row["seed"],
+                        prompt=row["prompt"], seed=row["seed"], sweep=_sweep_of(row),
+                        seconds=media_facts(_meta_of(row))[0], cost_usd=media_facts(_meta_of(row))[1],
                     )
         decoded: dict[str, list[Any]] = {}
         for port, values in (outputs or {}).items():
             decoded[port] = [media[v["product"]] if isinstance(v, dict) and "product" in v else v for v in values]
         return decoded
 
+    def find_item_products(self, project_id: int, node_type: str, keys: Sequence[str]) -> dict[str, list[Media]]:
+        """Products made before for batch item keys (product metadata "item_key"), newest first per key, whose
+        files are still there; a sweep re-runs only the items whose key is new."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        item_key = Product.meta["item_key"].as_string()
+        found: dict[str, list[Media]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(Product.id, Product.path, Product.media_type, Product.width, Product.height, Product.prompt,
+                       Product.seed, Product.meta, Product.order_item_id, item_key.label("item_key"))
+                .where(Product.project_id == project_id, Product.node_type == node_type, item_key.in_(wanted))
+                .order_by(Product.created_at.desc(), Product.batch_index)).mappings().all()
+        chosen: dict[str, str] = {}  # key -> the order item whose products answer it (the newest)
+        for row in rows:
+            key = row["item_key"]
+            if chosen.setdefault(key, row["order_item_id"]) != row["order_item_id"]:
+                continue
+            path = self.library.storage.absolute(row["path"])
+            if not path.is_file():
+                found.pop(key, None)
+                chosen[key] = ""  # a file gone: the item runs again
+                continue
+            found.setdefault(key, []).append(Media(
+                product_id=row["id"], path=path, media_type=row["media_type"], width=row["width"],
+                height=row["height"], prompt=row["prompt"], seed=row["seed"], sweep=_sweep_of(row),
+                seconds=media_facts(_meta_of(row))[0], cost_usd=media_facts(_meta_of(row))[1]))
+        return found
+
     # -- interrupted orders ----------------------------------------------------------------------
     def recover_interrupted(self, active: Iterable[str] = ()) -> list[str]:
         """Orders left open by a process that is gone become `interrupted`; their running items pending."""
         active_ids = set(active)
         with self.engine.begin() as conn:
-            rows = conn.execute(select(Order.id, Order.pid).where(Order.status.in_(OPEN_ORDER))).all()
+            # An order waiting in the queue (it has a position) is not open work of a process: it stays queued.
+            waiting = and_(Order.status == OrderStatus.QUEUED, Order.queue_position.is_not(None))
+            rows = conn.execute(select(Order.id, Order.pid).where(Order.status.in_(OPEN_ORDER), ~waiting)).all()
             dead = [oid for oid, pid in rows
                     if oid not in active_ids and (pid != os.getpid() and not _pid_alive(pid))]
             if dead:
@@ -645,3 +678,15 @@ class OrderStore:
     def delete_order(self, order_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(Order).where(Order.id == order_id))
+
+
+def _meta_of(row: Any) -> Any:
+    """A product row's metadata JSON (its column is "metadata", its attribute "meta")."""
+    return row.get("meta", row.get("metadata"))
+
+
+def _sweep_of(row: Any) -> dict[str, Any]:
+    """The swept values recorded in a product's metadata ("sweep"), so they travel on from a cached node too."""
+    meta = _meta_of(row)
+    sweep = meta.get("sweep") if isinstance(meta, dict) else None
+    return dict(sweep) if isinstance(sweep, dict) else {}

@@ -108,7 +108,9 @@ def product_lineage(library: Library, session: Session, product_id: str) -> Prod
         seed=product.seed,
         provider=product.provider,
         model=product.model,
-        params=dict((item.params if item is not None else product.params) or {}),
+        # A product of a fanned-out param input records its own item's params (the value that arrived).
+        params=dict((item.params if item is not None and not (product.meta or {}).get("sweep") else product.params)
+                    or {}),
         metadata=dict(product.meta or {}),
         rating=product.rating or 0,
         favourite=bool(product.favourite),

@@ -59,6 +59,10 @@ TABLE: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
     ("Edit", "select_all", "Select &All", "", ("Ctrl+A",), ""),
     ("Edit", "add_node", "&Add Node…", "search", ("Ctrl+K",), "Search the node library (Tab over the canvas)"),
     ("Edit", "backdrop", "Add &Backdrop", "backdrop", ("Ctrl+G",), "Frame the selected nodes with a titled backdrop"),
+    ("Edit", "bypass", "B&ypass", "bypass", ("Ctrl+B",),
+     "Bypass the selected nodes: their input passes straight through (again: back to normal)"),
+    ("Edit", "mute", "&Mute", "mute", ("Ctrl+M",),
+     "Mute the selected nodes: neither they nor what needs them runs (again: back to normal)"),
     ("Edit", "preferences", "Pre&ferences…", "preferences", ("Ctrl+,",), ""),
     ("View", "gallery", "&Gallery", "gallery", ("Ctrl+1",), "Browse every product beside the graphs that made them"),
     ("View", "fit", "&Zoom to Fit", "fit", ("F",), "Frame the selection, or the whole graph"),
@@ -139,7 +143,7 @@ def build_menus(window: QMainWindow, actions: Actions) -> Menus:
     file_menu.addAction(actions["quit"])
     edit = _menu(bar, "&Edit")
     for entry in ("undo", "redo", None, "copy", "paste", "duplicate", "delete", "select_all", None,
-                  "add_node", "backdrop", None, "preferences"):
+                  "add_node", "backdrop", None, "bypass", "mute", None, "preferences"):
         edit.addSeparator() if entry is None else edit.addAction(actions[entry])
     view = _menu(bar, "&View")
     view.addAction(actions["gallery"])
@@ -174,7 +178,7 @@ def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
     bar.setIconSize(QSize(18, 18))
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     for name in ("new", "open", "save", None, "undo", "redo", None, "add_node", "backdrop", "layout", "fit",
-                 None, "templates", "gallery"):
+                 None, "bypass", "mute", None, "templates", "gallery"):
         bar.addSeparator() if name is None else bar.addAction(actions[name])
     bar.addSeparator()
     for name in ("plan", "run", "run_branch", "cancel"):
@@ -189,6 +193,6 @@ def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
 
 def fill_canvas_menu(menu: QMenu, actions: Actions) -> None:
     """The canvas's right-click menu shares the window's actions (and so their shortcuts)."""
-    for name in ("add_node", "paste", None, "copy", "duplicate", "delete", None, "backdrop", "layout", "fit",
-                 None, "run_branch"):
+    for name in ("add_node", "paste", None, "copy", "duplicate", "delete", None, "bypass", "mute", None,
+                 "backdrop", "layout", "fit", None, "run_branch"):
         menu.addSeparator() if name is None else menu.addAction(actions[name])

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
             "copy": self.copy_selection, "paste": self.paste, "duplicate": self.duplicate_selection,
             "delete": self.delete_selection, "select_all": self.select_all, "add_node": self.show_node_search,
             "backdrop": self.add_backdrop, "preferences": self.show_preferences,
+            "bypass": lambda: self.toggle_mode("bypass"), "mute": lambda: self.toggle_mode("mute"),
             "gallery": self.show_gallery, "fit": self.zoom_to_fit, "layout": self.auto_layout,
             "run": self.run_graph, "run_branch": self.run_selected_branch, "cancel": self.cancel_run,
             "plan": self.show_plan, "spend": self.show_spend,
@@ -323,7 +324,8 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         has_graph = tab is not None
         for name in ("save", "save_as", "save_template", "copy", "paste", "duplicate", "delete", "select_all",
-                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab", "plan"):
+                     "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab", "plan", "bypass",
+                     "mute"):
             self.menu_actions[name].setEnabled(has_graph)
         self.menu_actions["cancel"].setEnabled(tab is not None and tab.controller.run_state.running)
         self.menu_actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
@@ -408,6 +410,11 @@ class MainWindow(QMainWindow):
         if tab := self.current_tab():
             tab.view.add_backdrop_around_selection()
 
+    def toggle_mode(self, mode: str) -> None:
+        """Ctrl+B / Ctrl+M: bypass or mute the selected nodes (again: back to normal); one undo step."""
+        if tab := self.current_tab():
+            tab.view.toggle_mode(mode)
+
     def zoom_to_fit(self) -> None:
         if tab := self.current_tab():
             tab.view.zoom_to_fit()
@@ -425,8 +432,7 @@ class MainWindow(QMainWindow):
     def _run_checked(self, graph: GraphController, only: list[str] | None = None) -> str | None:
         """Run, unless the estimate needs the user's yes first (threshold, monthly budget, unpriced paid nodes):
         then the budget dialog asks, and nothing is sent unless they choose Run anyway."""
-        if graph.run_state.running:
-            return self.app.runs.run(graph, only=only)  # it says the graph is busy
+        # A graph that is running queues the order (RunController.run): held to the same budget check first.
         check = self.money.check_run(graph, only)
         if not check.needs_confirmation:
             return self.app.runs.run(graph, only=only)

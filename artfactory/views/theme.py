@@ -59,6 +59,8 @@ STATUS_COLORS: dict[str, str] = {
     OrderStatus.PARTIAL: "#d9a23d",
     NodeStatus.SKIPPED: "#9b8ac4",
     NodeStatus.CANCELED: "#d9803d",
+    NodeStatus.BYPASSED: "#8a6fd1",
+    NodeStatus.MUTED: "#5c606b",
     OrderStatus.INTERRUPTED: "#c46ab0",
     "invalid": "#e5534b",
 }
@@ -70,6 +72,7 @@ PORT_COLORS: dict[str, tuple[int, int, int]] = {
     "video": (178, 122, 230),
     "media": (96, 196, 140),
     "number": (160, 166, 176),
+    "any": (206, 206, 212),  # value.list and reroutes: whatever they carry, checked where it lands
 }
 
 # Node families: the header band of a node and the icon in the palette.

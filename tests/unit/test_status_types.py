@@ -24,12 +24,14 @@ from artfactory.engine.status import (
 
 # DESIGN §4, in its order.
 NODE_STATUSES = ["pending", "running", "executed", "cached", "failed", "skipped", "canceled"]
+# DESIGN §10 (graph power): a bypassed or muted node reports these.
+MODE_STATUSES = ["bypassed", "muted"]
 ORDER_STATUSES = ["queued", "running", "succeeded", "partial", "failed", "canceled", "interrupted"]
 DESIGN = Path("/work/shared/DESIGN.md")
 
 
 def test_enum_values_are_design_section_4s_lists_in_order() -> None:
-    assert [s.value for s in NodeStatus] == NODE_STATUSES
+    assert [s.value for s in NodeStatus] == NODE_STATUSES + MODE_STATUSES
     assert [s.value for s in OrderStatus] == ORDER_STATUSES
 
 
@@ -39,7 +41,10 @@ def test_enum_values_match_the_design_text() -> None:
     nodes = re.search(r"Node statuses: `([^`]+)`", text)
     orders = re.search(r"Order statuses: `([^`]+)`", text)
     assert nodes and orders
-    assert [s.value for s in NodeStatus] == [s.strip() for s in nodes.group(1).split(",")]
+    section_10 = text[text.index("## 10."):]
+    mode_statuses = [s for s in MODE_STATUSES if f'`"{s}"`' in section_10]
+    assert mode_statuses == MODE_STATUSES
+    assert [s.value for s in NodeStatus] == [s.strip() for s in nodes.group(1).split(",")] + mode_statuses
     assert [s.value for s in OrderStatus] == [s.strip() for s in orders.group(1).split(",")]
 
 

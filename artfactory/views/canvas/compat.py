@@ -223,6 +223,16 @@ def live_pipe_visible(viewer: Any) -> bool:
     return bool(viewer._LIVE_PIPE.isVisible())
 
 
+def new_link_start(viewer: Any) -> Any | None:
+    """The port a new link is being dragged from (NodeViewer's _start_port while its live pipe shows), or None:
+    also while an existing link's end is dragged off its port (NodeViewer's _detached_port).
+
+    Test: tests/ui/test_power_link_drop.py::test_a_link_dropped_on_empty_canvas_offers_compatible_nodes_and_wires."""
+    if not viewer._LIVE_PIPE.isVisible() or viewer._detached_port is not None:
+        return None
+    return viewer._start_port
+
+
 def set_scene_range(viewer: Any, rect: Any) -> None:
     """Make `rect` the visible scene range: NodeViewer keeps it in _scene_range and applies it in _update_scene."""
     viewer._scene_range = rect

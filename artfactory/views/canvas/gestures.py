@@ -16,6 +16,7 @@ from artfactory.views.canvas import compat, node_menu
 from artfactory.views.canvas.node_item import ArtNodeItem
 
 NodeGraphQt = compat.import_nodegraphqt()
+from NodeGraphQt.qgraphics.port import PortItem  # noqa: E402  (after the PyQt6 patches)
 BACKDROP_TYPE = NodeGraphQt.BackdropNode.type_
 NODES_MIME = "nodegraphqt/nodes"
 
@@ -79,6 +80,9 @@ class CanvasGestures(QObject):
         v.addAction(search)
         self.search_action = search
         self._search_at: QPoint | None = None  # a double-click on empty canvas opens the search on release
+        self._link_from: tuple[str, str, str] | None = None  # (node, port, "out"|"in") of a link dropped on empty canvas
+        self._link_drop: tuple[QPoint, str, str, str] | None = None  # opens the link search once the release is done
+        self.search_types: list[str] = []  # the node types the search last offered
         self._port_hints: list[Any] = []  # port items dimmed or lit while a link is dragged
         compat.on_live_connection(v, self._show_port_hints, self._clear_port_hints)
         v.viewport().installEventFilter(self)
@@ -86,12 +90,33 @@ class CanvasGestures(QObject):
 
     def show_search(self, at: QPoint | None = None) -> None:
         """The Tab search at `at` (viewport pixels), else under the mouse if it is over the canvas, else central."""
+        self._link_from = None
+        self._open_search(at, None)
+
+    def show_link_search(self, at: QPoint, node_id: str, port: str, side: str) -> list[str]:
+        """The search for a link dropped on empty canvas: only node types with a port the link fits; the node
+        chosen is wired to `node_id`.`port` (side "out": an output was dragged, "in": an input). The types offered."""
+        kind = self.controller.port_kind(node_id, port, side)
+        types = [t.type for t in self.controller.registry
+                 if kind and self.controller.linkable_port(t.type, kind, side) is not None]
+        if not types:
+            self.controller.message.emit(f"No node takes {node_id}.{port}")
+            return []
+        self._link_from = (node_id, port, side)
+        self._open_search(at, set(types))
+        return types
+
+    def _open_search(self, at: QPoint | None, only: set[str] | None) -> None:
         viewport = self.viewer.viewport()
         if at is None:
             local = viewport.mapFromGlobal(QCursor.pos())
             at = local if viewport.rect().contains(local) else viewport.rect().center()
         compat.set_last_mouse_pos(self.viewer, at)  # NodeGraphQt places the new node there
         names = {n: t for n, t in self.graph.node_factory.names.items() if t != [BACKDROP_TYPE]}
+        if only is not None:
+            names = {n: kept for n, t in names.items() if (kept := [x for x in t if self.canvas.af_type_of(x) in only])}
+        self.search_types = sorted(t for ts in names.values() for x in ts if (t := self.canvas.af_type_of(x)))
+        self.viewer.rebuild_tab_search()  # the list differs between a plain and a link-drop search
         self.viewer.tab_search_set_nodes(names)
         self.viewer.tab_search_toggle()
 
@@ -143,10 +168,14 @@ class CanvasGestures(QObject):
             self.canvas.apply_backdrop(backdrop_id)
 
     def _on_search(self, ng_type: str, pos: tuple[float, float]) -> None:
+        link, self._link_from = self._link_from, None
         if ng_type == BACKDROP_TYPE:
             self.canvas.add_backdrop_at((pos[0], pos[1]))
         elif (type_name := self.canvas.af_type_of(ng_type)) is not None:
-            self.canvas.add_node(type_name, (pos[0], pos[1]))
+            if link is None:
+                self.canvas.add_node(type_name, (pos[0], pos[1]))
+            elif (new_id := self.controller.add_linked_node(type_name, (pos[0], pos[1]), *link)) is not None:
+                self.canvas.select([new_id])
 
     def _on_dropped(self, mime: Any, pos: QPoint) -> None:
         if mime.hasFormat(NODES_MIME):
@@ -271,16 +300,37 @@ class CanvasGestures(QObject):
                 self.canvas.viewer.clear_key_state()  # else the next click acts as a Ctrl/Shift click
             return False
         if kind == QEvent.Type.MouseButtonRelease:
+            if isinstance(event, QMouseEvent):
+                self._note_link_drop(event)
             # NodeGraphQt re-creates a pipe in its default colour when a dragged link snaps back.
             QTimer.singleShot(0, self.canvas.sync_edges)
             QTimer.singleShot(0, self._after_release)
             if self._search_at is not None:
                 QTimer.singleShot(0, self._open_pending_search)
+            if self._link_drop is not None:
+                QTimer.singleShot(0, self._open_link_search)
         elif kind == QEvent.Type.ContextMenu and isinstance(event, QContextMenuEvent):
             return self._on_context_menu(event)
         elif kind == QEvent.Type.MouseButtonDblClick and isinstance(event, QMouseEvent):
             return self._on_canvas_double_click(event)
         return False
+
+    def _note_link_drop(self, event: QMouseEvent) -> None:
+        """A new link released on empty canvas (no port, no node there): the search opens once the release is done."""
+        start = compat.new_link_start(self.viewer)
+        if start is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        at = event.position().toPoint()
+        if self.node_at(at) is not None or any(isinstance(i, PortItem) for i in self.viewer.items(at)):
+            return
+        node_id = self.canvas.node_id_of(start.node.id)
+        if node_id is not None:
+            self._link_drop = (at, node_id, start.name, start.port_type)
+
+    def _open_link_search(self) -> None:
+        drop, self._link_drop = self._link_drop, None
+        if drop is not None:
+            self.show_link_search(*drop)
 
     def _after_release(self) -> None:
         self._hide_modifier_hint()

@@ -93,6 +93,7 @@ class GraphView(QWidget):
         c.node_removed.connect(self._update_hint)
         c.param_changed.connect(self._apply_summary)
         c.node_title_changed.connect(self.apply_title)
+        c.mode_changed.connect(self._apply_mode)
         c.edge_added.connect(self._connect_view)
         c.edge_removed.connect(self._disconnect_view)
         c.position_changed.connect(self._apply_position)
@@ -213,11 +214,25 @@ class GraphView(QWidget):
         view.summary = summary(self.controller.registry.get(spec.type), spec.params)
         self._apply_run(node_id)
         view.draw_node()
+        view.set_mode(self.controller.node_mode(node_id))
 
     def _apply_summary(self, node_id: str, _name: str = "") -> None:
         node, spec = self._nodes.get(node_id), self.controller.doc.node(node_id)
         if node is not None and spec is not None:
             node.view.set_summary(summary(self.controller.registry.get(spec.type), spec.params))
+
+    def _apply_mode(self, node_id: str) -> None:
+        node = self._nodes.get(node_id)
+        if node is not None:
+            node.view.set_mode(self.controller.node_mode(node_id))
+
+    def toggle_mode(self, mode: str, node_ids: list[str] | None = None) -> str | None:
+        """Bypass or mute the selection (or `node_ids`), or back to normal when all of them already are."""
+        targets = self.selected_ids() if node_ids is None else node_ids
+        if not targets:
+            self.controller.message.emit("Select the nodes to " + ("bypass" if mode == "bypass" else "mute") + " first")
+            return None
+        return self.controller.toggle_mode(targets, mode)
 
     def apply_title(self, node_id: str) -> None:
         node = self._nodes.get(node_id)

@@ -241,6 +241,51 @@ class CostBadgeItem(QGraphicsItem):
         painter.restore()
 
 
+MODE_BADGES = {"bypass": ("BYPASS", NodeStatus.BYPASSED), "mute": ("MUTED", NodeStatus.MUTED)}
+MODE_OPACITY = {"normal": 1.0, "bypass": 0.62, "mute": 0.4}  # the node and everything drawn in it
+STRIPE_GAP = 12.0
+
+
+class ModeBadgeItem(QGraphicsItem):
+    """The "BYPASS" / "MUTED" chip above a node's top-left corner; drawn at full strength on a dimmed node."""
+
+    HEIGHT = 16.0
+
+    def __init__(self, parent: ArtNodeItem) -> None:
+        super().__init__(parent)
+        self.setZValue(2)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresParentOpacity)
+        self.text = ""
+        self.status = ""
+        self._width = 0.0
+
+    def set_mode(self, mode: str) -> None:
+        text, status = MODE_BADGES.get(mode, ("", ""))
+        self.prepareGeometryChange()
+        self.text, self.status = text, status
+        self._width = _text_width(text, _font(7.5, bold=True)) + 16.0 if text else 0.0
+        self.setToolTip({"bypass": "Bypassed: passes its input through without running (Ctrl+B)",
+                         "mute": "Muted: neither it nor what needs it runs (Ctrl+M)"}.get(mode, ""))
+        self.setVisible(bool(text))
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self._width, self.HEIGHT)
+
+    def paint(self, painter: QPainter | None, option: Any, widget: Any = None) -> None:
+        if painter is None or not self.text:  # the stubs allow None; Qt always paints with one
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.status_color(self.status))
+        painter.drawRoundedRect(self.boundingRect(), 8, 8)
+        painter.setPen(QColor("#ffffff"))
+        painter.setFont(_font(7.5, bold=True))
+        painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, self.text)
+        painter.restore()
+
+
 class ArtNodeItem(compat.NodeItemParts, NodeItem):
     """A NodeGraphQt node item with our look and the run state drawn into it."""
 
@@ -264,6 +309,9 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         self._badge.setVisible(False)
         self.cost_badge = CostBadgeItem(self)
         self.cost_badge.setVisible(False)
+        self.mode = "normal"  # "bypass": dimmed and striped; "mute": greyed out; each with its badge
+        self.mode_badge = ModeBadgeItem(self)
+        self.mode_badge.setVisible(False)
         self._header_h = 28.0
         self.title_item.setFont(_font(9.5, bold=True))
         self.title_item.setToolTip("Double-click to rename")
@@ -282,6 +330,16 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         if relayout:
             self.draw_node()
         self._style_thumbs()
+        self.update()
+
+    def set_mode(self, mode: str) -> None:
+        """Draw the node as bypassed, muted or normal."""
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.mode_badge.set_mode(mode)
+        self.mode_badge.setPos(4.0, -ModeBadgeItem.HEIGHT - 3.0)
+        self.setOpacity(MODE_OPACITY.get(mode, 1.0))
         self.update()
 
     def set_cost(self, text: str, tip: str = "") -> None:
@@ -386,6 +444,7 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
             item.setVisible(not mode)
         self._badge.setVisible(bool(self.errors) and not mode)
         self.cost_badge.setVisible(bool(self.cost_badge.text) and not mode)
+        self.mode_badge.setVisible(bool(self.mode_badge.text) and not mode)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         # A double-click on the title edits it in place (NodeGraphQt's text item; the view records the
@@ -411,7 +470,12 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         header_color = theme.family_color(self.family)
         if self.disabled:
             header_color = header_color.darker(160)
+        if self.mode == "mute":  # greyed out: no family colour either
+            grey = round(header_color.lightness() * 0.55)
+            header_color = QColor(grey, grey, grey)
         painter.fillPath(body.intersected(header), header_color)
+        if self.mode == "bypass":
+            self._paint_stripes(painter, body, rect)
 
         footer_top = rect.bottom() - FOOTER_H
         painter.setPen(QPen(QColor(255, 255, 255, 22), 1))
@@ -443,6 +507,18 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(body)
+        painter.restore()
+
+    def _paint_stripes(self, painter: QPainter, body: QPainterPath, rect: QRectF) -> None:
+        """Diagonal stripes across the whole node: bypassed at a glance, even zoomed out."""
+        painter.save()
+        painter.setClipPath(body)
+        painter.setPen(QPen(QColor(theme.status_color(NodeStatus.BYPASSED)).lighter(110), 4.0))
+        painter.setOpacity(0.35)
+        x = rect.left() - rect.height()
+        while x < rect.right():
+            painter.drawLine(QPointF(x, rect.bottom()), QPointF(x + rect.height(), rect.top()))
+            x += STRIPE_GAP
         painter.restore()
 
     def status_label(self) -> str:

@@ -1,4 +1,4 @@
-"""A node's right-click menu: rename, duplicate, delete, its products in the gallery, copy its id."""
+"""A node's right-click menu: rename, duplicate, delete, bypass, mute, its products in the gallery, copy its id."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def build(view: MenuCanvas, node_id: str) -> QMenu:
     add("rename", "Rename…", lambda: view.rename_node(node_id), tip="Give the node its own title (double-click it)")
     add("duplicate", f"Duplicate{count}", lambda: view.duplicate(targets), "duplicate", "Ctrl+D")
     add("delete", f"Delete{count}", lambda: view.controller.delete(targets), "delete", "Del")
+    menu.addSeparator()
+    for mode, text, keys, tip in (("bypass", "Bypass", "Ctrl+B", "Pass the input straight through without running"),
+                                  ("mute", "Mute", "Ctrl+M", "Neither this node nor what needs it runs")):
+        action = add(mode, f"{text}{count}", lambda mode=mode: view.controller.toggle_mode(targets, mode),
+                     mode, keys, tip)
+        action.setCheckable(True)
+        action.setChecked(all(view.controller.node_mode(n) == mode for n in targets))
     menu.addSeparator()
     products = add("products", "Show Products in Gallery", lambda: view.products_requested.emit(node_id),
                    "gallery", tip="Open the gallery on what this node made in the last run")

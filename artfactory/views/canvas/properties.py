@@ -7,6 +7,7 @@ from typing import Any
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -49,6 +50,41 @@ class _Row(QWidget):
         self.field = field
 
 
+SEED_MODE_LABELS = {"fixed": "fixed", "random": "random each run", "increment": "increment"}
+SEED_MODE_TIPS = {"fixed": "Every Run uses this seed (an unchanged node comes from the cache)",
+                  "random": "Every Run draws a new seed: a new result each time",
+                  "increment": "After each Run the seed goes up by one (undoable)"}
+
+
+class _SeedControls(QWidget):
+    """Beside a seed param: its mode (fixed / random each run / increment), the dice, the last run's seed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.mode = QComboBox()
+        self.mode.setObjectName("SeedMode")
+        for mode, label in SEED_MODE_LABELS.items():
+            self.mode.addItem(label, mode)
+            self.mode.setItemData(self.mode.count() - 1, SEED_MODE_TIPS[mode], Qt.ItemDataRole.ToolTipRole)
+        self.mode.setToolTip("What the seed does on each Run")
+        layout.addWidget(self.mode)
+        self.dice = QToolButton()
+        self.dice.setObjectName("SeedDice")
+        self.dice.setIcon(icons.icon("dice"))
+        self.dice.setToolTip("Reroll: set a new seed (undoable)")
+        self.dice.setAutoRaise(True)
+        layout.addWidget(self.dice)
+        self.last = QLabel()
+        self.last.setObjectName("SeedLast")
+        self.last.setProperty("role", "dim")
+        self.last.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.last.setToolTip("The seed the last Run used")
+        layout.addWidget(self.last, 1)
+
+
 class PropertiesPanel(QWidget):
     """Bound to one graph at a time (the current tab) and to its selection."""
 
@@ -60,6 +96,7 @@ class PropertiesPanel(QWidget):
         self.node_id: str | None = None
         self.rows: dict[str, _Row] = {}
         self.input_rows: dict[str, _Row] = {}
+        self.seed: _SeedControls | None = None
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -95,7 +132,7 @@ class PropertiesPanel(QWidget):
         assert g is not None
         return [(g.param_changed, self._on_param_changed), (g.node_removed, self._on_node_removed),
                 (g.document_reset, self._on_reset), (g.issues_changed, self._refresh_header),
-                (g.run_state.node_changed, self._on_run_changed)]
+                (g.run_state.node_changed, self._on_run_changed), (g.node_meta_changed, self._on_meta_changed)]
 
     def show_nodes(self, node_ids: list[str]) -> None:
         node_id = node_ids[0] if len(node_ids) == 1 else None
@@ -114,7 +151,7 @@ class PropertiesPanel(QWidget):
                 widget.hide()  # at once: deleteLater waits for the event loop
                 widget.setParent(None)
                 widget.deleteLater()
-        self.rows, self.input_rows = {}, {}
+        self.rows, self.input_rows, self.seed = {}, {}, None
 
     def _render(self) -> None:
         self._clear()
@@ -167,10 +204,34 @@ class PropertiesPanel(QWidget):
             label.setToolTip(param.doc)
             form.addRow(label, row)
             self._show_value(param.name)
+            if node_type.seed_param == param.name:
+                self.seed = self._seed_controls(spec.id)
+                form.addRow("", self.seed)
         self.body.addWidget(box)
         if self.schemas is not None and SchemaController.model_param(spec.type):
             self._schema_section(spec.type)
         self.body.addStretch(1)
+
+    def _seed_controls(self, node_id: str) -> _SeedControls:
+        controls = _SeedControls()
+        controls.mode.activated.connect(lambda index: self._set_seed_mode(controls.mode.itemData(index)))
+        controls.dice.clicked.connect(lambda _=False: self._reroll())
+        self._seed_state_shown(controls, node_id)
+        return controls
+
+    def _seed_state_shown(self, controls: _SeedControls, node_id: str) -> None:
+        assert self.graph is not None
+        controls.mode.setCurrentIndex(controls.mode.findData(self.graph.seed_mode(node_id)))
+        last = self.graph.last_seeds.get(node_id)
+        controls.last.setText(f"last run: {last}" if last is not None else "")
+
+    def _set_seed_mode(self, mode: str) -> None:
+        if self.graph is not None and self.node_id is not None:
+            self.graph.set_seed_mode(self.node_id, mode)
+
+    def _reroll(self) -> None:
+        if self.graph is not None and self.node_id is not None:
+            self.graph.reroll_seed(self.node_id)
 
     def _make_row(self, param: Param, on_edit: Any, on_reset: Any) -> _Row:
         field = ParamField(param)
@@ -306,6 +367,12 @@ class PropertiesPanel(QWidget):
     def _on_run_changed(self, node_id: str) -> None:
         if node_id == self.node_id:
             self._refresh_header()
+            if self.seed is not None:
+                self._seed_state_shown(self.seed, node_id)
+
+    def _on_meta_changed(self, node_id: str, key: str) -> None:
+        if node_id == self.node_id and key == "seed_mode" and self.seed is not None:
+            self._seed_state_shown(self.seed, node_id)
 
 
 def _html(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The runs panel: orders (this session's and recent ones) with per-node status and progress, and Cancel."""
+"""The runs panel: the queue, then orders (this session's and recent ones) with per-node status, progress, Cancel."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import time
 from typing import Any
 
 from PyQt6.QtCore import QModelIndex, QRect, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtGui import QColor, QDropEvent, QPainter
 from PyQt6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMenu,
     QPushButton,
     QStyledItemDelegate,
@@ -53,6 +57,142 @@ class _ProgressDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class _QueueList(QListWidget):
+    """The queued orders; drag one to another place and `reordered` says the new order of ids."""
+
+    reordered = pyqtSignal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+
+    def order_ids(self) -> list[str]:
+        return [item.data(ORDER_ROLE) for i in range(self.count()) if (item := self.item(i)) is not None]
+
+    def dropEvent(self, event: QDropEvent | None) -> None:
+        super().dropEvent(event)
+        self.reordered.emit(self.order_ids())
+
+
+class QueueSection(QWidget):
+    """The library's queue (shared with `artfactory queue`): count badge, pause/resume, reorder, remove."""
+
+    def __init__(self, runs: RunController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("QueueSection")
+        self.queue = runs.queue
+        self.title = QLabel("Queue")
+        self.badge = QLabel("0")
+        self.badge.setObjectName("QueueBadge")
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.badge.setMinimumWidth(22)
+        self.pause_button = QPushButton()
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.list = _QueueList()
+        self.list.setMaximumHeight(120)
+        self.list.reordered.connect(self.queue.reorder)
+        self.list.currentItemChanged.connect(self._update_buttons)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.writable = not runs.library.read_only  # a read-only library shows its queue but cannot change it
+        self.up_button = QPushButton(icons.icon("arrow-up"), "")
+        self.up_button.setToolTip("Run the selected order earlier")
+        self.up_button.clicked.connect(lambda: self.move_selected(-1))
+        self.down_button = QPushButton(icons.icon("arrow-down"), "")
+        self.down_button.setToolTip("Run the selected order later")
+        self.down_button.clicked.connect(lambda: self.move_selected(1))
+        for arrow in (self.up_button, self.down_button):
+            arrow.setMaximumWidth(34)
+        self.remove_button = QPushButton(icons.icon("delete"), "Remove")
+        self.remove_button.setToolTip("Take the selected order out of the queue (it never runs)")
+        self.remove_button.clicked.connect(self.remove_selected)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        for button in (self.up_button, self.down_button, self.remove_button, self.pause_button):
+            head.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(theme.SPACING // 2)
+        layout.addLayout(head)
+        layout.addWidget(self.list)
+        self.queue.changed.connect(self.show_queue)
+        self.show_queue()
+
+    def show_queue(self) -> None:
+        entries = self.queue.entries
+        selected = self.selected()
+        self.list.clear()
+        for entry in entries:
+            item = QListWidgetItem(f"{entry.position}. {entry.name}")
+            item.setData(ORDER_ROLE, entry.order_id)
+            item.setToolTip(f"order {entry.order_id} · queued {entry.created_at.replace('T', ' ')}"
+                            + ("" if self.queue.is_mine(entry.order_id) else " (added elsewhere, e.g. the CLI)"))
+            item.setIcon(icons.dot(theme.STATUS_COLORS[OrderStatus.QUEUED]))
+            self.list.addItem(item)
+            if entry.order_id == selected:
+                self.list.setCurrentItem(item)
+        self.badge.setText(str(len(entries)))
+        c = theme.colors()
+        fill, ink = (c.accent, c.accent_text) if entries else (c.border, c.dim)
+        self.badge.setStyleSheet(f"QLabel#QueueBadge {{ background: {fill}; color: {ink}; border-radius: 8px; "
+                                 "padding: 0 6px; font-weight: 600; }")
+        self.badge.setToolTip(f"{len(entries)} order{'s' if len(entries) != 1 else ''} queued")
+        paused = self.queue.paused
+        self.title.setText("Queue (paused)" if paused else "Queue")
+        self.pause_button.setIcon(icons.icon("run" if paused else "pause"))
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setToolTip("Let queued orders start again" if paused
+                                     else "Start no more queued orders (running ones finish)")
+        self.list.setVisible(bool(entries))
+        self._update_buttons()
+
+    def selected(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(ORDER_ROLE) if item is not None else None
+
+    def _update_buttons(self, *_args: object) -> None:
+        row = self.list.currentRow() if self.selected() and self.writable else -1
+        self.remove_button.setEnabled(row >= 0)
+        self.up_button.setEnabled(row > 0)
+        self.down_button.setEnabled(0 <= row < self.list.count() - 1)
+        self.pause_button.setEnabled(self.writable)
+        self.list.setDragEnabled(self.writable)
+        for button in (self.up_button, self.down_button, self.remove_button):
+            button.setVisible(self.list.count() > 0)
+
+    def toggle_pause(self) -> None:
+        self.queue.set_paused(not self.queue.paused)
+
+    def move_selected(self, step: int) -> None:
+        order_id = self.selected()
+        if order_id is not None:
+            self.queue.move(order_id, self.list.currentRow() + 1 + step)
+
+    def remove_selected(self) -> None:
+        order_id = self.selected()
+        if order_id is not None:
+            self.queue.remove(order_id)
+
+    def _menu(self, pos: Any) -> None:
+        item = self.list.itemAt(pos)
+        if item is None or not self.writable:
+            return
+        order_id = item.data(ORDER_ROLE)
+        menu = QMenu(self)
+        menu.addAction("Run next", lambda: self.queue.move(order_id, 1))
+        menu.addAction("Run last", lambda: self.queue.move(order_id, len(self.queue.entries)))
+        menu.addSeparator()
+        menu.addAction("Remove from the queue", lambda: self.queue.remove(order_id))
+        viewport = self.list.viewport()
+        assert viewport is not None  # a scroll area always has its viewport; the stubs mark it optional
+        menu.exec(viewport.mapToGlobal(pos))
+
+
 class RunsPanel(QWidget):
     node_requested = pyqtSignal(str, str)  # order id, node id: show it on the canvas
 
@@ -87,6 +227,8 @@ class RunsPanel(QWidget):
         s = theme.SPACING
         layout.setContentsMargins(s, s, s, s)
         layout.setSpacing(s)
+        self.queue_section = QueueSection(runs)
+        layout.addWidget(self.queue_section)
         layout.addWidget(self.tree, 1)
         layout.addLayout(row)
         runs.order_added.connect(self._on_order_added)

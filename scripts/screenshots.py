@@ -125,6 +125,7 @@ def main() -> int:
     compare.close()
 
     node_menu_shot(app, window)
+    subgraph_shot(app, window)
     queue_shot(app, window)
     money_shots(app, window)
 
@@ -194,6 +195,23 @@ def money_shots(app: object, window: object) -> None:
     spend.refresh()
     settle(app, 1.5)
     save(window.grab(), "spend.png")  # type: ignore[attr-defined]
+
+
+def sweep_shot(app: object, window: object) -> None:
+    """The shipped "Seed × style sweep": its labelled rows × columns sheet, as the app made it."""
+    import shutil
+
+    from artfactory.config import shipped_graphs_dir
+
+    tab = window.files.open_file(shipped_graphs_dir() / "seed-style-sweep.json")  # type: ignore[attr-defined]
+    assert tab is not None, "seed-style-sweep.json did not open"
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 120, "the sweep")
+    state = tab.controller.run_state.get("sheet")
+    assert state is not None and state.products, "the sweep made no sheet"
+    detail = window.app.product_detail(state.products[0])  # type: ignore[attr-defined]
+    shutil.copyfile(detail.path, OUT / "xy-sheet.png")
+    print("wrote docs/screenshots/xy-sheet.png")
 
 
 def _fake_providers() -> list[object]:
@@ -284,14 +302,53 @@ def node_menu_shot(app: object, window: object) -> None:
 def _memory_keychain() -> None:
     import keyring
 
-    from tests.support.keychain import MemoryKeyring
-
     from tests.fixtures import fake_fal, fake_replicate
+    from tests.support.keychain import MemoryKeyring
 
     backend = MemoryKeyring()
     backend.store[("artfactory", "replicate")] = fake_replicate.TOKEN
     backend.store[("artfactory", "fal")] = fake_fal.KEY
     keyring.set_keyring(backend)
+
+
+def subgraph_shot(app: object, window: object) -> None:
+    """A graph with three nodes grouped into one subgraph node after a run (its thumbnail rolled up), beside
+    the subgraph opened by a double-click, with its breadcrumb back."""
+    from PyQt6.QtGui import QPainter, QPixmap
+
+    from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
+    from artfactory.views.canvas import subgraph_nav
+
+    doc = GraphDocument(name="Poster pipeline", nodes=[
+        NodeSpec("prompt", "prompt.text", {"text": "a lighthouse in a storm, poster"}),
+        NodeSpec("gen", "provider.local", {"seed": 11, "width": 512, "height": 512}),
+        NodeSpec("crop", "transform.resize", {"width": 384, "height": 384, "mode": "fill"}),
+        NodeSpec("small", "transform.resize", {"width": 256, "height": 256, "mode": "fit"}),
+        NodeSpec("sheet", "transform.grid", {}),
+    ], edges=[EdgeSpec("prompt", "text", "gen", "prompt"), EdgeSpec("gen", "image", "crop", "image"),
+              EdgeSpec("crop", "image", "small", "image"), EdgeSpec("small", "image", "sheet", "image")],
+        meta={"canvas": {"prompt": {"pos": [0, 40]}, "gen": {"pos": [300, 0]}, "crop": {"pos": [600, 0]},
+                         "small": {"pos": [900, 0]}, "sheet": {"pos": [1200, 0]}}})
+    window.resize(1360, 800)  # type: ignore[attr-defined]
+    tab = window.add_graph(window.app.new_graph(doc))  # type: ignore[attr-defined]
+    tab.view.select(["gen", "crop", "small"])
+    subgraph_nav.group_selection(tab.view, window, name="Upscale and frame")  # type: ignore[arg-type]
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 60, "the subgraph graph")
+    tab.view.select([])
+    tab.view.zoom_to_fit()
+    settle(app, 1.0)
+    outer = window.grab()  # type: ignore[attr-defined]
+    inner = window.open_subgraph(tab, "upscale_and_frame")  # type: ignore[attr-defined]
+    inner.view.zoom_to_fit()
+    settle(app, 1.0)
+    inside = window.grab()  # type: ignore[attr-defined]
+    shot = QPixmap(outer.width(), outer.height() * 2)
+    painter = QPainter(shot)
+    painter.drawPixmap(0, 0, outer)
+    painter.drawPixmap(0, outer.height(), inside)
+    painter.end()
+    save(shot, "subgraph.png")
 
 
 def settle(app: object, seconds: float = 0.4) -> None:

@@ -173,3 +173,17 @@ class SetSeed(SetParam):
 
     def id(self) -> int:
         return -1
+
+
+class SetParamInputs(QUndoCommand):
+    """Which params of a node are input ports ("param:NAME")."""
+
+    def __init__(self, ctl: GraphModel, node_id: str, old: list[str], new: list[str], text: str) -> None:
+        super().__init__(text)
+        self.ctl, self.node_id, self.old, self.new = ctl, node_id, old, new
+
+    def redo(self) -> None:
+        self.ctl._write_param_inputs(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.ctl._write_param_inputs(self.node_id, self.old)

@@ -16,7 +16,8 @@ from artfactory.controllers.graph_model import MISSING, GraphModel, Point, point
 from artfactory.controllers.layout import layered_positions
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
-from artfactory.engine.nodetypes import NodeType, port_fits
+from artfactory.engine.graph_power import REROUTE
+from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX, NodeType, port_fits
 from artfactory.engine.plan import MAX_SEED
 from artfactory.engine.registry import NodeRegistry
 from artfactory.engine.validate import ValidationError, validate
@@ -43,6 +44,7 @@ class GraphController(GraphModel):
         self.parent_order_id: str | None = None
         self.pinned_seeds: dict[str, int] = {}
         self.last_seeds: dict[str, int] = {}  # node id -> the seed its last Run resolved (shown beside the field)
+        self.arrived_params: dict[str, dict[str, list[Any]]] = {}  # node -> param input -> values of the last run
         self.undo_stack = QUndoStack(self)
         # Bound methods, not lambdas: a dying QUndoStack still emits, and PyQt drops a bound slot in time.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -90,8 +92,8 @@ class GraphController(GraphModel):
             candidates = [(p.name, p.kind) for p in node_type.inputs if port_fits(kind, p.kind)]
         else:
             candidates = [(p.name, p.kind) for p in node_type.outputs if port_fits(p.kind, kind)]
-        exact = [name for name, k in candidates if k == kind]
-        return (exact or [name for name, _k in candidates] or [None])[0]
+        ranked = [name for name, k in candidates if k == kind] + [name for name, _k in candidates]
+        return ranked[0] if ranked else None
 
     def port_kind(self, node_id: str, port: str, side: str) -> str | None:
         """The kind of a node's output (side "out") or input (side "in") port."""
@@ -116,6 +118,20 @@ class GraphController(GraphModel):
                 self.change_links(added=[EdgeSpec(new_id, new_port, node_id, port)])
         self.undo_stack.endMacro()
         return new_id
+
+    def insert_reroute(self, edge: EdgeSpec, pos: Point) -> str | None:
+        """Split a link with a reroute dot at `pos`; one undo step. The new reroute's id, or None."""
+        node_type = self.registry.get(REROUTE)
+        if node_type is None or edge not in self.doc.edges:
+            return None
+        spec = NodeSpec(self.new_id(node_type), REROUTE, {})
+        self.undo_stack.beginMacro(f"Reroute {_edge_text(edge)}")
+        self.undo_stack.push(cmd.RemoveEdge(self, edge, "Disconnect"))
+        self.undo_stack.push(cmd.AddNode(self, spec, len(self.doc.nodes), {"pos": [pos[0], pos[1]]}, "Add Reroute"))
+        self.undo_stack.push(cmd.AddEdge(self, EdgeSpec(edge.source, edge.source_port, spec.id, "in"), "Connect"))
+        self.undo_stack.push(cmd.AddEdge(self, EdgeSpec(spec.id, "out", edge.target, edge.target_port), "Connect"))
+        self.undo_stack.endMacro()
+        return spec.id
 
     def _initial_params(self, node_type: NodeType) -> dict[str, Any]:
         # The preferred image size applies to new generator nodes; everything else starts at its default.
@@ -217,6 +233,22 @@ class GraphController(GraphModel):
         verb = {"bypass": "Bypass", "mute": "Mute", "normal": "Un-" + ("bypass" if mode == "bypass" else "mute")}[new]
         self.undo_stack.push(cmd.SetModes(self, changes, f"{verb} {_count(len(changes), 'node')}"))
         return new
+
+    def set_param_input(self, node_id: str, name: str, as_input: bool) -> bool:
+        """Turn a param into an input port ("param:NAME") or back (its links go too); one undo step."""
+        spec, node_type = self.doc.node(node_id), self.node_type(node_id)
+        if spec is None or node_type is None or node_type.param(name) is None:
+            return False
+        if (name in spec.param_inputs) == as_input:
+            return True
+        new = [*spec.param_inputs, name] if as_input else [n for n in spec.param_inputs if n != name]
+        label = f"{'Convert' if as_input else 'Unconvert'} {node_id}.{name} {'to input' if as_input else 'to param'}"
+        self.undo_stack.beginMacro(label)
+        for edge in [e for e in self.doc.edges if e.target == node_id and e.target_port == PARAM_INPUT_PREFIX + name]:
+            self.undo_stack.push(cmd.RemoveEdge(self, edge, "Disconnect"))
+        self.undo_stack.push(cmd.SetParamInputs(self, node_id, list(spec.param_inputs), new, label))
+        self.undo_stack.endMacro()
+        return True
 
     # --- seed control (UI state in meta.canvas[node]["seed_mode"]; the document's seed stays concrete) ------
     def seed_param(self, node_id: str) -> str | None:
@@ -349,6 +381,7 @@ class GraphController(GraphModel):
             base = points[spec.id] or left_top
             new = NodeSpec(id_map[spec.id], spec.type, copy.deepcopy(spec.params))
             new.mode = spec.mode  # a bypassed node pastes bypassed
+            new.param_inputs = list(spec.param_inputs)
             entry: dict[str, Any] = {"pos": [base[0] + shift[0], base[1] + shift[1]]}
             title = source.get("title") if isinstance(source := canvas.get(spec.id), dict) else None
             if isinstance(title, str) and title:
@@ -375,8 +408,11 @@ class GraphController(GraphModel):
         self.issues = {}
         self.graph_issues = []
         for error in errors:
+            outer, _, inner = (error.node_id or "").partition("/")
             if error.node_id and self.doc.node(error.node_id):
                 self.issues.setdefault(error.node_id, []).append(error.message)
+            elif inner and self.doc.node(outer):  # inside a subgraph (OUTER/INNER): shown on its subgraph node
+                self.issues.setdefault(outer, []).append(f"{inner}: {error.message}")
             else:
                 self.graph_issues.append(error.message)
         self.issues_changed.emit()

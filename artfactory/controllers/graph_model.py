@@ -11,9 +11,11 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from artfactory.controllers import subgraph_ports
 from artfactory.controllers.run_state import RunState
-from artfactory.engine.document import EdgeSpec, GraphDocument, NodeSpec
-from artfactory.engine.nodetypes import NodeType, port_fits
+from artfactory.engine.document import SUBGRAPH_TYPE, EdgeSpec, GraphDocument, NodeSpec
+from artfactory.engine.graph_power import REROUTE
+from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX, NodeType, param_carries, param_port_kind, port_fits
 from artfactory.engine.registry import NodeRegistry
 
 MISSING: Any = object()  # a param with no explicit value (the node type's default applies)
@@ -32,6 +34,7 @@ class GraphModel(QObject):
     position_changed = pyqtSignal(str, str)  # "node" | "backdrop", id
     backdrop_changed = pyqtSignal(str)  # added, changed or removed
     mode_changed = pyqtSignal(str)  # node id: normal, bypass or mute
+    param_inputs_changed = pyqtSignal(str)  # node id: a param became an input port ("param:NAME") or back
     node_meta_changed = pyqtSignal(str, str)  # node id, key in meta.canvas[node] (UI state such as seed_mode)
     document_reset = pyqtSignal()
 
@@ -45,7 +48,7 @@ class GraphModel(QObject):
         self.graph_issues: list[str] = []
         # What a node shows goes out of date when its params or anything upstream change (and back on undo).
         for signal in (self.param_changed, self.edge_added, self.edge_removed, self.node_added, self.node_removed,
-                       self.mode_changed, self.document_reset):
+                       self.mode_changed, self.param_inputs_changed, self.document_reset):
             signal.connect(self._refresh_out_of_date)
 
     # --- reading ------------------------------------------------------------------------------
@@ -145,18 +148,84 @@ class GraphModel(QObject):
             return "Cannot connect: the node is not in the graph"
         if source == target:
             return "Cannot connect a node to itself"
+        if SUBGRAPH_TYPE in (s_spec.type, t_spec.type):  # its ports are its subgraph's, not a node type's
+            return subgraph_ports.check_link(self.doc, self.registry, self._reaches, source, source_port, target,
+                                             target_port)
         s_type, t_type = self.registry.get(s_spec.type), self.registry.get(t_spec.type)
         if s_type is None or t_type is None:
             return f"Cannot connect: unknown node type {(s_spec if s_type is None else t_spec).type!r}"
+        if target_port.startswith(PARAM_INPUT_PREFIX):
+            return self._check_param_link(s_spec, source_port, t_spec, target_port)
         out_port, in_port = s_type.output(source_port), t_type.input(target_port)
         if out_port is None:
             return f"Cannot connect: {s_type.title} has no output {source_port!r}"
         if in_port is None:
             return f"Cannot connect: {t_type.title} has no input {target_port!r}"
-        if not port_fits(out_port.kind, in_port.kind):
-            return f"Cannot connect {out_port.kind} → {in_port.kind}"
+        # A reroute carries the kind of what feeds it, so a link stays typed through any chain of them.
+        out_kind = self.carried_kind(source) if s_spec.type == REROUTE else out_port.kind
+        if t_spec.type == REROUTE:
+            refused = self._reroute_refuses(target, out_kind)
+            if refused:
+                return f"Cannot connect {out_kind} → {refused} (through the reroute {target})"
+        # (An unfed reroute takes its type from what comes later: anything may leave it.)
+        elif (out_kind != "any" or s_spec.type != REROUTE) and not port_fits(out_kind, in_port.kind):
+            return f"Cannot connect {out_kind} → {in_port.kind}"
         if self._reaches(target, source):
             return f"Cannot connect {source} → {target}: it would make a cycle"
+        return None
+
+    def _check_param_link(self, s_spec: NodeSpec, source_port: str, t_spec: NodeSpec, target_port: str) -> str | None:
+        """A link into a param turned input ("param:NAME"): the source's kind must carry the param's type."""
+        s_type, t_type = self.registry.get(s_spec.type), self.registry.get(t_spec.type)
+        assert s_type is not None and t_type is not None
+        name = target_port[len(PARAM_INPUT_PREFIX):]
+        out_port, param = s_type.output(source_port), t_type.param(name)
+        if out_port is None:
+            return f"Cannot connect: {s_type.title} has no output {source_port!r}"
+        if param is None or name not in t_spec.param_inputs:
+            return f"Cannot connect: {t_type.title} has no input {target_port!r}"
+        kind = self.carried_kind(s_spec.id) if s_spec.type == REROUTE else out_port.kind
+        if kind != "any" and not param_carries(kind, param.kind):
+            return f"Cannot connect {kind} → {param_port_kind(param.kind)} (param {name})"
+        if self._reaches(t_spec.id, s_spec.id):
+            return f"Cannot connect {s_spec.id} → {t_spec.id}: it would make a cycle"
+        return None
+
+    def carried_kind(self, reroute: str) -> str:
+        """The kind a reroute carries: its source's output kind, followed back through reroutes ("any": unfed)."""
+        node, seen = reroute, set()
+        while node not in seen:
+            seen.add(node)
+            edge = next((e for e in self.doc.edges if e.target == node and e.target_port == "in"), None)
+            spec = self.doc.node(edge.source) if edge is not None else None
+            if edge is None or spec is None:
+                return "any"
+            if spec.type != REROUTE:
+                node_type = self.registry.get(spec.type)
+                port = node_type.output(edge.source_port) if node_type else None
+                return port.kind if port is not None else "any"
+            node = spec.id
+        return "any"
+
+    def _reroute_refuses(self, reroute: str, kind: str) -> str | None:
+        """The kind of an input downstream of the reroute that `kind` would not fit (None: all fit)."""
+        stack, seen = [reroute], set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for edge in (e for e in self.doc.edges if e.source == node):
+                spec = self.doc.node(edge.target)
+                if spec is None:
+                    continue
+                if spec.type == REROUTE:
+                    stack.append(spec.id)
+                    continue
+                node_type = self.registry.get(spec.type)
+                port = node_type.input(edge.target_port) if node_type else None
+                if port is not None and kind != "any" and not port_fits(kind, port.kind):
+                    return port.kind
         return None
 
     def _reaches(self, start: str, goal: str) -> bool:
@@ -216,6 +285,12 @@ class GraphModel(QObject):
         assert spec is not None
         spec.mode = mode
         self.mode_changed.emit(node_id)
+
+    def _write_param_inputs(self, node_id: str, names: list[str]) -> None:
+        spec = self.doc.node(node_id)
+        assert spec is not None
+        spec.param_inputs = list(names)
+        self.param_inputs_changed.emit(node_id)
 
     def _write_node_meta(self, node_id: str, key: str, value: Any) -> None:
         entry = self._canvas().setdefault(node_id, {})

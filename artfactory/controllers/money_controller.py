@@ -82,8 +82,9 @@ class PlanWatcher(QObject):
         self._call = BackgroundCall(self)
         self._call.finished.connect(self._on_finished)
         self._call.failed.connect(self._on_failed)
+        # mode_changed: a bypassed or muted node bills nothing; node_meta_changed: "random each run" always runs.
         for signal in (graph.node_added, graph.node_removed, graph.param_changed, graph.edge_added,
-                       graph.edge_removed, graph.document_reset):
+                       graph.edge_removed, graph.mode_changed, graph.node_meta_changed, graph.document_reset):
             signal.connect(self.schedule)
         graph.run_state.finished.connect(self.schedule)
         money.prices_changed.connect(self.schedule)
@@ -135,11 +136,12 @@ class MoneyController(QObject):
         the PlanEstimate, or a one-line reason (str) when the graph cannot be planned."""
         doc = graph.doc.copy()
         seeds = dict(graph.pinned_seeds)
+        rerolled = graph.seed_nodes("random")  # "random each run" nodes run (and bill) on every Run
         executor, book, library = self.executor, self.book, self.library
 
         def work() -> object:
             try:
-                plan = executor.plan(doc, pinned_seeds=seeds, only=only)
+                plan = executor.plan(doc, pinned_seeds=seeds, only=only, reroll_nodes=rerolled)
             except PlanError as exc:
                 return f"the graph has problems: {exc}"
             return book.estimate_plan(library, plan)

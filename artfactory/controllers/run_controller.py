@@ -14,6 +14,8 @@ from artfactory.controllers.gui_errors import KEY_CODES, KEYS_PLACE, for_gui
 from artfactory.controllers.queue_controller import QueueController
 from artfactory.engine import document as graph_document
 from artfactory.engine.executor import Executor, OrderRunner
+from artfactory.engine.graph_power import SEPARATOR
+from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX
 from artfactory.engine.plan import Plan, PlanError
 from artfactory.engine.status import (
     NODE_OPEN,
@@ -349,9 +351,21 @@ class RunController(QObject):
             products = [(pid, thumbnail_path(home, "medium", pid)) for pid in self.product_ids(order_id, node_id)]
             for pid, _path in products:
                 self._shown.setdefault(pid, set()).add((order_id, node_id))
+            self._note_arrived_params(order_id, node_id)
         self._graph_update(order_id, node_id, status=status, error=error, products=products,
                            percent=100.0 if status.made_products else None)
         self.node_changed.emit(order_id, node_id)
+
+    def _note_arrived_params(self, order_id: str, node_id: str) -> None:
+        """The values that came in through the node's param inputs ("param:NAME"), for the Properties panel."""
+        graph, runner = self._graphs.get(order_id), self._runners.get(order_id)
+        if graph is None or runner is None:
+            return
+        for edge in graph.doc.edges:
+            if edge.target == node_id and edge.target_port.startswith(PARAM_INPUT_PREFIX):
+                values = (runner.outputs.get(edge.source) or {}).get(edge.source_port)
+                if isinstance(values, list):
+                    graph.arrived_params.setdefault(node_id, {})[edge.target_port[len(PARAM_INPUT_PREFIX):]] = values
 
     def _on_order_finished(self, order_id: str, signalled: str) -> None:
         status = order_status(signalled)
@@ -395,5 +409,7 @@ class RunController(QObject):
 
     def _graph_update(self, order_id: str, node_id: str, **changes: Any) -> None:
         graph = self._graphs.get(order_id)
-        if graph is not None and graph.run_state.order_id == order_id and graph.doc.node(node_id) is not None:
+        # An inner node of a subgraph (OUTER/INNER) is kept too: its subgraph node rolls it up.
+        if graph is not None and graph.run_state.order_id == order_id and \
+                graph.doc.node(node_id.split(SEPARATOR, 1)[0]) is not None:
             graph.run_state.update(node_id, **changes)

@@ -63,6 +63,10 @@ TABLE: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
      "Bypass the selected nodes: their input passes straight through (again: back to normal)"),
     ("Edit", "mute", "&Mute", "mute", ("Ctrl+M",),
      "Mute the selected nodes: neither they nor what needs them runs (again: back to normal)"),
+    ("Edit", "group", "&Group into Subgraph…", "", ("Ctrl+Shift+G",),
+     "Make the selected nodes one subgraph node; the links that cross the selection become its ports"),
+    ("Edit", "ungroup", "U&ngroup Subgraph", "", ("Ctrl+Shift+U",),
+     "Put the selected subgraph node's inner nodes back in its place"),
     ("Edit", "preferences", "Pre&ferences…", "preferences", ("Ctrl+,",), ""),
     ("View", "gallery", "&Gallery", "gallery", ("Ctrl+1",), "Browse every product beside the graphs that made them"),
     ("View", "fit", "&Zoom to Fit", "fit", ("F",), "Frame the selection, or the whole graph"),
@@ -143,7 +147,7 @@ def build_menus(window: QMainWindow, actions: Actions) -> Menus:
     file_menu.addAction(actions["quit"])
     edit = _menu(bar, "&Edit")
     for entry in ("undo", "redo", None, "copy", "paste", "duplicate", "delete", "select_all", None,
-                  "add_node", "backdrop", None, "bypass", "mute", None, "preferences"):
+                  "add_node", "backdrop", None, "bypass", "mute", None, "group", "ungroup", None, "preferences"):
         edit.addSeparator() if entry is None else edit.addAction(actions[entry])
     view = _menu(bar, "&View")
     view.addAction(actions["gallery"])
@@ -193,6 +197,6 @@ def build_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
 
 def fill_canvas_menu(menu: QMenu, actions: Actions) -> None:
     """The canvas's right-click menu shares the window's actions (and so their shortcuts)."""
-    for name in ("add_node", "paste", None, "copy", "duplicate", "delete", None, "bypass", "mute", None,
+    for name in ("add_node", "paste", None, "copy", "duplicate", "delete", None, "bypass", "mute", "group", None,
                  "backdrop", "layout", "fit", None, "run_branch"):
         menu.addSeparator() if name is None else menu.addAction(actions[name])

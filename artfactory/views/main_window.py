@@ -17,10 +17,11 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QTabWidget,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
-from artfactory.controllers import session
+from artfactory.controllers import session, subgraphs
 from artfactory.controllers.app_controller import AppController
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.controllers.money_controller import MoneyController, PlanWatcher, badge_text, badge_tip
@@ -29,6 +30,7 @@ from artfactory.engine.document import DocumentError
 from artfactory.services.lineage import NotFound
 from artfactory.views import actions as window_actions
 from artfactory.views import icons, theme
+from artfactory.views.canvas import subgraph_nav
 from artfactory.views.canvas.graph_tab import GraphTab
 from artfactory.views.canvas.properties import PropertiesPanel
 from artfactory.views.dialogs.info import AboutDialog, ShortcutsDialog
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
 
         self.library_panel = LibraryPanel(app.registry)
         self.library_panel.add_requested.connect(self._add_from_library)
+        self.library_panel.set_macros(subgraphs.list_macros(app.library.home), subgraphs.MACRO_PREFIX)
         self.properties = PropertiesPanel(self.schemas)
         self.runs_panel = RunsPanel(app.runs)
         self.runs_panel.node_requested.connect(self.show_node)
@@ -146,6 +149,7 @@ class MainWindow(QMainWindow):
             "delete": self.delete_selection, "select_all": self.select_all, "add_node": self.show_node_search,
             "backdrop": self.add_backdrop, "preferences": self.show_preferences,
             "bypass": lambda: self.toggle_mode("bypass"), "mute": lambda: self.toggle_mode("mute"),
+            "group": self.group_selection, "ungroup": self.ungroup_selection,
             "gallery": self.show_gallery, "fit": self.zoom_to_fit, "layout": self.auto_layout,
             "run": self.run_graph, "run_branch": self.run_selected_branch, "cancel": self.cancel_run,
             "plan": self.show_plan, "spend": self.show_spend,
@@ -205,13 +209,15 @@ class MainWindow(QMainWindow):
         tab.view.node_activated.connect(self._on_node_activated)
         tab.view.files_dropped.connect(self._open_dropped)
         tab.view.products_requested.connect(self.show_node_products)
+        tab.view.macro_requested.connect(self.save_subgraph_macro)
         window_actions.fill_canvas_menu(tab.view.context_menu(), self.menu_actions)
         watcher = self.money.watch(graph)  # the cost badges: re-planned a moment after each edit and run
         watcher.updated.connect(self._on_plan_updated)
         for menu in tab.findChildren(QMenu):  # NodeGraphQt styles its menus dark in any theme: the app's rules
             menu.setStyleSheet("")
         self.undo_group.addStack(graph.undo_stack)
-        tab.autosave_key = self.autosave.track(graph)
+        if not isinstance(graph, subgraphs.SubgraphController):  # a subgraph saves with its graph
+            tab.autosave_key = self.autosave.track(graph)
         index = self.tabs.addTab(tab, icons.icon("canvas"), graph.title())
         close = QToolButton()
         close.setIcon(icons.icon("close"))
@@ -234,13 +240,95 @@ class MainWindow(QMainWindow):
         widget = self.tabs.widget(index)
         if not isinstance(widget, GraphTab):
             return False
+        if isinstance(widget.controller, subgraphs.SubgraphController):
+            return self._close_subgraph_tab(widget)
         if not self.files.confirm_close(widget):
             return False
+        for inner in self._subgraph_tabs(widget.controller):
+            self._close_subgraph_tab(inner)
         self.app.runs.forget_graph(widget.controller)
         self.autosave.untrack(widget.controller)
         self.undo_group.removeStack(widget.controller.undo_stack)
         self.tabs.removeTab(index)
         widget.deleteLater()
+        return True
+
+    # --- subgraphs: each opened in a tab of its own, edited in place in its graph --------------------------
+    def _subgraph_tabs(self, graph: GraphController) -> list[GraphTab]:
+        return [t for t in self.graph_tabs() if isinstance(t.controller, subgraphs.SubgraphController)
+                and graph in subgraphs.chain_of(t.controller)[:-1]]
+
+    def open_subgraph(self, tab: GraphTab, node_id: str) -> GraphTab | None:
+        """Double-click on a subgraph node: its inside in a tab with a breadcrumb back (the same tab if open)."""
+        for other in self._subgraph_tabs(tab.controller):
+            inner = other.controller
+            if isinstance(inner, subgraphs.SubgraphController) and inner.root is tab.controller \
+                    and inner.outer_id == node_id and inner.still_there():
+                self.select_tab(other)
+                return other
+        try:
+            graph = subgraphs.SubgraphController(tab.controller, node_id)
+        except subgraphs.GroupError as exc:
+            self.show_message(f"Cannot open the subgraph: {exc}")
+            return None
+        inner_tab = self.add_graph(graph)
+        # The undo stack holds commands that edit this graph in place: it outlives its tab.
+        graph.setParent(None)
+        graph.gone.connect(lambda: self._close_subgraph_tab(inner_tab))
+        # The subgraph node's face counts its nodes: kept current as they are added or deleted inside.
+        graph.node_added.connect(lambda _id: subgraph_nav.refresh_face(tab.view, node_id))
+        graph.node_removed.connect(lambda _id: subgraph_nav.refresh_face(tab.view, node_id))
+        layout = inner_tab.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(0, subgraph_nav.breadcrumb(subgraphs.chain_of(graph), self._go_to_graph))
+        return inner_tab
+
+    def save_subgraph_macro(self, node_id: str) -> Path | None:
+        """A subgraph node's "Save Subgraph as Template": kept in the library, listed under Nodes → Macros."""
+        tab = self._tab_of(self.sender()) or self.current_tab()
+        if tab is None:
+            return None
+        try:
+            path = subgraphs.save_macro(self.app.library.home, tab.controller.doc, node_id)
+        except (subgraphs.GroupError, OSError) as exc:
+            self.show_message(f"Not saved: {exc}")
+            return None
+        self.library_panel.set_macros(subgraphs.list_macros(self.app.library.home), subgraphs.MACRO_PREFIX)
+        self.show_message(f"Saved {path.stem} as a macro: Nodes → Macros adds it to any graph")
+        return path
+
+    def add_macro(self, name: str) -> str | None:
+        """A saved subgraph (Nodes → Macros) as a new subgraph node in the current graph; one undo step."""
+        tab = self.current_tab()
+        path = subgraphs.list_macros(self.app.library.home).get(name)
+        if tab is None or path is None:
+            self.show_message(f"No macro named {name!r}" if tab else "Open a graph first")
+            return None
+        try:
+            node_id = subgraphs.insert_macro(tab.controller, path, tab.view.drop_point())
+        except subgraphs.GroupError as exc:
+            self.show_message(f"Cannot add macro {name}: {exc}")
+            return None
+        tab.view.select([node_id])
+        tab.view.viewer.setFocus()
+        return node_id
+
+    def _go_to_graph(self, graph: GraphController) -> None:
+        tab = self._tab_of(graph)
+        if tab is not None:
+            self.select_tab(tab)
+
+    def _close_subgraph_tab(self, tab: GraphTab) -> bool:
+        index = self.tabs.indexOf(tab)
+        if index < 0:
+            return False
+        for inner in self._subgraph_tabs(tab.controller):
+            self._close_subgraph_tab(inner)
+        graph = tab.controller
+        if isinstance(graph, subgraphs.SubgraphController):
+            graph.gone.disconnect()
+        self.tabs.removeTab(index)
+        tab.deleteLater()
         return True
 
     def close_graph(self, tab: GraphTab) -> bool:
@@ -300,7 +388,11 @@ class MainWindow(QMainWindow):
             self.properties.show_nodes(node_ids)
             self._update_actions()
 
-    def _on_node_activated(self, _node_id: str) -> None:
+    def _on_node_activated(self, node_id: str) -> None:
+        tab = self._tab_of(self.sender())
+        if tab is not None and subgraphs.is_subgraph(tab.controller, node_id):
+            self.open_subgraph(tab, node_id)
+            return
         self.docks["properties"].show()
         self.docks["properties"].raise_()
 
@@ -325,7 +417,7 @@ class MainWindow(QMainWindow):
         has_graph = tab is not None
         for name in ("save", "save_as", "save_template", "copy", "paste", "duplicate", "delete", "select_all",
                      "add_node", "backdrop", "fit", "layout", "run", "run_branch", "close_tab", "plan", "bypass",
-                     "mute"):
+                     "mute", "group", "ungroup"):
             self.menu_actions[name].setEnabled(has_graph)
         self.menu_actions["cancel"].setEnabled(tab is not None and tab.controller.run_state.running)
         self.menu_actions["undo"].setEnabled(has_graph and self.undo_group.canUndo())
@@ -402,6 +494,9 @@ class MainWindow(QMainWindow):
             tab.view.show_search()
 
     def _add_from_library(self, type_name: str) -> None:
+        if type_name.startswith(subgraphs.MACRO_PREFIX):
+            self.add_macro(type_name.removeprefix(subgraphs.MACRO_PREFIX))
+            return
         if tab := self.current_tab():
             tab.view.add_node(type_name)
             tab.view.viewer.setFocus()
@@ -415,6 +510,22 @@ class MainWindow(QMainWindow):
         if tab := self.current_tab():
             tab.view.toggle_mode(mode)
 
+    def group_selection(self) -> str | None:
+        """Ctrl+Shift+G: the selected nodes become one subgraph node (asks its name); one undo step."""
+        tab = self.current_tab()
+        return subgraph_nav.group_selection(tab.view, self) if tab else None
+
+    def ungroup_selection(self) -> list[str]:
+        """Ctrl+Shift+U: the selected subgraph nodes give back their inner nodes; one undo step each."""
+        tab = self.current_tab()
+        if tab is None:
+            return []
+        chosen = [n for n in tab.view.selected_ids() if subgraphs.is_subgraph(tab.controller, n)]
+        if not chosen:
+            tab.controller.message.emit("Select a subgraph node to ungroup first")
+            return []
+        return [new for node_id in chosen for new in subgraph_nav.ungroup(tab.view, node_id)]
+
     def zoom_to_fit(self) -> None:
         if tab := self.current_tab():
             tab.view.zoom_to_fit()
@@ -427,7 +538,7 @@ class MainWindow(QMainWindow):
     # --- runs -----------------------------------------------------------------------------------------------
     def run_graph(self) -> str | None:
         tab = self.current_tab()
-        return self._run_checked(tab.controller) if tab else None
+        return self._run_checked(subgraphs.top_graph(tab.controller)) if tab else None
 
     def _run_checked(self, graph: GraphController, only: list[str] | None = None) -> str | None:
         """Run, unless the estimate needs the user's yes first (threshold, monthly budget, unpriced paid nodes):
@@ -446,6 +557,8 @@ class MainWindow(QMainWindow):
     def show_plan(self) -> PlanDialog | None:
         """Run → Plan…: what Run would execute, take from the cache and bill, kept current while open."""
         tab = self.current_tab()
+        if tab is not None:  # inside a subgraph: the plan of the graph it belongs to
+            tab = self._tab_of(subgraphs.top_graph(tab.controller)) or tab
         watcher = self.plan_watcher(tab.controller) if tab else None
         if tab is None or watcher is None:
             return None
@@ -501,7 +614,12 @@ class MainWindow(QMainWindow):
         if not selected:
             self.show_message("Select the node(s) to run; what they need runs with them")
             return None
-        return self._run_checked(tab.controller, only=selected)
+        graph = subgraphs.top_graph(tab.controller)
+        if graph is not tab.controller:  # inside a subgraph: its node (in the top graph) and what it needs
+            inner = subgraphs.chain_of(tab.controller)[1]
+            assert isinstance(inner, subgraphs.SubgraphController)
+            selected = [inner.outer_id]
+        return self._run_checked(graph, only=selected)
 
     def offer_resume(self, count: int) -> None:
         """Say that `count` orders were interrupted by the last exit, with a button that finishes them."""
@@ -520,7 +638,7 @@ class MainWindow(QMainWindow):
 
     def cancel_run(self) -> None:
         tab = self.current_tab()
-        if tab is not None and not self.app.runs.cancel_graph(tab.controller):
+        if tab is not None and not self.app.runs.cancel_graph(subgraphs.top_graph(tab.controller)):
             self.show_message("Nothing is running in this graph")
 
     def show_node(self, order_id: str, node_id: str) -> None:
@@ -528,7 +646,7 @@ class MainWindow(QMainWindow):
         for tab in self.graph_tabs():
             if tab.controller is graph:
                 self.tabs.setCurrentWidget(tab)
-                tab.view.select([node_id])
+                tab.view.select([node_id.split("/", 1)[0]])  # an inner node (OUTER/INNER): its subgraph node
                 tab.view.zoom_to_fit()
                 return
         self.show_message("That order's graph is not open")
@@ -652,7 +770,8 @@ class MainWindow(QMainWindow):
         if event is None:
             return
         for tab in self.graph_tabs():
-            if not self.files.confirm_close(tab):
+            # A subgraph's tab saves with its graph's: asked about there.
+            if not isinstance(tab.controller, subgraphs.SubgraphController) and not self.files.confirm_close(tab):
                 event.ignore()
                 return
         self.save_layout()

@@ -46,6 +46,32 @@ def while_popup_open(qtbot: Any, trigger: Callable[[], None], inside: Callable[[
     return bool(seen)
 
 
+def when_popup_opens(qtbot: Any, trigger: Callable[[], None], inside: Callable[[QMenu], None]) -> bool:
+    """Run `inside` on the first popup menu that opens after `trigger`, at once or later from the event loop
+    (e.g. the link search, which opens once a mouse release is done, in NodeGraphQt's blocking exec_())."""
+    seen: list[QMenu] = []
+    poll = QTimer()
+    poll.setInterval(5)
+
+    def check() -> None:
+        popup = QApplication.activePopupWidget()
+        if isinstance(popup, QMenu) and not seen:
+            seen.append(popup)
+            poll.stop()
+            try:
+                inside(popup)
+            finally:
+                popup.close()
+
+    poll.timeout.connect(check)
+    poll.start()
+    trigger()
+    qtbot.waitUntil(lambda: bool(seen), timeout=3000)
+    poll.stop()
+    qtbot.wait(5)
+    return bool(seen)
+
+
 def open_main_window(qtbot: Any, library: Library, *, new_graph: bool = False, activate: bool = False,
                      size: tuple[int, int] | None = None) -> MainWindow:
     """The themed main window over `library`, shown and exposed; closing it discards unsaved tabs unasked.

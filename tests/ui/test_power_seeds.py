@@ -128,3 +128,14 @@ def test_build_plan_rerolls_only_the_named_nodes(window: MainWindow) -> None:
     again = build_plan(doc, registry, home=home, reroll_nodes=["gen"], rng=random.Random(2))
     assert again.nodes["gen"].cache_key != plan.nodes["gen"].cache_key
     assert again.nodes["gen2"].cache_key == plan.nodes["gen2"].cache_key
+
+
+def test_the_estimate_counts_a_random_each_run_node_as_executing(qtbot: Any, window: MainWindow) -> None:
+    tab = open_tab(window, pair())
+    graph = tab.controller
+    run(qtbot, window, tab)
+    estimate = window.money.estimate(graph)
+    assert not isinstance(estimate, str) and estimate.nodes["gen"].action == "cached"
+    choose_mode(window, "random")
+    estimate = window.money.estimate(graph)
+    assert not isinstance(estimate, str) and estimate.nodes["gen"].action == "execute"

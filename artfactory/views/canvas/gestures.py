@@ -16,7 +16,9 @@ from artfactory.views.canvas import compat, node_menu
 from artfactory.views.canvas.node_item import ArtNodeItem
 
 NodeGraphQt = compat.import_nodegraphqt()
-from NodeGraphQt.qgraphics.port import PortItem  # noqa: E402  (after the PyQt6 patches)
+from NodeGraphQt.qgraphics.pipe import LivePipeItem, PipeItem  # noqa: E402  (after the PyQt6 patches)
+from NodeGraphQt.qgraphics.port import PortItem  # noqa: E402
+
 BACKDROP_TYPE = NodeGraphQt.BackdropNode.type_
 NODES_MIME = "nodegraphqt/nodes"
 
@@ -80,7 +82,7 @@ class CanvasGestures(QObject):
         v.addAction(search)
         self.search_action = search
         self._search_at: QPoint | None = None  # a double-click on empty canvas opens the search on release
-        self._link_from: tuple[str, str, str] | None = None  # (node, port, "out"|"in") of a link dropped on empty canvas
+        self._link_from: tuple[str, str, str] | None = None  # (node, port, "out"|"in"): a link dropped on nothing
         self._link_drop: tuple[QPoint, str, str, str] | None = None  # opens the link search once the release is done
         self.search_types: list[str] = []  # the node types the search last offered
         self._port_hints: list[Any] = []  # port items dimmed or lit while a link is dragged
@@ -227,10 +229,32 @@ class CanvasGestures(QObject):
         self.show_node_menu(node_id, event.globalPos())
         return True
 
+    def link_at(self, viewport_pos: QPoint) -> EdgeSpec | None:
+        """The document link drawn under a viewport position (within a few pixels), or None."""
+        scene_pos = self.viewer.mapToScene(viewport_pos)
+        for item in compat.items_near(self.viewer, scene_pos, 8):
+            if isinstance(item, PipeItem) and not isinstance(item, LivePipeItem) and \
+                    item.input_port is not None and item.output_port is not None:
+                edge = self._edge(item.output_port, item.input_port)
+                if edge is not None and edge in self.controller.doc.edges:
+                    return edge
+        return None
+
+    def insert_reroute_at(self, viewport_pos: QPoint) -> str | None:
+        """Split the link under the point with a reroute dot there (double-click or Alt-click on a link)."""
+        edge = self.link_at(viewport_pos)
+        if edge is None or self.node_at(viewport_pos) is not None:
+            return None
+        scene = self.viewer.mapToScene(viewport_pos)
+        # The node's top-left goes a little up and left of the click, so its ports sit near the link.
+        return self.controller.insert_reroute(edge, (scene.x() - 30.0, scene.y() - 30.0))
+
     def _on_canvas_double_click(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:
             return False
         at = event.position().toPoint()
+        if self.insert_reroute_at(at) is not None:
+            return True
         if compat.items_near(self.viewer, self.viewer.mapToScene(at), 6):
             return False  # a node, port, link or backdrop handles its own double-click
         # Opened once the button is up: a menu opened now would swallow the release and leave
@@ -313,6 +337,11 @@ class CanvasGestures(QObject):
             return self._on_context_menu(event)
         elif kind == QEvent.Type.MouseButtonDblClick and isinstance(event, QMouseEvent):
             return self._on_canvas_double_click(event)
+        elif kind == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent) and \
+                event.button() == Qt.MouseButton.LeftButton and \
+                event.modifiers() == Qt.KeyboardModifier.AltModifier:
+            # Alt-click on a link drops a reroute there (Alt-drag elsewhere still pans).
+            return self.insert_reroute_at(event.position().toPoint()) is not None
         return False
 
     def _note_link_drop(self, event: QMouseEvent) -> None:

@@ -14,11 +14,14 @@ from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCursor
 from PyQt6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
+from artfactory.controllers import subgraphs
 from artfactory.controllers.graph_controller import GraphController
-from artfactory.engine.document import EdgeSpec
+from artfactory.engine.document import SUBGRAPH_TYPE, EdgeSpec
+from artfactory.engine.graph_power import REROUTE, SEPARATOR
+from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX, param_port_kind
 from artfactory.engine.status import NodeStatus
 from artfactory.views import theme
-from artfactory.views.canvas import compat
+from artfactory.views.canvas import compat, subgraph_nav
 from artfactory.views.canvas.gestures import BACKDROP_TYPE, CanvasGestures
 from artfactory.views.canvas.node_classes import (
     STABLE_ID,
@@ -27,7 +30,7 @@ from artfactory.views.canvas.node_classes import (
     ng_type_name,
     summary,
 )
-from artfactory.views.canvas.node_item import ArtNodeItem
+from artfactory.views.canvas.node_item import ArtNodeItem, port_painter
 from artfactory.views.canvas.thumb_loader import ThumbLoader
 
 NodeGraphQt = compat.import_nodegraphqt()
@@ -43,6 +46,7 @@ class GraphView(QWidget):
     node_activated = pyqtSignal(str)  # a node was double-clicked
     files_dropped = pyqtSignal(list)  # local file paths dropped on the canvas
     products_requested = pyqtSignal(str)  # a node's "Show Products in Gallery"
+    macro_requested = pyqtSignal(str)  # a subgraph node's "Save Subgraph as Template"
 
     def __init__(self, controller: GraphController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +98,7 @@ class GraphView(QWidget):
         c.param_changed.connect(self._apply_summary)
         c.node_title_changed.connect(self.apply_title)
         c.mode_changed.connect(self._apply_mode)
+        c.param_inputs_changed.connect(self._rebuild_node_view)
         c.edge_added.connect(self._connect_view)
         c.edge_removed.connect(self._disconnect_view)
         c.position_changed.connect(self._apply_position)
@@ -189,6 +194,10 @@ class GraphView(QWidget):
             return ng_type
         doc = self.controller.doc
         self._unknown_serial += 1
+        if type_name == SUBGRAPH_TYPE:  # a class per subgraph node: its ports are its subgraph's
+            sub_cls = subgraph_nav.make_class(self._unknown_serial, doc, node_id)
+            self.graph.register_node(sub_cls)
+            return str(sub_cls.type_)
         cls = make_unknown_class(self._unknown_serial, type_name,
                                  [e.target_port for e in doc.edges if e.target == node_id],
                                  [e.source_port for e in doc.edges if e.source == node_id])
@@ -203,6 +212,7 @@ class GraphView(QWidget):
         node = self.graph.create_node(self._class_for(spec.type, node_id), selected=False,
                                       pos=[pos[0], pos[1]], push_undo=False)
         node.model.set_property(STABLE_ID, node_id)
+        self._add_param_ports(node, spec)
         # NodeGraphQt made the name unique ("Resize 1"); titles may repeat, the stable id is the identity.
         node.model.name = node.view.name = self.controller.node_title(node_id) or type(node).NODE_NAME
         view: ArtNodeItem = node.view
@@ -212,6 +222,8 @@ class GraphView(QWidget):
         self._nodes[node_id] = node
         self._ids[node.id] = node_id
         view.summary = summary(self.controller.registry.get(spec.type), spec.params)
+        if spec.type == SUBGRAPH_TYPE:
+            view.summary = subgraph_nav.face(self.controller.doc, node_id)
         self._apply_run(node_id)
         view.draw_node()
         view.set_mode(self.controller.node_mode(node_id))
@@ -220,6 +232,30 @@ class GraphView(QWidget):
         node, spec = self._nodes.get(node_id), self.controller.doc.node(node_id)
         if node is not None and spec is not None:
             node.view.set_summary(summary(self.controller.registry.get(spec.type), spec.params))
+
+    def _add_param_ports(self, node: Any, spec: Any) -> None:
+        """An input port "param:NAME" per param the node has turned into an input (DESIGN §10)."""
+        node_type = self.controller.registry.get(spec.type)
+        for name in spec.param_inputs:
+            param = node_type.param(name) if node_type is not None else None
+            port = PARAM_INPUT_PREFIX + name
+            if param is not None and port not in node.inputs():
+                kind = param_port_kind(param.kind)
+                node.add_input(port, color=theme.PORT_COLORS.get(kind, (150, 150, 150)),
+                               painter_func=port_painter(False))
+
+    def _rebuild_node_view(self, node_id: str) -> None:
+        """Re-create a node's view with its links (its ports changed)."""
+        if node_id not in self._nodes:
+            return
+        selected = node_id in self.selected_ids()
+        self._remove_node_view(node_id)
+        self._add_node_view(node_id)
+        for edge in self.controller.doc.edges:
+            if node_id in (edge.source, edge.target):
+                self._connect_view(edge)
+        if selected:
+            self._nodes[node_id].view.setSelected(True)
 
     def _apply_mode(self, node_id: str) -> None:
         node = self._nodes.get(node_id)
@@ -262,17 +298,31 @@ class GraphView(QWidget):
         out_port, in_port = ports
         out_port.connect_to(in_port, push_undo=False, emit_signal=False)
         self._color_pipes(in_port.view)
+        self._color_rerouted()
 
     def _disconnect_view(self, edge: EdgeSpec) -> None:
         ports = self._ports(edge)
         if ports is not None and ports[1] in ports[0].connected_ports():
             ports[0].disconnect_from(ports[1], push_undo=False, emit_signal=False)
+            self._color_rerouted()
 
     def _color_pipes(self, port_view: Any) -> None:
         for pipe in port_view.connected_pipes:
             rgb = pipe.output_port.color[:3] if pipe.output_port is not None else (150, 150, 150)
+            source = self._ids.get(pipe.output_port.node.id) if pipe.output_port is not None else None
+            spec = self.controller.doc.node(source) if source else None
+            if spec is not None and spec.type == REROUTE:  # a link through a reroute keeps its type's colour
+                rgb = theme.PORT_COLORS.get(self.controller.carried_kind(spec.id), rgb)
             pipe.color = (*rgb, 255)
             pipe.reset()
+
+    def _color_rerouted(self) -> None:
+        """Re-colour the links leaving reroutes: what feeds a chain of them may just have changed."""
+        for spec in self.controller.doc.nodes:
+            if spec.type == REROUTE and (node := self._nodes.get(spec.id)) is not None:
+                for port in node.outputs().values():
+                    for other in port.connected_ports():
+                        self._color_pipes(other.view)
 
     def sync_edges(self) -> None:
         """Make the scene's links exactly the document's (after a gesture the scene may have run ahead)."""
@@ -331,10 +381,14 @@ class GraphView(QWidget):
 
     # --- run state on the nodes ---------------------------------------------------------------------
     def _apply_run(self, node_id: str) -> None:
+        if SEPARATOR in node_id:  # an inner node of a subgraph (OUTER/INNER): its subgraph node shows it
+            node_id = node_id.split(SEPARATOR, 1)[0]
         node = self._nodes.get(node_id)
         if node is None:
             return
         run = self.controller.run_state.get(node_id)
+        if subgraphs.is_subgraph(self.controller, node_id):
+            run = subgraphs.rolled_up(self.controller, node_id)
         errors = list(self.controller.issues.get(node_id, []))
         if run and run.status == NodeStatus.FAILED and run.error:
             errors.append(run.error)

@@ -8,8 +8,10 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QApplication, QMenu
 
+from artfactory.controllers import subgraphs
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.views import icons
+from artfactory.views.canvas import subgraph_nav
 
 
 class MenuCanvas(Protocol):
@@ -18,8 +20,10 @@ class MenuCanvas(Protocol):
     controller: GraphController
     viewer: Any  # NodeGraphQt's NodeViewer, the menu's parent widget
     products_requested: Any  # pyqtBoundSignal(str)
+    macro_requested: Any  # pyqtBoundSignal(str)
 
     def selected_ids(self) -> list[str]: ...
+    def select(self, node_ids: list[str]) -> None: ...
     def rename_node(self, node_id: str) -> None: ...
     def duplicate(self, node_ids: list[str]) -> list[str]: ...
     def node_products(self, node_id: str) -> list[str]: ...
@@ -58,6 +62,16 @@ def build(view: MenuCanvas, node_id: str) -> QMenu:
         action.setCheckable(True)
         action.setChecked(all(view.controller.node_mode(n) == mode for n in targets))
     menu.addSeparator()
+    add("group", f"Group{count or ' Node'} into Subgraph…", lambda: subgraph_nav.group_selection(view, view.viewer),
+        keys="Ctrl+Shift+G", tip="One subgraph node instead; the links crossing the selection become its ports")
+    if subgraphs.is_subgraph(view.controller, node_id):
+        add("ungroup", "Ungroup", lambda: subgraph_nav.ungroup(view, node_id), keys="Ctrl+Shift+U",
+            tip="Put the inner nodes back in this node's place")
+        add("save_macro", "Save Subgraph as Template…", lambda: view.macro_requested.emit(node_id),
+            tip="Keep it in the Nodes palette (Macros) to drop into any graph")
+    menu.addSeparator()
+    _param_input_menus(menu, view, node_id)
+    menu.addSeparator()
     products = add("products", "Show Products in Gallery", lambda: view.products_requested.emit(node_id),
                    "gallery", tip="Open the gallery on what this node made in the last run")
     if not view.node_products(node_id):
@@ -66,6 +80,27 @@ def build(view: MenuCanvas, node_id: str) -> QMenu:
     add("copy_id", f"Copy ID  ({node_id})", lambda: _copy(node_id), "copy",
         tip="The node's stable id, as the CLI's --set and the run JSON name it")
     return menu
+
+
+def _param_input_menus(menu: QMenu, view: MenuCanvas, node_id: str) -> None:
+    """"Convert to Input" (a param becomes a port on the node) and "Convert to Param" (back)."""
+    spec, node_type = view.controller.doc.node(node_id), view.controller.node_type(node_id)
+    if spec is None or node_type is None or not node_type.params:
+        return
+    for title, object_name, names, as_input in (
+            ("Convert to Input", "node_to_input", [p.name for p in node_type.params if p.name not in spec.param_inputs],
+             True),
+            ("Convert to Param", "node_to_param", list(spec.param_inputs), False)):
+        if not names:
+            continue
+        sub = menu.addMenu(title)
+        assert sub is not None
+        sub.setObjectName(object_name)
+        for name in names:
+            action = sub.addAction(name)
+            assert action is not None
+            action.triggered.connect(lambda _checked=False, name=name, on=as_input:
+                                     view.controller.set_param_input(node_id, name, on))
 
 
 def _copy(text: str) -> None:

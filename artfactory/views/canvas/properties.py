@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 
 from artfactory.controllers.graph_controller import MISSING, GraphController
 from artfactory.controllers.schema_controller import SchemaController
+from artfactory.engine.document import SUBGRAPH_TYPE
 from artfactory.engine.nodetypes import Param
 from artfactory.engine.status import NodeStatus
 from artfactory.views import icons, theme
@@ -48,6 +49,20 @@ class _Row(QWidget):
         self.reset.clicked.connect(on_reset)
         layout.addWidget(self.reset, 0, Qt.AlignmentFlag.AlignTop)
         self.field = field
+        # Convert to input / back (node params only; a provider's schema inputs live inside one param).
+        self.as_input = QToolButton()
+        self.as_input.setObjectName("ConvertToInput")
+        self.as_input.setIcon(icons.icon("input"))
+        self.as_input.setCheckable(True)
+        self.as_input.setAutoRaise(True)
+        self.as_input.setToolTip("Convert to input: the value comes in through a port on the node")
+        self.as_input.hide()
+        layout.addWidget(self.as_input, 0, Qt.AlignmentFlag.AlignTop)
+        self.arrived = QLabel()  # what came in through the port on the last run
+        self.arrived.setObjectName("ArrivedValue")
+        self.arrived.setProperty("role", "dim")
+        self.arrived.hide()
+        layout.addWidget(self.arrived, 0, Qt.AlignmentFlag.AlignTop)
 
 
 SEED_MODE_LABELS = {"fixed": "fixed", "random": "random each run", "increment": "increment"}
@@ -132,7 +147,8 @@ class PropertiesPanel(QWidget):
         assert g is not None
         return [(g.param_changed, self._on_param_changed), (g.node_removed, self._on_node_removed),
                 (g.document_reset, self._on_reset), (g.issues_changed, self._refresh_header),
-                (g.run_state.node_changed, self._on_run_changed), (g.node_meta_changed, self._on_meta_changed)]
+                (g.run_state.node_changed, self._on_run_changed), (g.node_meta_changed, self._on_meta_changed),
+                (g.param_inputs_changed, self._on_param_inputs_changed)]
 
     def show_nodes(self, node_ids: list[str]) -> None:
         node_id = node_ids[0] if len(node_ids) == 1 else None
@@ -167,7 +183,8 @@ class PropertiesPanel(QWidget):
             self.body.addStretch(1)
             return
         node_type = graph.node_type(spec.id)
-        title = QLabel(node_type.title if node_type else f"Unknown type {spec.type}")
+        title = QLabel(node_type.title if node_type else f"Subgraph {spec.params.get('name')}"
+                       if spec.type == SUBGRAPH_TYPE else f"Unknown type {spec.type}")
         title.setProperty("role", "heading")
         self.body.addWidget(title)
         ident = QLabel(f"{spec.type}  ·  id <b>{spec.id}</b>")
@@ -185,7 +202,13 @@ class PropertiesPanel(QWidget):
         self.body.addWidget(self.status)
         self._refresh_header()
         if node_type is None or not node_type.params:
-            if node_type is not None:
+            if spec.type == SUBGRAPH_TYPE:  # its settings are its inner nodes'
+                inside = QLabel("Double-click the node to open it and edit its nodes; right-click → Ungroup puts "
+                                "them back in this graph.")
+                inside.setWordWrap(True)
+                inside.setProperty("role", "dim")
+                self.body.addWidget(inside)
+            elif node_type is not None:
                 none = QLabel("This node has no settings.")
                 none.setProperty("role", "dim")
                 self.body.addWidget(none)
@@ -200,6 +223,8 @@ class PropertiesPanel(QWidget):
             row = self._make_row(param, lambda value, name=param.name: self._edit(name, value),
                                  lambda _=False, name=param.name: self._edit(name, MISSING))
             self.rows[param.name] = row
+            row.as_input.show()
+            row.as_input.toggled.connect(lambda on, name=param.name: self._set_as_input(name, on))
             label = QLabel(_label(param.name) + (" *" if param.required else ""))
             label.setToolTip(param.doc)
             form.addRow(label, row)
@@ -245,7 +270,27 @@ class PropertiesPanel(QWidget):
         spec = self.graph.doc.node(self.node_id)
         row.field.set_value(self.graph.param_value(self.node_id, name))
         explicit = spec is not None and name in spec.params and spec.params[name] != row.field.param.default
-        row.reset.setVisible(explicit)
+        as_input = spec is not None and name in spec.param_inputs
+        row.reset.setVisible(explicit and not as_input)
+        row.field.setEnabled(not as_input)  # read-only while the value comes in through the port
+        arrived = self.graph.arrived_params.get(self.node_id, {}).get(name) if as_input else None
+        if arrived:
+            try:  # the value that came in on the last run (the first, when a list fanned the node out)
+                row.field.set_value(row.field.param.coerce(arrived[0]))
+            except (ValueError, TypeError):
+                pass
+        row.arrived.setText(("arrived: " + ", ".join(str(v) for v in arrived[:8]) +
+                             (" …" if len(arrived) > 8 else "")) if arrived else "")
+        row.arrived.setVisible(bool(arrived))
+        row.as_input.blockSignals(True)
+        row.as_input.setChecked(as_input)
+        row.as_input.blockSignals(False)
+        row.as_input.setToolTip(f"Convert to param: set {name} here again" if as_input else
+                                f"Convert to input: {name} comes in through a port on the node")
+
+    def _set_as_input(self, name: str, on: bool) -> None:
+        if self.graph is not None and self.node_id is not None:
+            self.graph.set_param_input(self.node_id, name, on)
 
     def _refresh_header(self) -> None:
         if self.graph is None or self.node_id is None or not hasattr(self, "status"):
@@ -367,8 +412,16 @@ class PropertiesPanel(QWidget):
     def _on_run_changed(self, node_id: str) -> None:
         if node_id == self.node_id:
             self._refresh_header()
+            spec = self.graph.doc.node(node_id) if self.graph is not None else None
+            for name in spec.param_inputs if spec is not None else ():
+                self._show_value(name)
             if self.seed is not None:
                 self._seed_state_shown(self.seed, node_id)
+
+    def _on_param_inputs_changed(self, node_id: str) -> None:
+        if node_id == self.node_id:
+            for name in self.rows:
+                self._show_value(name)
 
     def _on_meta_changed(self, node_id: str, key: str) -> None:
         if node_id == self.node_id and key == "seed_mode" and self.seed is not None:

@@ -16,6 +16,7 @@ TYPE_ROLE = Qt.ItemDataRole.UserRole
 FAMILY_TITLES = {"prompt": "Prompts", "input": "Inputs", "provider": "Generators", "transform": "Transforms",
                  "collection": "Collections"}
 FAMILY_ORDER = ["prompt", "input", "provider", "transform", "collection"]
+MACROS_GROUP = "__macros__"  # the data of the "Macros" group item (a group has no type otherwise)
 
 
 class _Tree(QTreeWidget):
@@ -83,6 +84,34 @@ class LibraryPanel(QWidget):
                 group.addChild(item)
             group.setExpanded(True)
 
+    def set_macros(self, names: Iterable[str], prefix: str = "macro:") -> None:
+        """The "Macros" group: saved subgraphs, each added (double-click, Enter) as a subgraph node."""
+        for i in range(self.tree.topLevelItemCount()):
+            old = self.tree.topLevelItem(i)
+            if old is not None and old.data(0, TYPE_ROLE) == MACROS_GROUP:
+                self.tree.takeTopLevelItem(i)
+                break
+        names = list(names)
+        if not names:
+            return
+        group = QTreeWidgetItem(["Macros"])
+        group.setData(0, TYPE_ROLE, MACROS_GROUP)
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        font = group.font(0)
+        font.setBold(True)
+        group.setFont(0, font)
+        group.setForeground(0, self.palette().placeholderText())
+        self.tree.addTopLevelItem(group)
+        for name in names:
+            item = QTreeWidgetItem([name])
+            item.setData(0, TYPE_ROLE, prefix + name)
+            item.setIcon(0, icons.icon("node"))
+            item.setToolTip(0, f"<b>{name}</b> (a saved subgraph)<br/>Double-click to add it as a subgraph node")
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            group.addChild(item)
+        group.setExpanded(True)
+        self._filter(self.search.text())
+
     def _filter(self, text: str) -> None:
         needle = text.strip().lower()
         for i in range(self.tree.topLevelItemCount()):
@@ -117,5 +146,5 @@ class LibraryPanel(QWidget):
 
     def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
         type_name = item.data(0, TYPE_ROLE)
-        if type_name:
+        if type_name and type_name != MACROS_GROUP:
             self.add_requested.emit(type_name)

@@ -128,6 +128,8 @@ def main() -> int:
     subgraph_shot(app, window)
     queue_shot(app, window)
     money_shots(app, window)
+    sweep_shot(app, window)
+    modes_shot(app, window)
 
     # The light theme, switched live as Preferences does, on the first graph after its run.
     window.app.update_settings(theme="light")
@@ -197,6 +199,26 @@ def money_shots(app: object, window: object) -> None:
     save(window.grab(), "spend.png")  # type: ignore[attr-defined]
 
 
+def modes_shot(app: object, window: object) -> None:
+    """The photo finish with its sharpen step bypassed and its black-and-white branch muted, after a Run."""
+    from artfactory.config import shipped_graphs_dir
+    from artfactory.engine import document as graph_document
+
+    doc = graph_document.load(shipped_graphs_dir() / EXAMPLE)
+    doc.name = "Photo finish (bypass and mute)"
+    tab = window.add_graph(window.app.new_graph(doc))  # type: ignore[attr-defined]
+    window.resize(1480, 900)  # type: ignore[attr-defined]
+    settle(app, 0.4)
+    tab.controller.toggle_mode(["crisp"], "bypass")
+    tab.controller.toggle_mode(["mono"], "mute")
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 120, "the run with modes")
+    tab.view.graph.clear_selection()
+    tab.view.zoom_to_fit()
+    settle(app, 0.8)
+    save(window.grab(), "bypass-mute.png")  # type: ignore[attr-defined]
+
+
 def sweep_shot(app: object, window: object) -> None:
     """The shipped "Seed × style sweep": its labelled rows × columns sheet, as the app made it."""
     import shutil
@@ -209,7 +231,7 @@ def sweep_shot(app: object, window: object) -> None:
     wait(app, lambda: not tab.controller.run_state.running, 120, "the sweep")
     state = tab.controller.run_state.get("sheet")
     assert state is not None and state.products, "the sweep made no sheet"
-    detail = window.app.product_detail(state.products[0])  # type: ignore[attr-defined]
+    detail = window.app.product_detail(state.products[0][0])  # type: ignore[attr-defined]
     shutil.copyfile(detail.path, OUT / "xy-sheet.png")
     print("wrote docs/screenshots/xy-sheet.png")
 
@@ -221,6 +243,7 @@ def _fake_providers() -> list[object]:
 
     replicate, fal = FakeReplicate().start(), FakeFal().start()
     replicate.run_s = fal.run_s = 1.5  # progress bars move, and Replicate reports a predict_time
+    replicate.models["black-forest-labs/flux-schnell"] = "b" * 64  # an official model, priced per output
     os.environ["ARTFACTORY_REPLICATE_BASE_URL"] = replicate.url
     os.environ["ARTFACTORY_FAL_QUEUE_URL"] = fal.url
     os.environ["ARTFACTORY_FAL_REST_URL"] = fal.url

@@ -13,9 +13,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
+from artfactory.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
+else:  # Pillow only when an image is drawn: a fully cached run and `artfactory nodes` never draw one
+    Image, ImageChops, ImageDraw = (lazy_module(f"PIL.{name}") for name in ("Image", "ImageChops", "ImageDraw"))
+    ImageFilter, ImageFont, ImageOps = (lazy_module(f"PIL.{name}") for name in ("ImageFilter", "ImageFont", "ImageOps"))
 
 RGB = tuple[int, int, int]
 Point = tuple[float, float]

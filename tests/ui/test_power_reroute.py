@@ -101,3 +101,30 @@ def test_links_stay_typed_through_reroutes(window: MainWindow) -> None:
     assert loose is not None and graph.carried_kind(loose) == "any"
     assert graph.check_link(loose, "out", "small", "image") is None
     assert graph.check_link("prompt", "text", loose, "in") is None
+
+
+def test_a_reroute_is_a_dot_on_the_link_where_it_was_clicked(qtbot: Any, window: MainWindow) -> None:
+    """Drawn as a small dot (no title, no port names) centred on the clicked point, its ports on its rim, and a
+    link can still be dragged from it and into it (the pipes end at the dot)."""
+    from artfactory.views.canvas.node_item import RerouteItem
+
+    tab = open_tab(window, chain())
+    view = tab.view
+    at = link_middle(view, "small", "image")
+    clicked = view.viewer.mapToScene(at)
+    qtbot.mouseClick(view.viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, at)
+    qtbot.wait(10)
+    item = view.node_item("reroute")
+    assert isinstance(item, RerouteItem)
+    rect = item.sceneBoundingRect()
+    assert rect.width() <= RerouteItem.DOT + 1 and rect.height() <= RerouteItem.DOT + 1
+    assert abs(rect.center().x() - clicked.x()) < 2 and abs(rect.center().y() - clicked.y()) < 2
+    assert not item.title_item.isVisible()
+    assert all(not text.isVisible() for text in item.port_text_items().values())
+    (port_in,), (port_out,) = item.inputs, item.outputs
+    centre_in, centre_out = port_in.sceneBoundingRect().center(), port_out.sceneBoundingRect().center()
+    assert abs(centre_in.x() - rect.left()) < 2 and abs(centre_out.x() - rect.right()) < 2
+    assert abs(centre_in.y() - rect.center().y()) < 2 and abs(centre_out.y() - rect.center().y()) < 2
+    # The pipes now end at the dot: both links are drawn to ports on its rim.
+    node = view.ng_nodes()["reroute"]
+    assert node.inputs()["in"].view.connected_pipes and node.outputs()["out"].view.connected_pipes

@@ -271,12 +271,13 @@ class NodeItemParts:
         """Colour the title and port labels (NodeItem._set_text_color)."""
         self._set_text_color(color)  # type: ignore[attr-defined]
 
-    def fit_size(self, add_w: float = 0.0, add_h: float = 0.0) -> None:
-        """Size the node to calc_size(), never below NodeGraphQt's minimum."""
+    def fit_size(self, add_w: float = 0.0, add_h: float = 0.0, *, at_least_minimum: bool = True) -> None:
+        """Size the node to calc_size(), never below NodeGraphQt's minimum unless told (a reroute is a dot)."""
         from NodeGraphQt.constants import NodeEnum
 
         width, height = self.calc_size(add_w, add_h)  # type: ignore[attr-defined]
-        width, height = max(width, NodeEnum.WIDTH.value), max(height, NodeEnum.HEIGHT.value)
+        if at_least_minimum:
+            width, height = max(width, NodeEnum.WIDTH.value), max(height, NodeEnum.HEIGHT.value)
         if (width, height) != (self._width, self._height):
             # NodeItem assigns the size straight to _width/_height; without prepareGeometryChange the scene
             # keeps the old bounding rect, so a footer that shrank stays painted as a ghost and clicks miss.

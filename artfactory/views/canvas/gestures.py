@@ -13,7 +13,7 @@ from PyQt6.QtWidgets import QGraphicsDropShadowEffect
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec
 from artfactory.views.canvas import compat, node_menu
-from artfactory.views.canvas.node_item import ArtNodeItem
+from artfactory.views.canvas.node_item import ArtNodeItem, RerouteItem
 
 NodeGraphQt = compat.import_nodegraphqt()
 from NodeGraphQt.qgraphics.pipe import LivePipeItem, PipeItem  # noqa: E402  (after the PyQt6 patches)
@@ -247,7 +247,8 @@ class CanvasGestures(QObject):
             return None
         scene = self.viewer.mapToScene(viewport_pos)
         # The node's top-left goes a little up and left of the click, so its ports sit near the link.
-        return self.controller.insert_reroute(edge, (scene.x() - 30.0, scene.y() - 30.0))
+        half = RerouteItem.DOT / 2  # the dot is centred where the link was clicked
+        return self.controller.insert_reroute(edge, (scene.x() - half, scene.y() - half))
 
     def _on_canvas_double_click(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:

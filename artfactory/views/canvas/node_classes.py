@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterable
 from typing import Any, cast
 
+from artfactory.engine.graph_power import REROUTE
 from artfactory.engine.nodetypes import NodeType
 from artfactory.engine.registry import NodeRegistry
 from artfactory.views import icons, theme
 from artfactory.views.canvas import compat
-from artfactory.views.canvas.node_item import ArtNodeItem, port_painter
+from artfactory.views.canvas.node_item import ArtNodeItem, RerouteItem, port_painter, rim_port
 
 NodeGraphQt = compat.import_nodegraphqt()
 BaseNode = NodeGraphQt.BaseNode
@@ -39,15 +40,17 @@ class ArtNode(BaseNode):  # type: ignore[misc, valid-type]
     AF_DOC = ""
     AF_INPUTS: tuple[tuple[str, str, bool], ...] = ()  # (name, kind, optional)
     AF_OUTPUTS: tuple[tuple[str, str], ...] = ()
+    ITEM: type[ArtNodeItem] = ArtNodeItem  # how the node is drawn (a reroute is a dot)
 
     def __init__(self) -> None:
-        super().__init__(qgraphics_item=ArtNodeItem)
+        super().__init__(qgraphics_item=self.ITEM)
+        dot = issubclass(self.ITEM, RerouteItem)
         for name, kind, optional in self.AF_INPUTS:
             self.add_input(name, color=theme.PORT_COLORS.get(kind, (150, 150, 150)),
-                           painter_func=port_painter(optional))
+                           painter_func=rim_port if dot else port_painter(optional))
         for name, kind in self.AF_OUTPUTS:
             self.add_output(name, color=theme.PORT_COLORS.get(kind, (150, 150, 150)),
-                            painter_func=port_painter(False))
+                            painter_func=rim_port if dot else port_painter(False))
         self.create_property(STABLE_ID, "", widget_type=HIDDEN)
         view = self.view
         view.family = self.AF_FAMILY
@@ -115,6 +118,7 @@ def make_class(node_type: NodeType) -> type[ArtNode]:
         "AF_DOC": _describe(node_type),
         "AF_INPUTS": tuple((p.name, p.kind, p.optional) for p in node_type.inputs),
         "AF_OUTPUTS": tuple((p.name, p.kind) for p in node_type.outputs),
+        "ITEM": RerouteItem if node_type.type == REROUTE else ArtNodeItem,
         "__module__": __name__,
     }
     return cast("type[ArtNode]", type(class_name, (ArtNode,), namespace))

@@ -564,6 +564,61 @@ class ArtNodeItem(compat.NodeItemParts, NodeItem):
         painter.drawText(area, align | Qt.AlignmentFlag.AlignRight, label)
 
 
+def rim_port(painter: QPainter, rect: QRectF, info: dict[str, Any]) -> None:
+    """A reroute's port draws nothing of its own: the dot is the port; only a hover shows where to grab it."""
+    if info["hovered"]:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(*info["color"][:3]).lighter(135), 1.4))
+        size = min(rect.width(), rect.height()) * 0.7
+        painter.drawEllipse(QRectF(rect.center().x() - size / 2, rect.center().y() - size / 2, size, size))
+        painter.restore()
+
+
+class RerouteItem(ArtNodeItem):
+    """A reroute drawn as a dot on its link: its two ports sit on the rim, no title, no text."""
+
+    DOT = 14.0
+
+    def calc_size(self, add_w: float = 0.0, add_h: float = 0.0) -> tuple[float, float]:
+        return self.DOT, self.DOT
+
+    def layout_horizontal(self) -> None:
+        self._header_h = 0.0
+        self.title_item.setVisible(False)
+        self.icon_item.setVisible(False)
+        for text in self.port_text_items().values():
+            text.setVisible(False)
+        self.fit_size(at_least_minimum=False)
+        self.setToolTip(self.description)
+        inputs = [p for p in self.inputs if p.isVisible()]
+        for port in (*inputs, *(p for p in self.outputs if p.isVisible())):
+            rect = port.boundingRect()
+            x = 0.0 if port in inputs else self.DOT
+            port.setPos(x - rect.width() / 2, (self.DOT - rect.height()) / 2)
+        self._badge.setPos(self.DOT, -BadgeItem.SIZE)
+        self.update()
+
+    def _layout_thumbs(self) -> None:
+        """A reroute shows no thumbnails: what passes through it shows on the nodes at either end."""
+
+    def paint_horizontal(self, painter: QPainter, option: Any, widget: Any) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(0.0, 0.0, self.DOT, self.DOT).adjusted(1.0, 1.0, -1.0, -1.0)
+        fill = QColor(200, 204, 212)
+        if self.selected:
+            pen = QPen(QColor(theme.SELECTION), 2.4)
+        elif self.errors:
+            pen = QPen(theme.status_color(NodeStatus.FAILED), 2.0)
+        else:
+            pen = QPen(QColor(0, 0, 0, 160), 1.2)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawEllipse(rect)
+        painter.restore()
+
+
 def _text_width(text: str, font: QFont) -> float:
     return float(QFontMetricsF(font).horizontalAdvance(text))
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
-from pathlib import Path
 
 import pytest
 
@@ -27,25 +25,11 @@ NODE_STATUSES = ["pending", "running", "executed", "cached", "failed", "skipped"
 # DESIGN §10 (graph power): a bypassed or muted node reports these.
 MODE_STATUSES = ["bypassed", "muted"]
 ORDER_STATUSES = ["queued", "running", "succeeded", "partial", "failed", "canceled", "interrupted"]
-DESIGN = Path("/work/shared/DESIGN.md")
 
 
 def test_enum_values_are_design_section_4s_lists_in_order() -> None:
     assert [s.value for s in NodeStatus] == NODE_STATUSES + MODE_STATUSES
     assert [s.value for s in OrderStatus] == ORDER_STATUSES
-
-
-@pytest.mark.skipif(not DESIGN.is_file(), reason="the design contract is not beside this checkout")
-def test_enum_values_match_the_design_text() -> None:
-    text = DESIGN.read_text(encoding="utf-8")
-    nodes = re.search(r"Node statuses: `([^`]+)`", text)
-    orders = re.search(r"Order statuses: `([^`]+)`", text)
-    assert nodes and orders
-    section_10 = text[text.index("## 10."):]
-    mode_statuses = [s for s in MODE_STATUSES if f'`"{s}"`' in section_10]
-    assert mode_statuses == MODE_STATUSES
-    assert [s.value for s in NodeStatus] == [s.strip() for s in nodes.group(1).split(",")] + mode_statuses
-    assert [s.value for s in OrderStatus] == [s.strip() for s in orders.group(1).split(",")]
 
 
 def test_statuses_are_their_strings_in_json_comparisons_and_dict_keys() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal, pyqtSlot
 
 from artfactory.engine import document as graph_document
 from artfactory.engine.plan import Plan, PlanError
@@ -65,14 +65,24 @@ class QueueController(QObject):
         executor = runs.executor
         self.pump = QueuePump(executor, self._take, executor.pool.maxThreadCount(), self)
         self.pump.starting.connect(self._on_starting)
-        # Any order's end may free a graph whose queued order waits for it.
-        executor.signals.order_finished.connect(lambda *_: QTimer.singleShot(0, self.poll))
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
+        # "Poll soon" is a child timer, not QTimer.singleShot(0, self.poll): a child dies with this controller, so
+        # no poll can reach a window that is already gone (the executor's signals may outlive it).
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self.poll)
+        # Any order's end may free a graph whose queued order waits for it.
+        executor.signals.order_finished.connect(self._order_finished)
         if not runs.library.read_only:
             self.timer.start()
-            QTimer.singleShot(0, self.poll)
+            self._soon.start()
+
+    @pyqtSlot(str, str)
+    def _order_finished(self, _order_id: str, _status: str) -> None:
+        self._soon.start()
 
     # --- reading ------------------------------------------------------------------------------------
     def poll(self) -> None:
@@ -147,6 +157,7 @@ class QueueController(QObject):
     def stop(self) -> None:
         """Take no more orders (the window closes); what is queued stays queued for the next start or the CLI."""
         self.timer.stop()
+        self._soon.stop()
         self.pump.stopped = True
 
     def fill(self) -> None:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system libraries Qt needs on Debian/Ubuntu; a no-op elsewhere or when all are present.
+# Installs the system libraries Qt needs and the PostgreSQL 15 server the team-library tests start on Debian/Ubuntu;
+# a no-op elsewhere or when all are present.
 set -euo pipefail
 if [[ "$(uname -s)" != "Linux" ]] || ! command -v dpkg-query >/dev/null 2>&1; then
     exit 0
@@ -9,6 +10,7 @@ packages=(
     libpulse0 libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
     libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libwayland-cursor0 fonts-dejavu-core
+    postgresql-15
 )
 missing=()
 for p in "${packages[@]}"; do

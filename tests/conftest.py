@@ -42,3 +42,19 @@ def _one_qapplication(qapp):  # type: ignore[no-untyped-def]
     """One QApplication for the whole run, made first: headless code then finds it instead of making a
     QCoreApplication, which would leave later widget tests without a GUI application."""
     return qapp
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the whole run, started on first use (tests/support/postgres.py)."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:  # type: ignore[no-untyped-def]
+    """A fresh, empty PostgreSQL database for this test (a psycopg SQLAlchemy URL with its password)."""
+    return str(postgres_server.fresh_database())

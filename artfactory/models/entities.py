@@ -283,3 +283,29 @@ class SchemaCacheEntry(Base):
     provider: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ProductSource(Base):
+    """A product was made from another (its metadata's "source_product_ids", indexed both ways, 0006).
+    The source is not a foreign key: "made from" outlives a deleted source."""
+
+    __tablename__ = "product_sources"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_product_sources_source", "source_id"),)
+
+
+class OrderInput(Base):
+    """An existing product an order took in (input.product, a drop from the gallery), 0006."""
+
+    __tablename__ = "order_inputs"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_order_inputs_product", "product_id"),)

@@ -1,4 +1,4 @@
-"""A real PostgreSQL server for the tests: initdb in a temp folder, started on 127.0.0.1 at a free port, stopped at exit.
+"""A real PostgreSQL server for the tests: initdb in a temp folder, on 127.0.0.1 at a free port, stopped at exit.
 
 The server comes from the system's packages (the Makefile's system step installs postgresql-15). PostgreSQL refuses to
 run as root, so as root the cluster belongs to the `postgres` system user and its tools run through `runuser`.

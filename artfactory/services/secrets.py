@@ -417,7 +417,8 @@ def install_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
     """
     global _previous_factory
     target = logger or logging.getLogger()
-    _known_from_env()
+    # The keys in the environment are read by redact() itself, at the first record: installing costs no provider
+    # module import (a cached `artfactory run` logs nothing and loads no HTTP client).
     if _previous_factory is None:
         _previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(_redacting_factory)

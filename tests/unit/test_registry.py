@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,31 @@ def test_plugins_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     registry_module._load_plugins(registry)
     assert registry.get("plugin.echo") is plugin
     assert any("broken" in problem for problem in registry.problems)
+
+
+def test_plugin_lookup_reads_entry_points_only_where_a_distribution_declares_the_group(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "plain-1.0.dist-info").mkdir(parents=True)
+    (site / "plain-1.0.dist-info" / "entry_points.txt").write_text("[console_scripts]\nplain = plain:main\n")
+    assert not registry_module._declared_anywhere("artfactory.nodes", [str(site)])
+    (site / "fancy_nodes-2.0.dist-info").mkdir()
+    (site / "fancy_nodes-2.0.dist-info" / "entry_points.txt").write_text(
+        "[artfactory.nodes]\nfancy = fancy_nodes\n")
+    assert registry_module._declared_anywhere("artfactory.nodes", [str(site), str(tmp_path / "missing")])
+
+
+def test_a_real_distribution_declaring_the_group_is_found_through_importlib_metadata(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    info = site / "fancy_nodes-2.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fancy-nodes\nVersion: 2.0\n")
+    (info / "entry_points.txt").write_text("[artfactory.nodes]\nfancy = fancy_nodes_mod\n")
+    (site / "fancy_nodes_mod.py").write_text(
+        "from artfactory.engine.nodetypes import NodeType, Port\n"
+        "FANCY = NodeType(type='plugin.fancy', title='Fancy', run=lambda c, i, p: {'text': i['text']},\n"
+        "                 inputs=(Port('text', 'text'),), outputs=(Port('text', 'text'),))\n")
+    monkeypatch.syspath_prepend(str(site))
+    registry = NodeRegistry()
+    registry_module._load_plugins(registry)
+    assert registry.get("plugin.fancy").title == "Fancy"

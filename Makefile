@@ -36,9 +36,12 @@ bench: $(VENV)/.dev
 	$(PY) bench/providers.py
 	$(PY) bench/ui.py
 	$(PY) bench/gallery.py
+	$(PY) bench/gallery.py --database postgresql
+	$(PY) bench/concurrency.py
 	$(PY) bench/sweep.py
 	$(PY) bench/cli_startup.py
 	$(PY) bench/cost_accuracy.py
+	$(PY) bench/inputs_folder.py
 
 screenshots: $(VENV)/.dev
 	$(PY) scripts/screenshots.py

@@ -54,13 +54,15 @@ def _database_url(value: str) -> str | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from artfactory.models.db import normalize_url  # postgres:// and postgresql:// mean the psycopg driver
+
     try:
-        make_url(value).get_dialect().import_dbapi()
+        make_url(normalize_url(value)).get_dialect().import_dbapi()
     except ImportError as exc:
         return f"needs a database driver that is not installed ({exc.name or exc})"
     except NoSuchModuleError:  # before ArgumentError: it is one
         return f"names a database kind this installation does not know ({value.split(':', 1)[0]!r})"
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         return "is not a database URL (such as sqlite:////path/library.sqlite3 or postgresql://host/name)"
     return None
 
@@ -70,8 +72,13 @@ class Settings:
     """User settings; persisted as JSON in the library root, overridable from the environment."""
 
     database_url: str = _setting(
-        "", "SQLAlchemy URL of the library database; empty = library.sqlite3 in the library root.",
+        "", "URL of the library database, e.g. postgresql://user@host:5432/name for a team (its password is kept in "
+        "the system keychain, never here); empty = library.sqlite3 in the library root.",
         env="ARTFACTORY_DATABASE_URL", check=_database_url,
+    )
+    products_dir: str = _setting(
+        "", "Folder holding the products (e.g. a team's shared folder); empty = products/ in the library root. "
+        "Set by `artfactory library relocate`.", env="ARTFACTORY_PRODUCTS_DIR",
     )
     # Settings of the cloud providers (each provider's ProviderSpec names the ones it reads; a provider
     # without fields here uses its declared environment variable and defaults).
@@ -88,6 +95,15 @@ class Settings:
     fal_api_url: str = _setting(
         "https://api.fal.ai", "Base URL of fal's platform API (published model prices).", env="ARTFACTORY_FAL_API_URL",
         check=_http_url,
+    )
+    fal_storage_url: str = _setting(
+        "https://rest.fal.ai", "Base URL of fal's storage API (uploads of input files).",
+        env="ARTFACTORY_FAL_STORAGE_URL", check=_http_url,
+    )
+    inline_input_bytes: int = _setting(
+        1024 * 1024, "Input files up to this size go to a provider inside the request as data: URIs; larger ones "
+        "through its upload endpoint (Replicate Files API, fal storage). Replicate recommends data URIs under 1 MB.",
+        env="ARTFACTORY_INLINE_INPUT_BYTES", minimum=0, maximum=64 * 1024 * 1024,
     )
     concurrency_local: int = _setting(
         0, "Parallel provider.local jobs; 0 = number of CPU cores.", env="ARTFACTORY_CONCURRENCY_LOCAL",
@@ -282,6 +298,10 @@ def load_settings(home: Path, problems: list[str] | None = None) -> Settings:
 def save_settings(home: Path, settings: Settings) -> None:
     """Write settings atomically (environment overrides are not written back); a bad value is refused."""
     data = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+    if data["database_url"]:  # a database password belongs in the keychain, never in this file
+        from artfactory.models.db import url_without_password
+
+        data["database_url"] = url_without_password(data["database_url"])
     for name, value in data.items():
         try:
             check_setting(name, value)

@@ -88,6 +88,8 @@ def run_selftest(home: str | os.PathLike[str] | None = None) -> int:
         ok = ok and _step("run example graph", lambda: _run_graph(state), results)
         ok = ok and _step("main window", lambda: _window(state), results)
         ok = ok and _step("video playback", _media_backend, results)
+        ok = ok and _step("video encode", lambda: _video_encode(scratch), results)
+        ok = ok and _step("postgresql driver", _postgres_driver, results)
         ok = ok and _step("about", lambda: _about(state), results)
     finally:
         library = state.get("library")
@@ -171,6 +173,38 @@ def _media_backend() -> str:
         raise StepFailed("no Qt Multimedia backend (is the FFmpeg plugin and its libraries bundled?)")
     decoders = QMediaFormat().supportedVideoCodecs(QMediaFormat.ConversionMode.Decode)
     return f"Qt Multimedia backend with {len(decoders)} video decoders"
+
+
+def _video_encode(scratch: Path) -> str:
+    """PyAV (the video nodes' FFmpeg) writes an H.264 MP4 and reads its frames back."""
+    from PIL import Image
+
+    from nodes.video_io import Mp4Writer, decoded_frames, open_video
+
+    path = scratch / "selftest.mp4"
+    writer = Mp4Writer(path, width=64, height=48, fps=12, crf=23)
+    for shade in range(0, 240, 40):
+        writer.add_image(Image.new("RGB", (64, 48), (shade, 80, 200 - shade // 2)))
+    writer.close()
+    container = open_video(path, "selftest", "selftest.mp4")
+    try:
+        frames = sum(1 for _ in decoded_frames(container, "selftest", "selftest.mp4"))
+    finally:
+        container.close()
+    if frames != 6:
+        raise StepFailed(f"wrote 6 frames, read back {frames}")
+    return f"H.264 MP4 written and read back ({frames} frames, {path.stat().st_size} bytes)"
+
+
+def _postgres_driver() -> str:
+    """The PostgreSQL driver a team library needs is there (a URL is parsed and a dialect loaded; nothing connects)."""
+    import psycopg
+    from sqlalchemy import create_engine
+
+    engine = create_engine("postgresql+psycopg://selftest@127.0.0.1:1/selftest")
+    name = engine.dialect.driver
+    engine.dispose()
+    return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__} implementation) through SQLAlchemy's {name}"
 
 
 def _about(state: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from artfactory.engine.nodetypes import Media, NewMedia, NodeError, NodeType, Param, Port, RunContext
-from artfactory.providers.local import STYLES, render, resolve_style
+from artfactory.providers.local import STYLES, inpaint, render, resolve_style
 from nodes.transform import open_image
 
 # Simulated latency is waited in slices this long, so a cancel lands well within the 1 s promise.
@@ -30,16 +30,26 @@ def _run_local(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
     # inside it, so a wave of parallel nodes costs the latency, not latency plus painting.
     started = time.monotonic()
     init_media = inputs.get("image")
-    init = None
+    mask_media = inputs.get("mask")
+    init = mask = None
     if init_media is not None:
         init, _ = open_image(init_media, "provider.local")
+    if mask_media is not None:
+        if init is None:
+            raise NodeError("provider.local: a mask needs an image to repaint; connect one to the 'image' input",
+                            "missing_input")
+        mask, _ = open_image(mask_media, "provider.local", "mask")
     ctx.check_canceled()
-    ctx.progress(5, "painting")
+    ctx.progress(5, "repainting inside the mask" if mask is not None else "painting")
     style = resolve_style(params["style"], prompt)
     try:
-        image = render(prompt, seed, style, params["width"], params["height"], init=init)
+        if init is not None and mask is not None:
+            image = inpaint(prompt, seed, style, init, mask)
+        else:
+            image = render(prompt, seed, style, params["width"], params["height"], init=init)
     except MemoryError:
-        size = f"{params['width']}×{params['height']}"
+        size = f"{init.width}×{init.height}" if init is not None and mask is not None else \
+            f"{params['width']}×{params['height']}"
         raise NodeError(f"provider.local: not enough memory for a {size} image", "too_large") from None
     if params["latency_ms"]:
         _wait(ctx, params["latency_ms"], started)
@@ -50,8 +60,10 @@ def _run_local(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
         "provider": "local",
         "model": f"procedural/{style}",
         "params": {**params, "seed": seed},
-        "source_product_ids": [init_media.product_id] if isinstance(init_media, Media) else [],
+        "source_product_ids": [m.product_id for m in (init_media, mask_media) if isinstance(m, Media)],
     }
+    if isinstance(mask_media, Media):
+        meta["inpainted"] = True  # repainted inside the mask; its second source is the mask
     return {"image": [NewMedia(image=image, format="png", meta=meta)]}
 
 
@@ -64,6 +76,8 @@ PROVIDER_LOCAL = NodeType(
     inputs=(
         Port("prompt", "text", doc="what to paint: colour, mood and subject words steer it"),
         Port("image", "image", optional=True, doc="an init image the painting is blended with"),
+        Port("mask", "mask", optional=True,
+             doc="with an image: repaint only where the mask is white (soft edge); the image keeps its size"),
     ),
     outputs=(Port("image", "image", doc="the painted image"),),
     params=(

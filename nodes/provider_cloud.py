@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import mimetypes
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from artfactory.engine.context import RemoteNotStored
 from artfactory.engine.cost import Usage
-from artfactory.engine.nodetypes import Media, NewMedia, NodeCanceled, NodeError, NodeType, Param, Port, RunContext
+from artfactory.engine.nodetypes import NewMedia, NodeCanceled, NodeError, NodeType, Param, Port, RunContext
 from artfactory.providers import registry
-from artfactory.providers.downloads import download, is_file_ref
+from artfactory.providers.downloads import download
 from artfactory.providers.http import CancelCheck, ProviderError, remembered_job
 from artfactory.providers.registry import Finished, ProviderSpec
+from artfactory.providers.uploads import FIELD_KINDS, LIST_SUFFIX, FileSender
 from artfactory.services.secrets import MissingKeyError, SecretsError, get_key
 
 # The remote job fills the progress bar up to here; downloading the outputs fills the rest.
 REMOTE_SHARE = 90.0
-# Inputs larger than this are refused before encoding: a data: URI is a third bigger than its file,
-# and providers reject very large request bodies anyway.
-MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
 # A create answered after the node was cancelled gets its cancel; wait this long for that one.
 LATE_CANCEL_FOREGROUND_S = 30.0
 # Output answers that say a finished job's files are gone for good.
@@ -41,35 +38,74 @@ def _key(provider: str) -> str:
     return key
 
 
-def _image_data_uri(value: Any) -> str:
-    """An input image as a data: URI (the one way to send a local file to both APIs without uploads)."""
-    if isinstance(value, str) and is_file_ref(value):
-        return value
-    path = getattr(value, "path", None) or getattr(value, "file", None)
-    if path is None:
-        raise NodeError(f"the image input is not a file (got {type(value).__name__})", "bad_input")
-    media_type = getattr(value, "media_type", "image")
-    if isinstance(value, Media) and media_type != "image":
-        raise NodeError(f"the image input got a {media_type}, this node sends images only", "bad_input")
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_IMAGE_BYTES:
-            raise NodeError(f"input image {path.name} is {size // (1024 * 1024)} MB; the limit is "
-                            f"{MAX_INPUT_IMAGE_BYTES // (1024 * 1024)} MB", "bad_input")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise NodeError(f"input image {path.name} cannot be read: {exc.strerror}", "bad_input") from None
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+def media_fields(params: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """(field, port kind, whole list) of each well-formed entry of a node's `media_inputs` param, in order.
+
+    Raw params are taken as they come (the canvas asks before validation): malformed entries are skipped here and
+    named by check_media_inputs."""
+    value = params.get(MEDIA_INPUTS) if isinstance(params, Mapping) else None
+    if not isinstance(value, Mapping):
+        return []
+    found = []
+    for name, kind in value.items():
+        if not isinstance(name, str) or not isinstance(kind, str) or _field_problem(name):
+            continue
+        is_list = kind.endswith(LIST_SUFFIX)
+        base = kind[: -len(LIST_SUFFIX)] if is_list else kind
+        if base in FIELD_KINDS:
+            found.append((name, base, is_list))
+    return found
 
 
-def build_input(spec: ProviderSpec, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _field_problem(name: str) -> str | None:
+    if not name.strip() or len(name) > 100 or any(c in name for c in "/\\:\n\r\t "):
+        return "is not a usable input field name"
+    if name in ("prompt", "seed"):
+        return "is filled by the node itself"
+    return None
+
+
+def check_media_inputs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Problems of the `media_inputs` param: each entry must be FIELD: KIND with KIND one of FIELD_KINDS."""
+    value = params.get(MEDIA_INPUTS)
+    if not isinstance(value, Mapping):
+        return []
+    problems = []
+    kinds = ", ".join(FIELD_KINDS)
+    for name, kind in value.items():
+        base = kind[: -len(LIST_SUFFIX)] if isinstance(kind, str) and kind.endswith(LIST_SUFFIX) else kind
+        problem = _field_problem(str(name))
+        if problem:
+            problems.append((MEDIA_INPUTS, f"field {str(name)[:60]!r} {problem}"))
+        elif base not in FIELD_KINDS:
+            problems.append((MEDIA_INPUTS, f"field {name!r} has kind {str(kind)[:40]!r}; kinds: {kinds} "
+                                           f"(with {LIST_SUFFIX} for a list)"))
+    return problems[:10]
+
+
+def image_field(spec: ProviderSpec, params: Mapping[str, Any]) -> str:
+    """The input field the node's `image` port fills."""
+    return str(params.get("image_field") or "").strip() or spec.node.image_field
+
+
+def file_ports(spec: ProviderSpec, params: Mapping[str, Any]) -> tuple[Port, ...]:
+    """The node's ports for its model's file fields (its `media_inputs`), but the one the image port fills."""
+    filled = image_field(spec, params) if isinstance(params, Mapping) else spec.node.image_field
+    return tuple(
+        Port(name, kind, optional=True, whole_list=is_list,
+             doc=f"sent as input.{name}" + (" (the whole batch, as a list)" if is_list else ""))
+        for name, kind, is_list in media_fields(params) if name != filled and name not in ("prompt", "image")
+    )
+
+
+def build_input(spec: ProviderSpec, inputs: Mapping[str, Any], params: Mapping[str, Any],
+                files: FileSender | None = None) -> dict[str, Any]:
     """The JSON input sent to the provider.
 
     Starts from the free-form `input` param; a non-empty `prompt` port value overrides input["prompt"]
-    (the wire is the more specific, per-item source); an image goes in as a data: URI under
-    `image_field` (default: the field the provider declares); `seed` is sent only when >= 0.
+    (the wire is the more specific, per-item source); the image port's file goes under `image_field`
+    (default: the field the provider declares) and each file port's under its field — as `files` sends
+    them (a data: URI, an uploaded file's URL, a local path); `seed` is sent only when >= 0.
     """
     body = copy.deepcopy(dict(params.get("input") or {}))
     prompt = inputs.get("prompt")
@@ -77,12 +113,25 @@ def build_input(spec: ProviderSpec, inputs: Mapping[str, Any], params: Mapping[s
         body["prompt"] = prompt
     image = inputs.get("image")
     if image is not None:
-        field = str(params.get("image_field") or "").strip() or spec.node.image_field
-        body[field] = _image_data_uri(image)
+        body[image_field(spec, params)] = _send(files, spec, image, image_field(spec, params), "image")
+    for port in file_ports(spec, params):
+        value = inputs.get(port.name)
+        if value is None:
+            continue
+        if port.whole_list:
+            body[port.name] = [_send(files, spec, item, port.name, port.kind) for item in value]
+        else:
+            body[port.name] = _send(files, spec, value, port.name, port.kind)
     seed = params.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
         body["seed"] = seed
     return body
+
+
+def _send(files: FileSender | None, spec: ProviderSpec, value: Any, field: str, kind: str) -> str:
+    if files is None:  # no key, no order: files go inline (nothing is uploaded without both)
+        files = FileSender(replace(spec, media=replace(spec.media, upload=None)), settings=None, key="", order_id="")
+    return files.send(value, field, kind)
 
 
 def elide_data(value: Any) -> Any:
@@ -259,7 +308,13 @@ def run_cloud(spec: ProviderSpec, ctx: RunContext, inputs: Mapping[str, Any],
     if not model:
         raise NodeError(spec.node.model_hint or f"choose a {spec.name} {model_param}", "bad_input")
     key = _key(spec.id)
-    body = build_input(spec, inputs, params)
+    files = FileSender(spec, settings=ctx.settings, key=key, order_id=str(getattr(ctx, "order_id", "") or ""),
+                       cancelled=lambda: bool(ctx.canceled), resuming=remembered_job(ctx) is not None,
+                       on_upload=lambda message: ctx.progress(0.0, message))
+    try:
+        body = build_input(spec, inputs, params, files)
+    except ProviderError as exc:  # an upload that did not get through (its message names the file)
+        raise CloudNodeError(str(exc), exc.code) from None
     report = _progress_reporter(ctx)
     times: dict[str, str] = {"created": _now_iso()}
 
@@ -300,10 +355,14 @@ def run_cloud(spec: ProviderSpec, ctx: RunContext, inputs: Mapping[str, Any],
 
 _INPUTS = (
     Port("prompt", "text", doc="goes into input.prompt (overrides a prompt set in the input object)"),
-    Port("image", "image", optional=True, doc="sent as a data: URI under image_field"),
+    Port("image", "image", optional=True, doc="sent under image_field (a data: URI, or uploaded when large)"),
 )
 _SEED = Param("seed", "int", -1, "seed sent to the model; -1 = let the model choose (not sent)", minimum=-1)
 _INPUT = Param("input", "object", {}, "model input as JSON; the prompt and image ports fill their fields")
+MEDIA_INPUTS = "media_inputs"
+_MEDIA_INPUTS = Param(MEDIA_INPUTS, "object", {},
+                      "the model's file fields that are input ports, as FIELD: KIND (image, mask, video, media; "
+                      "KIND[] takes the whole batch as a list); filled when the model's schema is loaded")
 # One NodeType per spec, made once: the node registry tells types apart by identity.
 _made: dict[str, tuple[ProviderSpec, NodeType]] = {}
 
@@ -317,7 +376,7 @@ def node_type_for(spec: ProviderSpec) -> NodeType:
     def run(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, list[Any]]:
         return run_cloud(spec, ctx, inputs, params)
 
-    image_field = Param("image_field", "string", "",
+    image_field_param = Param("image_field", "string", "",
                         f"input field for the image port; empty = \"{spec.node.image_field}\"")
     node_type = NodeType(
         type=spec.node_type,
@@ -325,9 +384,11 @@ def node_type_for(spec: ProviderSpec) -> NodeType:
         run=run,
         inputs=_INPUTS,
         outputs=(Port("media", "media"),),
-        params=(spec.node.model, _INPUT, _SEED, *spec.node.extra_params, image_field),
+        params=(spec.node.model, _INPUT, _SEED, *spec.node.extra_params, image_field_param, _MEDIA_INPUTS),
         doc=spec.node.doc,
         provider=spec.id,
+        check_params=check_media_inputs,
+        extra_inputs=lambda params: file_ports(spec, params),
     )
     _made[spec.id] = (spec, node_type)
     return node_type

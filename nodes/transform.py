@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import (
-    Image,
-    ImageColor,
-    ImageDraw,
-    ImageEnhance,
-    ImageFilter,
-    ImageFont,
-    ImageOps,
-    UnidentifiedImageError,
-)
+from artfactory.engine.nodetypes import Media, NewMedia, NodeError, NodeType, Param, Port, RunContext, frames_hint
+from artfactory.lazy import lazy_module
 
-from artfactory.engine.nodetypes import Media, NewMedia, NodeError, NodeType, Param, Port, RunContext
+if TYPE_CHECKING:
+    from PIL import Image, ImageColor, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+else:  # Pillow is imported when an image is first touched: a fully cached run and `artfactory nodes` never touch one.
+    Image = lazy_module("PIL.Image")
+    ImageColor = lazy_module("PIL.ImageColor")
+    ImageDraw = lazy_module("PIL.ImageDraw")
+    ImageEnhance = lazy_module("PIL.ImageEnhance")
+    ImageFilter = lazy_module("PIL.ImageFilter")
+    ImageFont = lazy_module("PIL.ImageFont")
+    ImageOps = lazy_module("PIL.ImageOps")
 
-Operation = Callable[[Image.Image, Mapping[str, Any], Media], Image.Image]
+Operation = Callable[["Image.Image", Mapping[str, Any], Media], "Image.Image"]
 Outputs = dict[str, list[Any]]
 RunFn = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], Outputs]
 MAX_SIDE = 16384
 # Clockwise quarter turns as Pillow transposes (whose names count counter-clockwise).
-CLOCKWISE_QUARTERS = {90.0: Image.Transpose.ROTATE_270, 180.0: Image.Transpose.ROTATE_180,
-                      270.0: Image.Transpose.ROTATE_90}
+CLOCKWISE_QUARTERS = {90.0: "ROTATE_270", 180.0: "ROTATE_180", 270.0: "ROTATE_90"}
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 
 
@@ -38,7 +38,7 @@ def open_image(media: Any, node: str, port: str = "image") -> tuple[Image.Image,
                         "bad_input")
     if media.media_type != "image":
         raise NodeError(f"{node} expects an image but received a {media.media_type} "
-                        f"(product {media.product_id})", "media_type")
+                        f"(product {media.product_id}){frames_hint(media.media_type, 'image')}", "media_type")
     try:
         with Image.open(media.path) as src:
             fmt = (src.format or "png").lower()
@@ -47,7 +47,7 @@ def open_image(media: Any, node: str, port: str = "image") -> tuple[Image.Image,
     except FileNotFoundError:
         raise NodeError(f"{node}: the file of product {media.product_id} is missing ({media.path})",
                         "missing_file") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise NodeError(f"{node}: product {media.product_id} is not a readable image ({exc})",
                         "bad_image") from None
     image = _normalise_mode(image)
@@ -178,7 +178,7 @@ def _rotate(image: Image.Image, params: Mapping[str, Any], media: Media) -> Imag
         return image.copy()
     if turn in CLOCKWISE_QUARTERS and (expand or turn == 180.0 or image.width == image.height):
         # Quarter turns are exact pixel moves: no resampling blur and no uncovered corners to fill.
-        return image.transpose(CLOCKWISE_QUARTERS[turn])
+        return image.transpose(Image.Transpose[CLOCKWISE_QUARTERS[turn]])
     fill = params["fill"].strip().lower()
     if fill in ("", "transparent", "none"):
         if not has_alpha(image):

@@ -1,5 +1,5 @@
 """Render the README screenshots offscreen: the main window after a run, the template browser, preferences,
-the gallery, the product viewer with lineage, compare, and the light theme."""
+the gallery, the product viewer with lineage, compare, the mask painter, and the light theme."""
 
 from __future__ import annotations
 
@@ -130,6 +130,8 @@ def main() -> int:
     money_shots(app, window)
     sweep_shot(app, window)
     modes_shot(app, window)
+    video_shot(app, window)
+    mask_shot(app, window)
 
     # The light theme, switched live as Preferences does, on the first graph after its run.
     window.app.update_settings(theme="light")
@@ -217,6 +219,67 @@ def modes_shot(app: object, window: object) -> None:
     tab.view.zoom_to_fit()
     settle(app, 0.8)
     save(window.grab(), "bypass-mute.png")  # type: ignore[attr-defined]
+
+
+def video_shot(app: object, window: object) -> None:
+    """The shipped "Video → stylise frames → video" after a Run: a clip, its frames graded, assembled again."""
+    from artfactory.config import shipped_graphs_dir
+
+    tab = window.files.open_file(shipped_graphs_dir() / "video-stylise-frames.json")  # type: ignore[attr-defined]
+    assert tab is not None, "video-stylise-frames.json did not open"
+    window.resize(1480, 900)  # type: ignore[attr-defined]
+    settle(app, 0.4)
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 180, "the video pipeline")
+    makers = [n.id for n in tab.controller.doc.nodes if (r := tab.controller.run_state.get(n.id)) and r.products]
+    wait(app, lambda: all(tab.view.node_item(n)._thumbs and not tab.view.node_item(n)._thumbs[0].pixmap().isNull()
+                          for n in makers), 30, "the video pipeline's thumbnails")
+    tab.view.graph.clear_selection()  # frame the whole pipeline (two rows, as the template places them)
+    tab.view.zoom_to_fit()
+    settle(app, 0.4)
+    tab.view.select(["stylised"])
+    settle(app, 0.8)
+    save(window.grab(), "video-pipeline.png")  # type: ignore[attr-defined]
+
+
+def mask_shot(app: object, window: object) -> None:
+    """The mask painter over the landscape of the shipped "Inpaint with a mask": the right-hand peaks brushed in,
+    a notch erased, the edge feathered."""
+    from PyQt6.QtCore import QPointF
+
+    from artfactory.config import shipped_graphs_dir
+    from artfactory.views.dialogs.mask_canvas import Tool
+    from artfactory.views.dialogs.mask_painter import MaskPainterDialog
+
+    tab = window.files.open_file(shipped_graphs_dir() / "inpaint-with-a-mask.json")  # type: ignore[attr-defined]
+    assert tab is not None, "inpaint-with-a-mask.json did not open"
+    window.run_graph()  # type: ignore[attr-defined]
+    wait(app, lambda: not tab.controller.run_state.running, 120, "the inpaint template")
+    state = tab.controller.run_state.get("photo")
+    assert state is not None and state.products, "the inpaint template made no photo"
+    dialog = MaskPainterDialog(window.app.library, state.products[0][0], window)  # type: ignore[attr-defined]
+    dialog.resize(1280, 860)
+    dialog.show()
+    settle(app, 0.4)
+    canvas = dialog.canvas
+    dialog.set_brush_size(56)
+    # Brush the right-hand peaks in a few sweeps, then take a notch back with the eraser, as a hand would.
+    for y in (330, 375, 415):
+        points = [QPointF(x, y - 40 * (x - 500) / 260 + 10 * ((x // 60) % 2)) for x in range(500, 760, 20)]
+        canvas.begin_stroke(points[0], canvas.tool)
+        for point in points[1:]:
+            canvas.continue_stroke(point)
+        canvas.end_stroke()
+    dialog.set_tool(Tool.ERASER)
+    dialog.set_brush_size(36)
+    canvas.begin_stroke(QPointF(600, 420), canvas.tool)
+    canvas.continue_stroke(QPointF(640, 380))
+    canvas.end_stroke()
+    dialog.feather_spin.setValue(6)
+    dialog.set_tool(Tool.BRUSH)
+    settle(app, 0.6)
+    save(dialog.grab(), "mask-painter.png")
+    dialog.reject()
 
 
 def sweep_shot(app: object, window: object) -> None:

@@ -58,3 +58,14 @@ def postgres_server():  # type: ignore[no-untyped-def]
 def postgres_url(postgres_server) -> str:  # type: ignore[no-untyped-def]
     """A fresh, empty PostgreSQL database for this test (a psycopg SQLAlchemy URL with its password)."""
     return str(postgres_server.fresh_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The library database a test runs on; a module opts in to both with
+    `pytestmark = pytest.mark.usefixtures("db_backend")`. For "postgresql", ARTFACTORY_DATABASE_URL names a fresh
+    database already on the newest schema, so Library.open, the CLI and subprocesses all use it."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv("ARTFACTORY_DATABASE_URL", server.fresh_library_database())
+    return str(request.param)

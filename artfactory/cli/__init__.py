@@ -20,6 +20,7 @@ from artfactory.cli.common import (
     EXIT_OK,
     CliError,
     close_libraries,
+    database_override,
     emit,
     positive_int,
 )
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json = getattr(args, "json", False)
         args.debug = getattr(args, "debug", False)
         args.home = home = getattr(args, "home", None)
-        return dispatch(args)
+        with database_override(getattr(args, "database", None)):
+            return dispatch(args)
     except CliError as exc:
         _report(str(exc), as_json, exc.payload)
         return exc.code

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.status import OrderStatus
@@ -14,6 +17,7 @@ if TYPE_CHECKING:  # the library pulls in SQLAlchemy: imported only by the comma
     from artfactory.services.library import Library
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DATABASE_ENV = "ARTFACTORY_DATABASE_URL"
 _opened: list[Library] = []  # closed by close_libraries() when the command ends
 
 
@@ -60,6 +64,31 @@ def positive_int(text: str) -> int:
     return value
 
 
+@contextmanager
+def database_override(url: str | None) -> Iterator[None]:
+    """`--database URL`: the library database of this command (or of the app it opens), for this process and the
+    ones it starts; it wins over ARTFACTORY_DATABASE_URL and the settings. A bad URL is a bad-input error that
+    never repeats a password."""
+    if not url:
+        yield
+        return
+    from artfactory.config import check_setting
+
+    try:
+        check_setting("database_url", url)
+    except ValueError as exc:
+        raise CliError(f"--database {exc}") from None
+    previous = os.environ.get(DATABASE_ENV)
+    os.environ[DATABASE_ENV] = url  # read by load_settings, wherever the library is opened
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(DATABASE_ENV, None)
+        else:
+            os.environ[DATABASE_ENV] = previous
+
+
 def open_library(args: argparse.Namespace, writes: bool = False) -> Library:
     from artfactory.services.library import Library
 
@@ -79,10 +108,10 @@ def close_libraries() -> None:
 
 def sweep_first(library: Library) -> None:
     """Before a command writes: clear crash leftovers of earlier runs, and say once what moved where."""
-    from artfactory.services.sweep import sweep_library
+    from artfactory.services.sweep import CLI_WALK_EVERY_S, sweep_library
 
     try:
-        message = sweep_library(library).message
+        message = sweep_library(library, walk_every_s=CLI_WALK_EVERY_S).message
     except Exception as exc:  # housekeeping: a failure is said, and the command still runs
         message = f"could not check the library for crash leftovers: {exc}"
     if message:

@@ -19,6 +19,9 @@ def _common() -> _Parser:
     # Added to every sub-command with SUPPRESS defaults, so the options work before or after the command.
     common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help="library root folder")
+    common.add_argument("--database", default=argparse.SUPPRESS, metavar="URL",
+                        help="library database, e.g. postgresql://user@host/name (the password from the keychain); "
+                             "default: ARTFACTORY_DATABASE_URL, the settings, else library.sqlite3 in the library root")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document on stdout")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return common
@@ -83,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("graph", type=Path)
     check.set_defaults(handler=validate.cmd_validate)
 
-    products_sub = actions(command("products", "list or show products"))
+    products_sub = actions(command("products", "list, show or trace products"))
     plist = products_sub.add_parser("list", parents=[common])
     plist.add_argument("--order")
     plist.add_argument("--collection")
@@ -94,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     pshow = products_sub.add_parser("show", parents=[common])
     pshow.add_argument("product_id")
     pshow.set_defaults(handler=products.cmd_products_show)
+    pancestry = products_sub.add_parser("ancestry", parents=[common],
+                                        help="walk back from a product through what it was made from")
+    pancestry.add_argument("product_id")
+    pancestry.set_defaults(handler=products.cmd_products_ancestry)
 
     orders_sub = actions(command("orders", "list or show orders"))
     olist = orders_sub.add_parser("list", parents=[common])
@@ -145,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     from artfactory.cli import queue  # the queue group's whole registration
 
     queue.add_commands(command, actions, common, budget)
+
+    from artfactory.cli import library  # the library group's whole registration
+
+    library.add_commands(command, actions, common)
 
     from artfactory.cli import spend  # here, not above: this block is the spend command's whole registration
 

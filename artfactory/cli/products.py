@@ -1,4 +1,4 @@
-"""`products list` and `products show`."""
+"""`products list`, `products show` and `products ancestry`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,34 @@ def cmd_products_show(args: argparse.Namespace) -> int:
     from artfactory.services import lineage
 
     return emit_detail(args, open_library(args), lineage.product_detail, args.product_id)
+
+
+def cmd_products_ancestry(args: argparse.Namespace) -> int:
+    from artfactory.services import lineage
+
+    library = open_library(args)
+    with library.db.session() as db:
+        try:
+            ancestry = lineage.product_ancestry(db, args.product_id)
+        except lineage.NotFound as exc:
+            raise CliError(str(exc)) from None
+
+    def human() -> None:
+        out = table(f"ancestry of {ancestry.id} across {len(ancestry.orders)} order(s)",
+                    ("back", "product", "made by", "order", "prompt"), overflow="fold")
+        for step in ancestry.steps:
+            link = step.product
+            out.add_row(str(step.depth), escape(link.label if link.missing else f"{link.name} ({link.id})"),
+                        escape(f"{link.node_id} ({link.node_type})" if link.node_id else ""),
+                        escape(link.order_id or ""), escape(link.prompt[:50]))
+        console().print(out)
+        if ancestry.first_prompt:
+            console().print(f"first prompt: {escape(ancestry.first_prompt)}")
+        if ancestry.truncated:
+            console().print(f"(stopped after {len(ancestry.steps)} products)")
+
+    emit(args, ancestry.to_json(), human)
+    return EXIT_OK
 
 
 def cmd_products_list(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from artfactory import __version__
 from artfactory.config import Settings, save_settings
 from artfactory.controllers.graph_controller import GraphController
+from artfactory.controllers.live_controller import LiveChanges
 from artfactory.controllers.run_controller import RunController
 from artfactory.engine import document as graph_document
 from artfactory.engine.document import GraphDocument
@@ -29,7 +30,8 @@ from artfactory.services.thumbnails import thumbnail_path
 log = logging.getLogger("artfactory")
 # The libraries the About dialog credits: our direct dependencies, as installed.
 BUNDLED = ("PyQt6", "PyQt6-Qt6", "NodeGraphQt", "Qt.py", "SQLAlchemy", "alembic", "httpx", "pillow",
-           "keyring", "networkx", "platformdirs", "rich", "dynamicprompts", "superqt")
+           "keyring", "networkx", "platformdirs", "rich", "dynamicprompts", "superqt", "av", "psycopg",
+           "psycopg-binary")
 
 
 class AppController(QObject):
@@ -42,6 +44,10 @@ class AppController(QObject):
         self.library = library
         self.registry = library.registry
         self.runs = RunController(library, self)
+        # A shared PostgreSQL library tells this app what other apps and CLI runs change (nothing on SQLite).
+        self.live = LiveChanges(library, self)
+        self.live.orders_changed.connect(self.runs.note_changed_orders)
+        self.live.resync.connect(self.runs.resync_history)
 
     @property
     def settings(self) -> Settings:

@@ -97,8 +97,9 @@ class GraphController(GraphModel):
 
     def port_kind(self, node_id: str, port: str, side: str) -> str | None:
         """The kind of a node's output (side "out") or input (side "in") port."""
-        node_type = self.node_type(node_id)
-        found = (node_type.output(port) if side == "out" else node_type.input(port)) if node_type else None
+        node_type, spec = self.node_type(node_id), self.doc.node(node_id)
+        params = spec.params if spec is not None else None
+        found = (node_type.output(port) if side == "out" else node_type.input_for(port, params)) if node_type else None
         return found.kind if found is not None else None
 
     def add_linked_node(self, type_name: str, pos: Point, node_id: str, port: str, side: str) -> str | None:

@@ -156,7 +156,7 @@ class GraphModel(QObject):
             return f"Cannot connect: unknown node type {(s_spec if s_type is None else t_spec).type!r}"
         if target_port.startswith(PARAM_INPUT_PREFIX):
             return self._check_param_link(s_spec, source_port, t_spec, target_port)
-        out_port, in_port = s_type.output(source_port), t_type.input(target_port)
+        out_port, in_port = s_type.output(source_port), t_type.input_for(target_port, t_spec.params)
         if out_port is None:
             return f"Cannot connect: {s_type.title} has no output {source_port!r}"
         if in_port is None:
@@ -223,7 +223,7 @@ class GraphModel(QObject):
                     stack.append(spec.id)
                     continue
                 node_type = self.registry.get(spec.type)
-                port = node_type.input(edge.target_port) if node_type else None
+                port = node_type.input_for(edge.target_port, spec.params) if node_type else None
                 if port is not None and kind != "any" and not port_fits(kind, port.kind):
                     return port.kind
         return None

@@ -84,6 +84,7 @@ class RunController(QObject):
     """Owns the Executor for the app; one order per graph at a time (Run on a running graph queues the next)."""
 
     order_added = pyqtSignal(str)  # order id
+    history_added = pyqtSignal(str)  # order id: an order another app or CLI run started (a shared library)
     order_changed = pyqtSignal(str)
     node_changed = pyqtSignal(str, str)  # order id, node id
     message = pyqtSignal(str)
@@ -289,6 +290,49 @@ class RunController(QObject):
                                                   created, history=True)
                 added.append(order.id)
         return added
+
+    def note_changed_orders(self, orders: dict[str, str]) -> None:
+        """Orders another process added or moved on (live changes of a shared library): new ones are listed,
+        listed ones show their new status. Orders this app runs report through the executor instead."""
+        for order_id, status in orders.items():
+            if order_id in self._runners:
+                continue
+            info = self.orders.get(order_id)
+            if info is None:
+                if status and self._load_order(order_id):
+                    self.history_added.emit(order_id)
+                continue
+            if not status or not info.history:
+                continue  # deleted (the row stays until the panel reloads, as for a local delete), or this app's own
+            info.status = order_status(status)
+            if info.nodes:  # opened in the panel: its nodes' statuses are re-read too
+                info.nodes.clear()
+                self.load_items(order_id)
+            else:
+                self.order_changed.emit(order_id)
+        self.queue.poll()  # a queued order taken or added elsewhere
+
+    def resync_history(self) -> None:
+        """After live changes may have been missed (a reconnect): re-read the statuses of the listed history orders
+        and list newer ones."""
+        history = [o for o, info in self.orders.items() if info.history]
+        with self.library.db.session() as session:
+            statuses = dict(session.query(Order.id, Order.status).filter(Order.id.in_(history)).all()) if history \
+                else {}
+        self.note_changed_orders({o: s for o, s in statuses.items() if order_status(s) != self.orders[o].status})
+        for order_id in reversed(self.load_history()):
+            self.history_added.emit(order_id)
+
+    def _load_order(self, order_id: str) -> bool:
+        with self.library.db.session() as session:
+            order = session.get(Order, order_id)
+            if order is None or (order.status == OrderStatus.QUEUED and order.queue_position is not None):
+                return False  # gone again, or waiting in the queue (the queue section lists it)
+            summary = lineage.order_summary(session, order)
+            created = order.created_at.timestamp() if order.created_at else 0.0
+            self.orders[order.id] = OrderInfo(order.id, summary["name"] or order.id, order_status(order.status),
+                                              created, history=True)
+        return True
 
     def load_items(self, order_id: str) -> None:
         """Per-node statuses of a history order, read when the user opens it."""

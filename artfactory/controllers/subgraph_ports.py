@@ -45,7 +45,7 @@ def check_link(doc: GraphDocument, registry: NodeRegistry, reaches: Callable[[st
             node_type = registry.get(spec.type)
             if node_type is None:
                 return f"Cannot connect: unknown node type {spec.type!r}"
-            found = node_type.output(port) if output else node_type.input(port)
+            found = node_type.output(port) if output else node_type.input_for(port, spec.params)
             kind, title = (found.kind if found is not None else None), node_type.title
         if kind is None:
             return f"Cannot connect: {title} has no {'output' if output else 'input'} {port!r}"

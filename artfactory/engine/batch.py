@@ -19,6 +19,7 @@ from artfactory.engine.nodetypes import (
     NodeCanceled,
     NodeError,
     NodeType,
+    frames_hint,
     media_facts,
 )
 from artfactory.engine.ports import ProductDraft, ProductStorage, ProductStorageError, encode_outputs, encode_value
@@ -40,6 +41,7 @@ class NodeOutcome:
     error: str | None = None
     code: str | None = None
     usage: list[Usage] = field(default_factory=list)  # what its remote jobs used (also on failure, when known)
+    messages: list[str] = field(default_factory=list)  # what the node logged (e.g. the files a folder skipped)
 
     @property
     def encoded(self) -> dict[str, list[Any]]:
@@ -75,9 +77,29 @@ def _check_media(node_type: NodeType, port_name: str, values: Sequence[Any]) -> 
     for value in values:
         if isinstance(value, Media) and value.media_type != port.kind:
             raise NodeError(
-                f"input {port_name!r} of {node_type.type} takes an {port.kind} but received a "
-                f"{value.media_type} (product {value.product_id})", code="media_type",
+                f"input {port_name!r} of {node_type.type} takes {_a(port.kind)} but received "
+                f"{_a(value.media_type)} (product {value.product_id})" + frames_hint(value.media_type, port.kind),
+                code="media_type",
             )
+
+
+def _masks_converted(node_type: NodeType, ctx: NodeContext, inputs: dict[str, list[Any] | None],
+                     ) -> dict[str, list[Any] | None]:
+    """Every value on a `mask` input as a one-channel file (DESIGN §3): an image is converted, a mask passes."""
+    mask_ports = [p.name for p in node_type.inputs if p.kind == "mask" and inputs.get(p.name) is not None]
+    if not mask_ports:
+        return inputs
+    from artfactory.engine.masks import as_mask
+
+    temp_dir = getattr(ctx.storage, "temp_dir", None)
+    converted = dict(inputs)
+    for name in mask_ports:
+        converted[name] = [as_mask(value, temp_dir, node=node_type.type, port=name) for value in inputs[name] or ()]
+    return converted
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
 def param_sweep(node_type: NodeType, node_id: str, inputs: Mapping[str, list[Any] | None],
@@ -130,6 +152,7 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
     for name, values in inputs.items():
         if values is not None:
             _check_media(node_type, name, values)
+    inputs = _masks_converted(node_type, ctx, inputs)
     combos = param_sweep(node_type, ctx.node_id, swept) if swept else [{}]
     count = batch_size(node_type, inputs)
     if not combos:
@@ -195,7 +218,7 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
 
 
 def _one_media_output(node_type: NodeType) -> bool:
-    return len(node_type.outputs) == 1 and node_type.outputs[0].kind in ("image", "video", "media")
+    return len(node_type.outputs) == 1 and node_type.outputs[0].kind in ("image", "video", "media", "mask")
 
 
 def item_key(node_type: NodeType, item_inputs: Mapping[str, Any], item_params: Mapping[str, Any],
@@ -291,7 +314,7 @@ def execute_node(node_type: NodeType, node_id: str, ctx: NodeContext, inputs: Ma
         stored_values, drafts = store_new_media(node_type, node_id, values, storage, project_id=project_id,
                                                 params=params, find_existing=find_existing)
         return NodeOutcome(node_id, NodeStatus.EXECUTED, stored_values, drafts, list(ctx.collection_adds),
-                           usage=list(ctx.usage))
+                           usage=list(ctx.usage), messages=list(ctx.messages))
     except NodeCanceled:
         return NodeOutcome(node_id, NodeStatus.CANCELED, error="canceled", code="canceled", usage=list(ctx.usage))
     except NodeError as exc:

@@ -87,7 +87,7 @@ class _NodeTask(QRunnable):
         if make is None:
             return
         for draft in outcome.products:
-            if draft.stored.info.media_type != "image":
+            if draft.stored.info.media_type not in ("image", "video"):  # a video's is its poster frame (PyAV)
                 continue
             try:
                 make(draft.id, self.services.storage.absolute(draft.stored.relative_path))
@@ -450,6 +450,7 @@ class OrderRunner(QObject):
                     self.item_ids[node_id], order_id=self.order_id, project_id=self.project_id,
                     status=NodeStatus.EXECUTED, outputs=outcome.encoded, products=outcome.products,
                     collection_adds=outcome.collection_adds, cost=cost,
+                    **({"message": "\n".join(outcome.messages)} if outcome.messages else {}),
                 )
             except Exception as exc:  # e.g. disk full: the node fails, its files go, the library stays whole
                 log.info("could not record %s", node_id, exc_info=log.isEnabledFor(logging.DEBUG))

@@ -175,7 +175,7 @@ def bypass_pairs(spec: NodeSpec, registry: NodeRegistry, incoming: dict[End, End
     if node_type is None:
         return pairs
     for out_port in node_type.outputs:
-        for in_port in node_type.inputs:
+        for in_port in node_type.inputs_for(spec.params):
             if (spec.id, in_port.name) in incoming and port_fits(in_port.kind, out_port.kind):
                 pairs[out_port.name] = in_port.name
                 break
@@ -238,7 +238,7 @@ def wire(doc: GraphDocument, registry: NodeRegistry) -> Wiring:
         for edge in by_target.get(node_id, []):
             origin, origin_port = resolved.get((edge.source, edge.source_port), (edge.source, edge.source_port))
             if origin in wiring.muted:
-                port = node_type.input(edge.target_port)
+                port = node_type.input_for(edge.target_port, spec.params)
                 # A muted source takes its consumers along, unless they can do without it (an optional input,
                 # a param input falling back to the param's own value).
                 if (port is not None and not port.optional) or (
@@ -266,7 +266,7 @@ def _port_kind(registry: NodeRegistry | None, spec: NodeSpec, port: str, output:
     if not output and port.startswith(PARAM_INPUT_PREFIX):
         param = node_type.param(port[len(PARAM_INPUT_PREFIX):])
         return param_port_kind(param.kind) if param is not None else "any"
-    found = node_type.output(port) if output else node_type.input(port)
+    found = node_type.output(port) if output else node_type.input_for(port, spec.params)
     return found.kind if found is not None else "any"
 
 

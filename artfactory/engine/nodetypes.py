@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from artfactory.engine.cost import Usage
 
 # "any": a port whose values are checked where they land (value.list, whose items may be numbers or text).
-PORT_KINDS = ("text", "image", "video", "media", "number", "any")
+# "mask": a one-channel image (white = the area to change); an image arriving there is converted when the node runs.
+PORT_KINDS = ("text", "image", "video", "media", "number", "any", "mask")
 _LARGEST_INT = 2**63 - 1
 PARAM_KINDS = ("string", "text", "int", "float", "bool", "choice", "object", "path", "list")
 MAX_LIST_ITEMS = 1000  # a "list" param (value.list): one execution downstream per item
@@ -31,10 +32,21 @@ def port_fits(source: str, target: str) -> bool:
         return True
     if source == "any":  # plain values only: their items are checked where they land
         return target in ("text", "number")
-    if target == "media" and source in ("image", "video"):
+    if target == "media" and source in ("image", "video", "mask"):
         return True
+    # A mask is an image with one channel, so it fits any image input; an image (or a media item, checked when
+    # the node runs) fits a mask input and is reduced to one channel then: its alpha if real, else its luminance.
+    if source == "mask":
+        return target == "image"
+    if target == "mask":
+        return source in ("image", "media")
     # A media output may feed an image or video input; each item is checked when the node runs.
     return source == "media" and target in ("image", "video")
+
+
+def frames_hint(source: str, target: str) -> str:
+    """The fix to name when a video meets an image-only input: image nodes work on frames, not clips."""
+    return "; extract frames first with video.frames" if source == "video" and target in ("image", "mask") else ""
 
 
 # Which port kinds can carry a value into a param of each kind (a param input, DESIGN §10).
@@ -333,6 +345,12 @@ class NodeType:
     check_params: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
     # Whether these params ask for a fresh random seed although the seed param is concrete (value.seed random).
     random_seed: Callable[[Mapping[str, Any]], bool] | None = None
+    # Its outputs are products already in the library that the order takes in (input.product): recorded per order
+    # (order_inputs), so a product's "used in" names the orders that took it.
+    takes_in: bool = False
+    # Input ports a node has beyond `inputs`, made from its params (a provider node's schema fields that take
+    # files); it must tolerate raw, unchecked params. Validation, planning and runs see them through inputs_for().
+    extra_inputs: Callable[[Mapping[str, Any]], tuple[Port, ...]] | None = None
 
     @property
     def family(self) -> str:
@@ -343,6 +361,24 @@ class NodeType:
 
     def input(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)
+
+    def inputs_for(self, params: Mapping[str, Any] | None) -> tuple[Port, ...]:
+        """The input ports of a node of this type with these params: the declared ones, then its extra ones."""
+        if self.extra_inputs is None or not params:
+            return self.inputs
+        taken = {p.name for p in self.inputs}
+        return (*self.inputs, *(p for p in self.extra_inputs(params) if p.name not in taken))
+
+    def input_for(self, name: str, params: Mapping[str, Any] | None) -> Port | None:
+        return next((p for p in self.inputs_for(params) if p.name == name), None)
+
+    def specialized(self, params: Mapping[str, Any] | None) -> NodeType:
+        """This type with a node's extra inputs made declared ones (what a planned node runs with); itself when
+        there are none. Never registered: the registry keeps the declared type."""
+        inputs = self.inputs_for(params)
+        if inputs is self.inputs or len(inputs) == len(self.inputs):
+            return self
+        return replace(self, inputs=inputs, extra_inputs=None)
 
     def output(self, name: str) -> Port | None:
         return next((p for p in self.outputs if p.name == name), None)

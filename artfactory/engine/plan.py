@@ -122,7 +122,8 @@ def build_plan(
         node_type = registry.get(spec.type)
         assert node_type is not None  # validated
         params, _ = resolve_params(node_type, spec.params)
-        planned[spec.id] = PlannedNode(spec.id, node_type, params, [], position=position)
+        # A node's extra inputs (a provider's schema fields) are ports like the declared ones from here on.
+        planned[spec.id] = PlannedNode(spec.id, node_type.specialized(params), params, [], position=position)
         graph.add_node(spec.id)
     for node_id, node_links in wiring.links.items():
         for port, source, source_port in node_links:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from artfactory.engine.document import MODES, GraphDocument, NodeSpec, name_problem, short
 from artfactory.engine.graph_power import REROUTE, bypass_pairs, flatten, incoming_links
-from artfactory.engine.nodetypes import PARAM_INPUT_PREFIX, param_carries, param_port_kind, port_fits
+from artfactory.engine.nodetypes import (
+    PARAM_INPUT_PREFIX,
+    frames_hint,
+    param_carries,
+    param_port_kind,
+    port_fits,
+)
 from artfactory.engine.registry import NodeRegistry
 
 
@@ -143,15 +150,19 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
         if edge.target_port.startswith(PARAM_INPUT_PREFIX):
             _param_edge(edge, source_type, target_type, errors, connected)
             continue
-        out_port, in_port = source_type.output(edge.source_port), target_type.input(edge.target_port)
+        out_port, in_port = source_type.output(edge.source_port), target_type.input_for(edge.target_port,
+                                                                                        target.params)
         if out_port is None:
             names = ", ".join(p.name for p in source_type.outputs) or "none"
             errors.add(edge.source, "unknown_port",
                        f"{source.type} has no output {short(edge.source_port)} (outputs: {names})")
         if in_port is None:
-            names = ", ".join(p.name for p in target_type.inputs) or "none"
+            names = ", ".join(p.name for p in target_type.inputs_for(target.params)) or "none"
+            # A provider node's file-field ports come from its media_inputs param (filled when its schema loads).
+            hint = (f"; a model's file field is a port once the node's media_inputs names it, e.g. "
+                    f"{json.dumps({edge.target_port[:40]: 'image'})}") if target_type.extra_inputs else ""
             errors.add(edge.target, "unknown_port",
-                       f"{target.type} has no input {short(edge.target_port)} (inputs: {names})")
+                       f"{target.type} has no input {short(edge.target_port)} (inputs: {names}){hint}")
         if out_port is None or in_port is None:
             continue
         # A reroute gives the type of what is linked into it (through any chain of reroutes).
@@ -160,7 +171,7 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
             source_name = edge.source if len(edge.source) <= 60 else short(edge.source)
             errors.add(edge.target, "type_mismatch",
                        f"input {edge.target_port!r} takes {in_port.kind} but "
-                       f"{source_name}.{edge.source_port} gives {source_kind}")
+                       f"{source_name}.{edge.source_port} gives {source_kind}{_mask_hint(source_kind, in_port.kind)}")
         key = (edge.target, edge.target_port)
         connected[key] = connected.get(key, 0) + 1
         if connected[key] == 2:
@@ -170,7 +181,7 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
         node_type = registry.get(spec.type)
         if node_type is None:
             continue
-        for port in node_type.inputs:
+        for port in node_type.inputs_for(spec.params):
             if not port.optional and (spec.id, port.name) not in connected:
                 errors.add(spec.id, "missing_input", f"required input {port.name!r} ({port.kind}) is not connected")
 
@@ -181,6 +192,15 @@ def validate(doc: GraphDocument, registry: NodeRegistry) -> list[ValidationError
         errors.add(cycle[0], "cycle", f"the graph has a cycle through {len(cycle):,} "
                                       f"node{'s' if len(cycle) > 1 else ''}: {cycle_text(cycle)}")
     return errors.result()
+
+
+def _mask_hint(source: str, target: str) -> str:
+    """What a mask fits, said where a link with a mask on one end is refused."""
+    if target == "mask":
+        return " (a mask input takes a mask, or an image: its alpha, else its brightness, becomes the mask)"
+    if source == "mask":
+        return " (a mask is a one-channel image: it fits mask, image and media inputs)"
+    return frames_hint(source, target)
 
 
 def _reroute_kinds(doc: GraphDocument, nodes: dict[str, NodeSpec], registry: NodeRegistry) -> dict[str, str]:

@@ -8,6 +8,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.cost import Usage
@@ -30,7 +31,7 @@ from artfactory.providers.http import (
     request_idempotent,
     sleep_cancellable,
 )
-from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+from artfactory.providers.registry import Finished, MediaInputs, NodeSpec, Progress, ProviderSpec, UrlSetting
 from artfactory.services.prices import UnitPrice
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ QUEUE_URL = UrlSetting("fal_queue_url", "ARTFACTORY_FAL_QUEUE_URL", "https://que
 REST_URL = UrlSetting("fal_rest_url", "ARTFACTORY_FAL_REST_URL", FAL_RUN_DEFAULT)
 # fal's platform API (model prices); the key goes there too.
 API_URL = UrlSetting("fal_api_url", "ARTFACTORY_FAL_API_URL", "https://api.fal.ai")
+# fal's storage API: an upload is initiated there (with the key), then PUT to the signed URL it answers (without).
+STORAGE_URL = UrlSetting("fal_storage_url", "ARTFACTORY_FAL_STORAGE_URL", "https://rest.fal.ai")
+STORAGE_TYPE = "fal-cdn-v3"
+MAX_UPLOAD_BYTES = 90 * 1024 * 1024  # fal's clients send larger files in parts; one PUT stays under this
+UPLOAD_TIMEOUT_S = 300.0
 # The header of a result answer saying how many units (of the endpoint's price unit) fal billed.
 BILLABLE_UNITS_HEADER = "x-fal-billable-units"
 
@@ -333,6 +339,30 @@ class FalClient(ApiSession):
             meta={"endpoint": job.get("endpoint"), "request_id": rid, "timings": timings},
         )
 
+    def upload(self, path: Path, mime: str) -> str:
+        """Put a file in fal storage and return its URL for a request's input: `POST {storage}/storage/upload/
+        initiate?storage_type=fal-cdn-v3` with {file_name, content_type} answers {upload_url, file_url}; the bytes
+        are PUT to upload_url (a signed URL: the key is not sent there). Both steps may be repeated safely."""
+        what = f"upload the input file {path.name}"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ProviderError(f"cannot {what}: {exc.strerror}", "validation") from None
+        base = STORAGE_URL.read(self.settings)
+        response = self._call("POST", f"{base}/storage/upload/initiate", what, params={"storage_type": STORAGE_TYPE},
+                              json={"file_name": path.name, "content_type": mime})
+        answer = _json_object(response, what)
+        upload_url, file_url = answer.get("upload_url"), answer.get("file_url")
+        if not all(isinstance(u, str) and u.startswith(("https://", "http://")) for u in (upload_url, file_url)):
+            raise ProviderError(f"fal storage answered the upload of {path.name} without upload_url and file_url",
+                                "bad_response")
+        timeout = max(float(self.settings.request_timeout_s), UPLOAD_TIMEOUT_S)
+        with make_client(self.settings, timeout_s=timeout) as client:
+            request_idempotent(client, "PUT", str(upload_url), provider=PROVIDER, what=what, policy=self.policy,
+                               cancelled=self.cancelled, limiter=self.limiter, content=data,
+                               headers={"Content-Type": mime})
+        return str(file_url)
+
     def get_endpoint_schema(self, endpoint: str) -> dict[str, Any]:
         """The endpoint's input schema from fal's per-endpoint OpenAPI document."""
         endpoint = parse_endpoint(endpoint)
@@ -576,6 +606,11 @@ def check_connection(settings: Any, key: str) -> str:
         return "Connected to fal: the key was accepted"
 
 
+def upload_file(settings: Any, key: str, path: Path, mime: str, cancelled: CancelCheck | None) -> str:
+    with FalClient(settings, key, cancelled) as client:
+        return client.upload(path, mime)
+
+
 def fetch_schema(settings: Any, key: str | None, endpoint: str) -> dict[str, Any]:
     # The schema documents are public: no key needed.
     with FalClient(settings, key or "") as client:
@@ -588,7 +623,7 @@ SPEC = ProviderSpec(
     key_env="FAL_KEY",
     keychain_user=PROVIDER,
     base_url=QUEUE_URL,
-    other_urls=(REST_URL, API_URL),
+    other_urls=(REST_URL, API_URL, STORAGE_URL),
     default_concurrency=4,
     concurrency_setting="concurrency_fal",
     client=FalClient,
@@ -598,6 +633,7 @@ SPEC = ProviderSpec(
     prices=PRICES,
     published_prices=published_prices,
     estimate=estimate,
+    media=MediaInputs(max_bytes=MAX_UPLOAD_BYTES, upload=upload_file),
     node=NodeSpec(
         model=Param("endpoint", "string", "fal-ai/flux/dev", "fal endpoint id, e.g. fal-ai/flux/dev",
                     required=True),

@@ -1227,3 +1227,29 @@ def _img2img(art: Image.Image, init: Image.Image, pal: Palette) -> Image.Image:
     toned = ImageOps.colorize(light, pal.deep, pal.light, mid=pal.subject)
     mixed = Image.blend(art, toned, 0.55)
     return Image.blend(mixed, src, 0.2)
+
+
+# Inpainting paints at most this many pixels on the long side and scales up: a 6000-pixel photo stays quick.
+INPAINT_MAX_SIDE = 1536
+
+
+def inpaint(prompt: str, seed: int, style: str, image: Image.Image, mask: Image.Image) -> Image.Image:
+    """Repaint `image` only where `mask` is white (grey = partly), with a soft edge; the rest keeps its pixels.
+    Inside, the prompt's painting replaces what was there, a little of the image's own light kept so it sits in."""
+    source = ImageOps.exif_transpose(image)
+    width, height = source.size
+    k = min(1.0, INPAINT_MAX_SIDE / max(width, height))
+    painted = render(prompt, seed, style, max(1, round(width * k)), max(1, round(height * k)))
+    if painted.size != source.size:
+        painted = painted.resize(source.size, Image.Resampling.BICUBIC)
+    painted = Image.blend(painted.convert("RGB"), source.convert("RGB"), 0.12)
+    weights = mask.convert("L")
+    if weights.size != source.size:
+        weights = weights.resize(source.size, Image.Resampling.BILINEAR)
+    # A light feather (1% of the short side) so even a hard-edged mask does not look cut out.
+    weights = weights.filter(ImageFilter.GaussianBlur(max(1.0, min(width, height) / 100)))
+    base = source.convert("RGBA") if "A" in source.mode or "transparency" in source.info else source.convert("RGB")
+    result = Image.composite(painted.convert(base.mode), base, weights)
+    if base.mode == "RGBA":
+        result.putalpha(base.getchannel("A"))  # the picture keeps its own transparency
+    return result

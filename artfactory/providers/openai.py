@@ -27,7 +27,7 @@ from artfactory.providers.http import (
     safe_url,
     sleep_cancellable,
 )
-from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+from artfactory.providers.registry import Finished, MediaInputs, NodeSpec, Progress, ProviderSpec, UrlSetting
 from artfactory.services.prices import UnitPrice
 
 if TYPE_CHECKING:
@@ -74,6 +74,12 @@ INPUT_SCHEMA: dict[str, Any] = {
                        "description": "gpt-image-1 only: transparent needs png or webp."},
         "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "png", "x-order": 5,
                           "description": "gpt-image-1 only: the file format of the images."},
+        # The edits endpoint's files (multipart): they come through the node's image and mask ports.
+        "image": {"type": "string", "format": "binary", "x-order": 6,
+                  "description": "The image to edit (PNG, WebP or JPEG; up to 50 MB)."},
+        "mask": {"type": "string", "format": "binary", "x-order": 7,
+                 "description": "Where the image is redrawn: white in a mask product (transparent in an RGBA "
+                                "PNG); the same size as the image."},
     },
 }
 
@@ -138,6 +144,28 @@ def _file_part(value: Any, what: str) -> tuple[str, bytes, str]:
     except OSError as exc:
         raise ProviderError(f"the {what} {path} cannot be read: {exc.strerror}", "validation") from None
     return path.name, data, mimetypes.guess_type(path.name)[0] or "image/png"
+
+
+def openai_mask(data: bytes) -> bytes:
+    """A mask as OpenAI reads it: a PNG whose transparent pixels are redrawn. A one-channel mask (a mask product:
+    white = change) becomes black RGBA with alpha = 255 - its value; an image with an alpha channel passes."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.mode not in ("L", "1"):
+                return data
+            alpha = image.convert("L").point(lambda v: 255 - v)
+            size = image.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ProviderError(f"the mask cannot be read as an image: {exc}", "validation") from None
+    out = Image.new("RGBA", size, (0, 0, 0, 255))
+    out.putalpha(alpha)
+    buffer = io.BytesIO()
+    out.save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _form_value(value: Any) -> str:
@@ -276,7 +304,8 @@ class OpenAIClient(ApiSession):
             raise ProviderError("OpenAI needs a prompt: connect one to the prompt port or set input.prompt",
                                 "validation")
         image = input.get(field)
-        mask = str(params.get("mask") or "").strip() or input.get("mask")
+        # The mask port (input.mask) is more specific than the node's mask path param, like the prompt port.
+        mask = input.get("mask") or str(params.get("mask") or "").strip()
         job: dict[str, Any] = {"id": f"openai-{uuid.uuid4().hex}", "model": model, "sent": False}
         if image is None:
             if mask:
@@ -284,7 +313,10 @@ class OpenAIClient(ApiSession):
             return {**job, "endpoint": "generations", "body": body}
         files = [("image", _file_part(image, "image"))]
         if mask:
-            files.append(("mask", _file_part(mask, "mask")))
+            name, data, mime = _file_part(mask, "mask")
+            converted = openai_mask(data)
+            files.append(("mask", (name if converted is data else f"{Path(name).stem}.png", converted,
+                                   mime if converted is data else "image/png")))
         form = {k: _form_value(v) for k, v in body.items()}
         return {**job, "endpoint": "edits", "form": form, "files": files}
 
@@ -439,6 +471,8 @@ SPEC = ProviderSpec(
     fetch_schema=fetch_schema,
     prices=PRICES,
     estimate=estimate,
+    # The edits endpoint takes the files themselves (multipart): the input carries their local paths.
+    media=MediaInputs(max_bytes=MAX_FILE_BYTES, local_files=True),
     node=NodeSpec(
         model=Param("model", "string", DEFAULT_MODEL, f"OpenAI image model: {', '.join(MODELS)}", required=True),
         model_hint=f"choose an OpenAI image model (for example {DEFAULT_MODEL})",

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from artfactory.services import secrets
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from artfactory.engine.cost import Usage
     from artfactory.engine.nodetypes import Param
     from artfactory.services.prices import UnitPrice
@@ -118,6 +120,24 @@ class NodeSpec:
     model_hint: str = ""  # said when the model param is empty, e.g. "choose a model (owner/name)"
 
 
+# (settings, key, local file, its media type, cancel check) -> the URL the provider's API takes for that file.
+Uploader = Callable[[Any, str, "Path", str, Callable[[], bool] | None], str]
+
+
+@dataclass(frozen=True)
+class MediaInputs:
+    """How the provider takes the files a node sends it (its image port and schema file fields).
+
+    Files up to the `inline_input_bytes` setting go in the request as data: URIs; larger ones through `upload`
+    (the provider's upload endpoint) when it has one, else inline too. Nothing over `max_bytes` is sent.
+    `local_files`: the client sends files itself (multipart), so the input carries the local path.
+    """
+
+    max_bytes: int = 20 * 1024 * 1024
+    upload: Uploader | None = None
+    local_files: bool = False
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """Everything about one cloud provider, declared once in its module.
@@ -145,6 +165,7 @@ class ProviderSpec:
     prices: tuple[UnitPrice, ...] = ()
     published_prices: Callable[[Any, str | None, tuple[str, ...]], list[UnitPrice]] | None = None
     estimate: Callable[[str, Mapping[str, Any], Mapping[str, Any]], Usage] | None = None
+    media: MediaInputs = MediaInputs()
 
     @property
     def node_type(self) -> str:

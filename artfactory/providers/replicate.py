@@ -8,6 +8,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artfactory.engine.cost import Usage
@@ -26,7 +27,7 @@ from artfactory.providers.http import (
     request_idempotent,
     sleep_cancellable,
 )
-from artfactory.providers.registry import Finished, NodeSpec, Progress, ProviderSpec, UrlSetting
+from artfactory.providers.registry import Finished, MediaInputs, NodeSpec, Progress, ProviderSpec, UrlSetting
 from artfactory.services.prices import UnitPrice
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ log = logging.getLogger("artfactory.providers.replicate")
 PROVIDER = "replicate"
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 MAX_PREFER_WAIT_S = 60
+UPLOAD_TIMEOUT_S = 300.0  # an input file of up to 100 MB on a slow uplink
 BASE_URL = UrlSetting("replicate_base_url", "ARTFACTORY_REPLICATE_BASE_URL", "https://api.replicate.com")
 __all__ = ["SPEC", "ModelRef", "ReplicateClient", "is_file_ref", "parse_progress"]
 
@@ -285,6 +287,30 @@ class ReplicateClient(ApiSession):
             },
         )
 
+    # --- input files ---
+
+    def upload(self, path: Path, mime: str) -> str:
+        """Upload a file to the Files API (`POST /v1/files`, multipart field `content`) and return its `urls.get`,
+        which a prediction's input takes in place of the file. Repeating it is harmless (a second copy of the same
+        bytes costs nothing), so it is retried like any idempotent call."""
+        what = f"upload the input file {path.name}"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ProviderError(f"cannot {what}: {exc.strerror}", "validation") from None
+        timeout = max(float(self.settings.request_timeout_s), UPLOAD_TIMEOUT_S)
+        response = request_idempotent(
+            self._client, "POST", f"{self.base}/v1/files", provider=PROVIDER, what=what, policy=self.policy,
+            cancelled=self.cancelled, limiter=self.limiter, files={"content": (path.name, data, mime)},
+            timeout=timeout,
+        )
+        answer = _json_object(response, what)
+        url = (answer.get("urls") or {}).get("get") if isinstance(answer.get("urls"), dict) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ProviderError(f"Replicate took {path.name} but its answer has no urls.get to use it by",
+                                "bad_response")
+        return url
+
     # --- models ---
 
     def get_model_schema(self, model: str) -> dict[str, Any]:
@@ -452,6 +478,11 @@ def check_connection(settings: Any, token: str) -> str:
         return f"Connected to Replicate as {client.account()}"
 
 
+def upload_file(settings: Any, token: str, path: Path, mime: str, cancelled: CancelCheck | None) -> str:
+    with ReplicateClient(settings, token, cancelled) as client:
+        return client.upload(path, mime)
+
+
 def fetch_schema(settings: Any, token: str | None, model: str) -> dict[str, Any]:
     if not token:
         raise ProviderError("Replicate needs an API key to read a model's schema", "auth")
@@ -474,6 +505,8 @@ SPEC = ProviderSpec(
     fetch_schema=fetch_schema,
     prices=PRICES,
     estimate=estimate,
+    # The Files API takes up to 100 MB; smaller files than the inline setting go as data: URIs.
+    media=MediaInputs(max_bytes=100 * 1024 * 1024, upload=upload_file),
     node=NodeSpec(
         model=Param("model", "string", "", "owner/name (official model) or owner/name:version", required=True),
         model_hint="choose a Replicate model (owner/name or owner/name:version)",

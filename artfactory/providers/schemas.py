@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from artfactory.engine.nodetypes import Param
 from artfactory.models.entities import SchemaCacheEntry, utcnow
 from artfactory.providers.http import TRANSIENT_CODES, ProviderError
+from artfactory.providers.uploads import LIST_SUFFIX
 
 log = logging.getLogger("artfactory.providers.schemas")
 
@@ -108,6 +109,72 @@ def param_from_property(name: str, prop: dict[str, Any], required: bool) -> Para
     return None
 
 
+# File fields: a URI (Replicate, fal), binary (multipart, OpenAI) or data URL string, or an array of them. fal often
+# leaves the format out of its "*_url" fields, so a media word plus a "url" ending says it as well.
+_FILE_FORMATS = ("uri", "binary", "data-url")
+# The words of a field name that say what kind of file it takes, in the order they are asked (mask_image is a mask).
+_KIND_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("mask", frozenset({"mask", "masks", "inpaint_mask"})),
+    ("video", frozenset({"video", "videos", "clip", "clips", "footage"})),
+    ("media", frozenset({"audio", "audios", "sound", "speech", "voice", "music", "song", "wav", "mp3"})),
+    ("image", frozenset({"image", "images", "img", "imgs", "photo", "photos", "picture", "pictures", "frame",
+                         "frames", "face", "pose", "depth", "canny", "sketch", "reference", "style", "control"})),
+)
+# A field named only with a "reference"-like word needs the schema's word that it is a file, not just "_url".
+_WEAK_WORDS = frozenset({"frame", "frames", "face", "pose", "depth", "canny", "sketch", "reference", "style",
+                         "control"})
+
+
+def _is_file_string(prop: dict[str, Any]) -> bool:
+    json_type = prop.get("type")
+    if isinstance(json_type, list):
+        json_type = next((t for t in json_type if t != "null"), None)
+    return json_type in ("string", None) and prop.get("format") in _FILE_FORMATS
+
+
+def _file_kind(name: str, named_file: bool) -> str | None:
+    words = [w for w in name.lower().replace("-", "_").split("_") if w]
+    for kind, vocabulary in _KIND_WORDS:
+        hits = [w for w in words if w in vocabulary]
+        if hits and (named_file or any(w not in _WEAK_WORDS for w in hits)):
+            return kind
+    return None
+
+
+def file_field_kind(name: str, prop: dict[str, Any], components: dict[str, Any] | None = None) -> str | None:
+    """The port kind of a schema field that takes a file ("image", "mask", "video", "media"; "image[]" for an
+    array of them), or None for a field that does not. Decided by schema facts: a URI/binary format (or a
+    "..._url(s)" name) and the words of the field name; audio fields get `media`."""
+    prop = resolve(prop, components)
+    json_type = prop.get("type")
+    is_list = json_type == "array" or (isinstance(json_type, list) and "array" in json_type)
+    item = resolve(prop.get("items") or {}, components) if is_list else prop
+    words = name.lower().replace("-", "_").split("_")
+    url_named = words[-1] in ("url", "urls", "uri", "uris")
+    if not (_is_file_string(item) or (url_named and item.get("type") in ("string", None) and not item.get("enum"))):
+        return None
+    kind = _file_kind(name, _is_file_string(item))
+    if kind is None:
+        return None
+    return kind + LIST_SUFFIX if is_list else kind
+
+
+def file_fields(input_schema: dict[str, Any], components: dict[str, Any] | None = None) -> dict[str, str]:
+    """Every field of an Input schema that takes a file, with its port kind, in the provider's display order."""
+    schema = resolve(input_schema, components)
+    ranked: list[tuple[float, int, str, str]] = []
+    for index, (name, raw) in enumerate((schema.get("properties") or {}).items()):
+        if not isinstance(raw, dict) or not isinstance(name, str):
+            continue
+        kind = file_field_kind(name, raw, components)
+        if kind is None:
+            continue
+        order = resolve(raw, components).get("x-order")
+        ranked.append((float(order) if isinstance(order, int | float) else float("inf"), index, name, kind))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return {name: kind for _, _, name, kind in ranked}
+
+
 def params_from_schema(input_schema: dict[str, Any], components: dict[str, Any] | None = None) -> list[Param]:
     """Param definitions for an OpenAPI Input object schema, in the provider's display order.
 
@@ -123,6 +190,8 @@ def params_from_schema(input_schema: dict[str, Any], components: dict[str, Any] 
         if not isinstance(raw, dict):
             continue
         prop = resolve(raw, components)
+        if prop.get("format") == "binary":  # a multipart file: it comes through its port, never as text
+            continue
         param = param_from_property(name, prop, name in required and "default" not in prop)
         if param is None:
             continue
@@ -212,5 +281,35 @@ def fetch_schema(provider: str, model: str, *, settings: Any, api_key: str | Non
 def schema_params(provider: str, model: str, *, settings: Any, api_key: str | None,
                   cache: SchemaCache | None = None) -> list[Param]:
     """Param definitions for a model's inputs, for the canvas to render as a form."""
+    return schema_inputs(provider, model, settings=settings, api_key=api_key, cache=cache).params
+
+
+@dataclass(frozen=True)
+class SchemaInputs:
+    """What a model's schema gives a node: the form's params and the file fields that become typed ports."""
+
+    params: list[Param]
+    files: dict[str, str]
+
+
+def schema_inputs(provider: str, model: str, *, settings: Any, api_key: str | None,
+                  cache: SchemaCache | None = None) -> SchemaInputs:
+    """The form params and the file fields (name -> port kind) of a model's inputs."""
     payload = fetch_schema(provider, model, settings=settings, api_key=api_key, cache=cache)
-    return params_from_schema(payload.get("input") or {}, payload.get("components") or {})
+    schema, components = payload.get("input") or {}, payload.get("components") or {}
+    return SchemaInputs(params_from_schema(schema, components), file_fields(schema, components))
+
+
+def node_file_ports(files: dict[str, str], image_field: str, default_image_field: str) -> tuple[dict[str, str], str]:
+    """The `media_inputs` and `image_field` a provider node takes from its model's file fields.
+
+    The node's `image` port fills one field (its image_field, else the provider's default); that field gets no
+    port of its own. When the model has no such field, the image port moves to the model's first single image
+    field (flux-kontext's input_image), so connecting an image always reaches the model."""
+    field = image_field.strip() or default_image_field
+    if files and field not in files:
+        first = next((name for name, kind in files.items() if kind == "image"), None)
+        if first is not None:
+            field = first
+    ports = {name: kind for name, kind in files.items() if name != field}
+    return ports, "" if field == default_image_field else field

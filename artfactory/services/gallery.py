@@ -21,6 +21,7 @@ from artfactory.engine.document import name_problem
 from artfactory.engine.ports import product_ids_in
 from artfactory.engine.status import NodeStatus, OrderStatus, node_status, order_status
 from artfactory.models import Collection, Order, OrderItem, Product, Project, collection_products, utcnow
+from artfactory.models.db import insert_new
 from artfactory.services.library import Library
 from artfactory.services.product_records import NotFound, ProductLineage, product_lineage
 from artfactory.services.thumbnails import delete_thumbnails
@@ -475,9 +476,9 @@ class Gallery:
                     CP.collection_id == collection_id, CP.product_id.in_(chunk))).scalars())
                 rows = [{"collection_id": collection_id, "product_id": pid, "added_at": utcnow()}
                         for pid in chunk if pid in present and pid not in existing]
-                if rows:
-                    conn.execute(insert(collection_products), rows)
-                    added += len(rows)
+                if rows:  # another machine may add some of them meanwhile: those are skipped, not an error
+                    result = conn.execute(insert_new(conn, collection_products), rows)
+                    added += result.rowcount if result.rowcount >= 0 else len(rows)
         return added
 
     def remove_from_collection(self, collection_id: int, product_ids: Sequence[str]) -> None:
@@ -591,12 +592,19 @@ def _diff_dicts(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[
 
 
 def search_clause(session: Session, words_text: str) -> Any:
-    """FTS5 over prompts and names on SQLite (each word a prefix match); LIKE elsewhere."""
+    """Full-text search over prompts and names, each word a prefix match, case and accents aside: FTS5 on SQLite,
+    the tsvector of migration 0007 on PostgreSQL; LIKE elsewhere."""
     words = [w for w in "".join(c if c.isalnum() else " " for c in words_text).split() if w]
-    if session.get_bind().dialect.name == "sqlite" and words:
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and words:
         match = " ".join(f'"{w}"*' for w in words)
         return text("products.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH :match)").bindparams(
             match=match)
+    if dialect == "postgresql" and words:
+        # Words hold letters and digits only, so nothing in them is tsquery syntax; the configuration folds the
+        # query words the way it folded the products'.
+        return text("products.search_vector @@ to_tsquery('artfactory_search', :tsquery)").bindparams(
+            tsquery=" & ".join(f"{w}:*" for w in words))
     like = f"%{words_text}%"
     return or_(Product.prompt.ilike(like), Product.name.ilike(like))
 

@@ -6,11 +6,13 @@ import logging
 import os
 from pathlib import Path
 
+from sqlalchemy import select
+
 from artfactory.config import Settings, load_settings, resolve_home
 from artfactory.engine.document import name_problem
 from artfactory.engine.registry import NodeRegistry, default_registry
 from artfactory.models import Database, DatabaseOpenError, Project
-from artfactory.models.db import DATABASE_FILE, database_url_for
+from artfactory.models.db import DATABASE_FILE, database_url_for, insert_new
 from artfactory.services.storage import LibraryStorage
 
 log = logging.getLogger("artfactory")
@@ -50,7 +52,8 @@ class Library:
         if not root.is_dir():
             raise LibraryError(f"library folder {root} is not a folder")
         settings = settings or load_settings(root)
-        storage = LibraryStorage(root, settings.max_file_bytes)
+        products = Path(settings.products_dir) if settings.products_dir else None  # `library relocate`
+        storage = LibraryStorage(root, settings.max_file_bytes, products)
         # A library this process may not write (chmod a-w, a read-only share) is still browsed: nothing is
         # created or migrated and SQLite opens read-only; a command that writes fails saying so.
         read_only = not library_writable(root)
@@ -59,9 +62,13 @@ class Library:
                 storage.ensure_layout()
             except OSError as exc:
                 raise LibraryError(f"library folder {root} is not writable: {exc.strerror}") from None
+        url = database_url_for(root, settings.database_url)
+        if settings.database_url:  # a server's password comes from the keychain, never from the settings
+            from artfactory.services.database_login import url_with_password
+
+            url = url_with_password(url)
         try:
-            db = Database(database_url_for(root, settings.database_url),
-                          read_only=read_only and not settings.database_url)
+            db = Database(url, read_only=read_only and not settings.database_url)
         except DatabaseOpenError as exc:
             raise LibraryError(str(exc)) from None
         library = cls(root, settings, db, storage, registry or default_registry())
@@ -73,13 +80,13 @@ class Library:
         problem = name_problem(name, "a project name")
         if problem:
             raise LibraryError(problem)
-        with self.db.session() as session:
-            project = session.query(Project).filter_by(name=name).one_or_none()
-            if project is None:
-                project = Project(name=name)
-                session.add(project)
-                session.flush()
-            return project.id
+        find = select(Project.id).where(Project.name == name)
+        with self.db.engine.begin() as conn:
+            found = conn.execute(find).scalar()
+            if found is None:  # another process or machine may create it at the same moment: either row will do
+                conn.execute(insert_new(conn, Project.__table__).values(name=name))
+                found = conn.execute(find).scalar_one()
+            return int(found)
 
     def close(self) -> None:
         self.db.close()

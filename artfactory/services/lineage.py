@@ -15,21 +15,25 @@ from artfactory.engine.overrides import apply_overrides
 from artfactory.engine.ports import product_ids_in
 from artfactory.engine.status import NodeStatus, node_status, order_status
 from artfactory.models import Order, OrderItem, Product, Project
+from artfactory.models.entities import OrderInput
 from artfactory.services.gallery import Gallery, GalleryQuery, order_product_ids, search_clause
 from artfactory.services.library import Library
 from artfactory.services.product_records import (
+    Ancestry,
+    LineageLink,
     NotFound,
     ProductLineage,
     iso_utc,
+    product_ancestry,
     product_detail,
     product_lineage,
     product_summary,
 )
 
 # Product records and the product query live in product_records and gallery; these names stay importable here.
-__all__ = ["NotFound", "ProductLineage", "list_products", "order_detail", "order_product_ids", "order_summary",
-           "product_detail", "product_lineage", "product_summary", "query_products", "rerun_document", "run_result",
-           "search_clause"]
+__all__ = ["Ancestry", "LineageLink", "NotFound", "ProductLineage", "list_products", "order_detail",
+           "order_product_ids", "order_summary", "product_ancestry", "product_detail", "product_lineage",
+           "product_summary", "query_products", "rerun_document", "run_result", "search_clause"]
 
 
 def list_products(library: Library, session: Session, *, project_id: int | None = None, order_id: str | None = None,
@@ -83,10 +87,15 @@ def order_detail(library: Library, session: Session, order_id: str) -> dict[str,
             "code": item.error_code, "params": item.params, "cache_key": item.cache_key,
             "products": product_ids_in(item.outputs), "remote_job_id": item.remote_job_id,
             "source_item_id": item.source_item_id, "progress": item.progress,
+            "message": item.progress_message or "",
             "cost_usd": item.cost_usd, "cost_source": item.cost_source,
         }
         for item in items
     ]
+    # The library products the order took in (input.product), so its lineage reaches back past its own nodes.
+    detail["inputs"] = [{"node_id": node_id, "product_id": product_id} for node_id, product_id in session.execute(
+        select(OrderInput.node_id, OrderInput.product_id).where(OrderInput.order_id == order_id)
+        .order_by(OrderInput.node_id, OrderInput.position))]
     priced = [item["cost_usd"] for item in detail["items"] if item["cost_usd"] is not None]
     detail["cost_usd"] = sum(priced) if priced else None
     products = _products_by_ids(session, order_product_ids(session, order_id))

@@ -11,9 +11,10 @@ import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, text, update
 
 from artfactory.engine.context import reattachable, remote_jobs_of
 from artfactory.engine.cost import Cost
@@ -30,6 +31,8 @@ from artfactory.engine.ports import (
 )
 from artfactory.engine.status import NodeStatus, OrderStatus
 from artfactory.models import Collection, Lease, Order, OrderItem, Product, collection_products, new_id, utcnow
+from artfactory.models.db import insert_new
+from artfactory.models.entities import OrderInput, ProductSource
 from artfactory.services.library import Library
 from artfactory.services.write_errors import describe_write_failure, is_write_failure
 
@@ -44,6 +47,12 @@ NOT_REATTACHED = (NodeStatus.EXECUTED, NodeStatus.CACHED, NodeStatus.CANCELED)
 log = logging.getLogger("artfactory.orders")
 LABELS_KEPT = 64  # orders whose product labels stay in memory (one order runs at a time per graph)
 OPEN_ORDER = (OrderStatus.QUEUED, OrderStatus.RUNNING)
+# Whether a start-up has anything to recover: plain SQL, since compiling the ORM queries below costs more than
+# the rest of a cached run's start-up, and nearly always there is nothing left open.
+_ANYTHING_OPEN = text(
+    f"SELECT 1 FROM orders WHERE status IN ({', '.join(repr(s.value) for s in OPEN_ORDER)}) "
+    f"AND NOT (status = '{OrderStatus.QUEUED.value}' AND queue_position IS NOT NULL) "
+    "UNION ALL SELECT 1 FROM leases LIMIT 1")
 
 
 @dataclass
@@ -284,10 +293,28 @@ class OrderStore:
         with self.engine.begin() as conn:
             conn.execute(update(Order).where(Order.id == order_id)
                          .values(status=status, finished_at=utcnow(), error=error))
+            self._record_inputs(conn, order_id)
             # Whatever the order still held (a node that never reported back) is free for other runs now.
             conn.execute(delete(Lease).where(Lease.order_id == order_id))
         for item_id in [i for i, (_, o) in self._held.items() if o == order_id]:
             del self._held[item_id]
+
+    def _record_inputs(self, conn: Any, order_id: str) -> None:
+        """The library products the order took in (the outputs of its executed or cached nodes whose type
+        `takes_in`, e.g. input.product) as order_inputs rows, so "used in" names the order; written again on a
+        resumed order's end."""
+        types = [t.type for t in self.library.registry if t.takes_in]
+        if not types:
+            return
+        rows: list[dict[str, Any]] = []
+        for node_id, outputs in conn.execute(select(OrderItem.node_id, OrderItem.outputs).where(
+                OrderItem.order_id == order_id, OrderItem.node_type.in_(types),
+                OrderItem.status.in_(FINISHED_ITEM))):
+            rows += [{"order_id": order_id, "node_id": node_id, "product_id": product_id, "position": position}
+                     for position, product_id in enumerate(product_ids_in(outputs))]
+        conn.execute(delete(OrderInput).where(OrderInput.order_id == order_id))
+        if rows:
+            conn.execute(insert(OrderInput), rows)
 
     def mark_cached(self, item_ids: Mapping[str, str], hits: Mapping[str, CachedResult]) -> None:
         """Bulk: nodes answered from the cache, in one transaction."""
@@ -316,12 +343,12 @@ class OrderStore:
         claims = Claims()
         if not keys:
             return claims
-        now = utcnow()
         wanted: dict[str, list[str]] = {}  # cache key -> item ids (one graph may hold the same work twice)
         for item_id, key in keys.items():
             wanted.setdefault(key, []).append(item_id)
         won: dict[str, str] = {}  # cache key -> item id
         with self.engine.begin() as conn:
+            now = lease_clock(conn)
             rows = [{"cache_key": key, "order_id": order_id, "item_id": ids[0], "owner": self.owner,
                      "acquired_at": now, "heartbeat_at": now} for key, ids in wanted.items()]
             inserted = self._insert_leases(conn, rows)
@@ -420,8 +447,8 @@ class OrderStore:
         if not wanted:
             return {}
         leases = self._leases
-        now = utcnow()
         with self.engine.connect() as conn:
+            now = lease_clock(conn)
             rows = conn.execute(select(leases.c.cache_key, leases.c.order_id, leases.c.item_id, leases.c.owner,
                                        leases.c.heartbeat_at).where(leases.c.cache_key.in_(wanted))).all()
         return {key: LeaseHolder(order_id, item_id, owner, (now - beat).total_seconds())
@@ -437,7 +464,8 @@ class OrderStore:
         if not self._held:
             return 0
         with self.engine.begin() as conn:
-            conn.execute(update(self._leases).where(self._leases.c.owner == self.owner).values(heartbeat_at=utcnow()))
+            conn.execute(update(self._leases).where(self._leases.c.owner == self.owner)
+                         .values(heartbeat_at=lease_clock(conn)))
         return len(self._held)
 
     def recorded_jobs(self, cache_key: str) -> dict[int, dict[str, Any]]:
@@ -489,9 +517,9 @@ class OrderStore:
     def finish_item(self, item_id: str, *, order_id: str, project_id: int, status: str,
                     outputs: dict[str, Any] | None = None, error: str | None = None, code: str | None = None,
                     products: Sequence[ProductDraft] = (), collection_adds: Sequence[Any] = (),
-                    cost: Cost | None = None) -> None:
-        """A node's end: its products, collection adds, status, cost and the release of its lease in one
-        transaction."""
+                    cost: Cost | None = None, message: str | None = None) -> None:
+        """A node's end: its products, collection adds, status, cost, its closing message (what it skipped, say)
+        and the release of its lease in one transaction."""
         now = utcnow()
         with self.engine.begin() as conn:
             if products:
@@ -499,12 +527,16 @@ class OrderStore:
                 names = self._free_names(conn, project_id, products, labels)
                 conn.execute(insert(Product), [self._product_row(d, order_id, item_id, project_id, now, names)
                                                for d in products])
+                sources = source_rows(products)
+                if sources:
+                    conn.execute(insert(ProductSource), sources)
             for add in collection_adds:
                 self._add_to_collection(conn, project_id, add.name, add.product_ids)
             self._update_items(conn, [{"_id": item_id, "status": status, "outputs": outputs, "error": error,
                                        "error_code": code, "finished_at": now,
                                        "progress": 100.0 if status == NodeStatus.EXECUTED else 0.0,
-                                       **_cost_columns(cost)}])
+                                       **_cost_columns(cost),
+                                       **({"progress_message": message[:4000]} if message else {})}])
             self._release(conn, [item_id])
         self._forget([item_id])
 
@@ -575,18 +607,20 @@ class OrderStore:
 
     @staticmethod
     def _add_to_collection(conn: Any, project_id: int, name: str, product_ids: Sequence[str]) -> None:
-        collection_id = conn.execute(select(Collection.id).where(
-            Collection.project_id == project_id, Collection.name == name)).scalar()
+        named = select(Collection.id).where(Collection.project_id == project_id, Collection.name == name)
+        collection_id = conn.execute(named).scalar()
         if collection_id is None:
-            collection_id = conn.execute(insert(Collection).values(
-                project_id=project_id, name=name, created_at=utcnow())).inserted_primary_key[0]
+            # Runs on other machines may create it at the same moment: whoever is first makes it, all use it.
+            conn.execute(insert_new(conn, Collection.__table__).values(
+                project_id=project_id, name=name, created_at=utcnow()))
+            collection_id = conn.execute(named).scalar()
         existing = set(conn.execute(select(collection_products.c.product_id).where(
             collection_products.c.collection_id == collection_id,
             collection_products.c.product_id.in_(list(product_ids)))).scalars())
         rows = [{"collection_id": collection_id, "product_id": pid, "added_at": utcnow()}
                 for pid in dict.fromkeys(product_ids) if pid not in existing]
         if rows:
-            conn.execute(insert(collection_products), rows)
+            conn.execute(insert_new(conn, collection_products), rows)
 
     # -- reading values back -------------------------------------------------------------------
     def decode_outputs(self, outputs: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:
@@ -641,6 +675,9 @@ class OrderStore:
     def recover_interrupted(self, active: Iterable[str] = ()) -> list[str]:
         """Orders left open by a process that is gone become `interrupted`; their running items pending."""
         active_ids = set(active)
+        with self.engine.connect() as conn:
+            if conn.execute(_ANYTHING_OPEN).first() is None:
+                return []
         with self.engine.begin() as conn:
             # An order waiting in the queue (it has a position) is not open work of a process: it stays queued.
             waiting = and_(Order.status == OrderStatus.QUEUED, Order.queue_position.is_not(None))
@@ -680,6 +717,28 @@ class OrderStore:
     def delete_order(self, order_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(Order).where(Order.id == order_id))
+
+
+def lease_clock(conn: Any) -> datetime:
+    """Now, for lease times (UTC): on PostgreSQL the server's clock, shared by every machine on the library, so a
+    machine whose clock runs ahead never takes a live lease for a stale one; SQLite's machine is the only one."""
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql("SELECT timezone('UTC', clock_timestamp())").scalar()
+    return utcnow()
+
+
+def source_rows(drafts: Sequence[ProductDraft]) -> list[dict[str, Any]]:
+    """product_sources rows for new products: each one's metadata "source_product_ids" (what it was made from),
+    in order, without repeats or itself."""
+    rows: list[dict[str, Any]] = []
+    for draft in drafts:
+        ids = draft.meta.get("source_product_ids")
+        seen: set[str] = set()
+        for position, source in enumerate(ids if isinstance(ids, list) else []):
+            if isinstance(source, str) and source and source != draft.id and source not in seen:
+                seen.add(source)
+                rows.append({"product_id": draft.id, "source_id": source, "position": position})
+    return rows
 
 
 def _meta_of(row: Any) -> Any:

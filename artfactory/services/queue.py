@@ -14,6 +14,7 @@ from artfactory.engine.document import GraphDocument
 from artfactory.engine.plan import Plan, build_plan
 from artfactory.engine.status import OrderStatus
 from artfactory.models import Order, QueueState, utcnow
+from artfactory.models.db import advisory_lock, insert_new
 from artfactory.services.library import Library
 from artfactory.services.orders import OrderStore
 
@@ -79,6 +80,7 @@ class Queue:
         order_id = self.store.create_order(plan, project_id=project_id, parent_order_id=parent_order_id,
                                            reroll=reroll, graph_id=graph_id)
         with self.engine.begin() as conn:
+            advisory_lock(conn, "queue positions")  # two machines adding at once get distinct places
             last = conn.execute(select(func.max(Order.queue_position))).scalar() or 0
             conn.execute(update(Order).where(Order.id == order_id).values(queue_position=last + 1, pid=None))
         return order_id
@@ -112,8 +114,9 @@ class Queue:
     def set_paused(self, paused: bool) -> None:
         with self.engine.begin() as conn:
             changed = conn.execute(update(QueueState).where(QueueState.id == 1).values(paused=paused)).rowcount
-            if not changed:
-                conn.execute(QueueState.__table__.insert().values(id=1, paused=paused))  # type: ignore[attr-defined]
+            if not changed:  # the first pause ever; another machine may be making the row right now
+                conn.execute(insert_new(conn, QueueState.__table__).values(id=1, paused=paused))
+                conn.execute(update(QueueState).where(QueueState.id == 1).values(paused=paused))
 
     def remove(self, order_id: str) -> None:
         """Take a queued order out of the queue (it is deleted: it never ran). Only queued orders."""

@@ -15,13 +15,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
-
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from typing import TYPE_CHECKING, BinaryIO
 
 from artfactory.engine.ports import ProductStorageError
 from artfactory.files import FileRefused, check_regular
+from artfactory.lazy import lazy_module
 from artfactory.services.thumbnails import to_display_mode
+
+if TYPE_CHECKING:
+    from PIL import Image, PngImagePlugin
+else:  # Pillow is imported when a file is checked or written: opening a library or a cached run needs none.
+    Image = lazy_module("PIL.Image")
+    PngImagePlugin = lazy_module("PIL.PngImagePlugin")
+
+# Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS), known without importing Pillow.
+PIXEL_LIMIT = 89_478_485
 
 
 class StorageError(ProductStorageError):
@@ -99,12 +107,14 @@ def sanitize_name(name: str, max_length: int = 120) -> str:
 class LibraryStorage:
     """The library root's folders and the one way files get into them."""
 
-    def __init__(self, root: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, root: Path, max_bytes: int = 512 * 1024 * 1024, products_dir: Path | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.max_bytes = max_bytes
         # Same idea as Pillow's decompression-bomb guard: a few KB of PNG can claim gigapixels.
-        self.max_pixels: int = Image.MAX_IMAGE_PIXELS or 89_478_485
-        self.products_dir = self.root / "products"
+        self.max_pixels: int = PIXEL_LIMIT
+        # The products folder may live elsewhere (a team's shared folder, `library relocate`): rows keep saying
+        # products/…, and that prefix means this folder, wherever it is mounted on this machine.
+        self.products_dir = Path(products_dir).expanduser().resolve() if products_dir else self.root / "products"
         self.thumbnails_dir = self.root / "thumbnails"
         self.temp_dir = self.root / "temp"
         self.exports_dir = self.root / "exports"
@@ -116,13 +126,19 @@ class LibraryStorage:
                        *(self.thumbnails_dir / size for size in ("small", "medium", "large"))):
             folder.mkdir(parents=True, exist_ok=True)
 
+    def location(self, relative_path: str | Path) -> Path:
+        """Where a library path (as rows store it: products/…, thumbnails/…) is on this machine, unresolved."""
+        candidate = Path(relative_path).expanduser()
+        if candidate.is_absolute():
+            return candidate
+        if candidate.parts[:1] == ("products",):
+            return self.products_dir.joinpath(*candidate.parts[1:])
+        return self.root / candidate
+
     def resolve_inside(self, path: str | Path) -> Path:
-        candidate = Path(path).expanduser()
-        if not candidate.is_absolute():
-            candidate = self.root / candidate
         # resolve() follows symlinks, so a link inside the root that points out is caught too.
-        resolved = candidate.resolve()
-        if not resolved.is_relative_to(self.root):
+        resolved = self.location(path).resolve()
+        if not (resolved.is_relative_to(self.root) or resolved.is_relative_to(self.products_dir)):
             raise StorageError(f"{path}: outside the library folder {self.root}")
         return resolved
 
@@ -168,7 +184,7 @@ class LibraryStorage:
             img = Image.open(fh, formats=sorted(ALLOWED_IMAGE_FORMATS))
         except Image.DecompressionBombError:
             raise StorageError(f"{name}: image too large to open safely (a decompression bomb?)") from None
-        except UnidentifiedImageError:
+        except Image.UnidentifiedImageError:
             kind = _describe(head)
             raise StorageError(f"{name}: not an image or video of an allowed type ({kind})") from None
         except Exception as exc:  # Pillow raises many types on malformed headers
@@ -256,7 +272,12 @@ class LibraryStorage:
             # mtime = when placed, not the source's (a download renamed in keeps its own): the sweep tells a
             # file whose row is about to be committed from a crash leftover by this (services/sweep.py).
             os.utime(staged)
-            os.replace(staged, final)
+            try:
+                os.replace(staged, final)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                _replace_across(staged, final)  # a products folder on another filesystem (a shared folder)
             _fsync_dir(folder)
         except OSError as exc:
             raise _io_error(name, self._relative(final), exc) from None
@@ -305,7 +326,13 @@ class LibraryStorage:
             n += 1
 
     def _relative(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+        return self.library_path(path)
+
+    def library_path(self, path: Path) -> str:
+        """The path rows store for a file in the library (the inverse of location)."""
+        if self.products_dir != self.root / "products" and Path(path).is_relative_to(self.products_dir):
+            return "products/" + Path(path).relative_to(self.products_dir).as_posix()
+        return Path(path).relative_to(self.root).as_posix()
 
     def store_bytes(self, data: bytes, *, project_id: int, product_id: str, created: datetime | None = None,
                     find_existing: Callable[[str], str | None] | None = None,
@@ -427,6 +454,20 @@ class _HashingReader:
         chunk = self.fh.read(n)
         self.digest.update(chunk)
         return chunk
+
+
+def _replace_across(staged: Path, final: Path) -> None:
+    """Rename across filesystems: copy next to the target, fsync, rename there (still no half file), then drop the
+    staged copy. A crash leaves a dot-file the sweep moves to lost+found like any unreferenced file."""
+    part = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        shutil.copyfile(staged, part)
+        _fsync_file(part)
+        os.replace(part, final)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    staged.unlink(missing_ok=True)
 
 
 def _copy_hashing(source: Path, destination: Path) -> str:

@@ -39,6 +39,10 @@ IGNORED = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 # More unreferenced product files than this, and more than the database has rows: the database is most
 # likely not this folder's (ARTFACTORY_DATABASE_URL elsewhere, an older backup). Nothing moves then.
 SUSPICIOUS = 100
+# The CLI walks the products folder at most this often (a file is moved only when an hour old anyway); the stamp's
+# modification time says when the last walk was.
+CLI_WALK_EVERY_S = 600.0
+WALK_STAMP = ".last-sweep"
 _CHUNK = 500
 Query = Callable[[list[str]], Iterable[str]]
 
@@ -69,12 +73,14 @@ class SweepReport:
         return "; ".join(parts) or None
 
 
-def sweep_library(library: Library, now: float | None = None) -> SweepReport:
+def sweep_library(library: Library, now: float | None = None, *, walk_every_s: float = 0.0) -> SweepReport:
     """Clear temp/ of stale files and move unreferenced product files and thumbnails to lost+found/.
 
     Never deletes or moves a file a row points to; a product file an interrupted delete parked in
     temp/ goes back where its row expects it. Safe while another process writes (see the ages above).
     The caller shows the report's message once (the CLI on stderr, the app in its status bar and log).
+    `walk_every_s`: the products and thumbnails folders (100,000s of files in a big library, maybe on a NAS)
+    are walked only when the last walk is older than this; temp/ is always cleared.
     """
     storage = library.storage
     now = time.time() if now is None else now
@@ -82,6 +88,9 @@ def sweep_library(library: Library, now: float | None = None) -> SweepReport:
     if library.read_only:  # browsing only: moving a file would be a write
         return report
     parked = _sweep_temp(storage, now, report)
+    stamp = storage.root / WALK_STAMP
+    if not parked and walk_every_s > 0 and _age(stamp, now) < walk_every_s:
+        return report
     with library.db.engine.connect() as conn:
         rows = conn.execute(select(Product.id, Product.path)).all()
         previews = {pid for pid in conn.execute(select(Graph.preview_product_id)).scalars() if pid}
@@ -105,6 +114,11 @@ def sweep_library(library: Library, now: float | None = None) -> SweepReport:
             thumbnails = [rel for rel in thumbnails if _thumbnail_id(rel) not in kept]
         for rel in products + thumbnails:
             _move_to_lost_and_found(storage, rel, report)
+    try:
+        stamp.touch()
+        os.utime(stamp, (now, now))
+    except OSError:  # a library folder that cannot take the stamp is walked every time: slower, never wrong
+        pass
     log.info("swept %s: %d stale temp file(s) removed; %s", storage.root, report.removed_temp,
              report.message or "nothing unreferenced")
     return report
@@ -176,7 +190,7 @@ def _key(root: str, path: str) -> str | None:
 
 def _unreferenced_products(storage: LibraryStorage, referenced: set[str], now: float) -> Iterator[str]:
     for folder, _dirs, files in os.walk(storage.products_dir):  # does not follow links to folders
-        prefix = Path(os.path.relpath(folder, storage.root)).as_posix() + "/"
+        prefix = storage.library_path(Path(folder)) + "/"  # products/… even when the folder lives elsewhere
         for name in files:
             rel = prefix + name
             if (name not in IGNORED and rel.casefold() not in referenced
@@ -218,7 +232,7 @@ def _chunked(values: list[str], query: Query) -> Iterator[str]:
 
 def _move_to_lost_and_found(storage: LibraryStorage, rel: str, report: SweepReport) -> None:
     """Move one file to lost+found/{rel}, never over another file (a -2, -3 … suffix instead)."""
-    source = storage.root / rel
+    source = storage.location(rel)
     target = report.lost_and_found / rel
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -268,3 +282,11 @@ def _unlink(path: str) -> bool:
     except OSError:
         return False  # in use (Windows) or already gone: next time
     return True
+
+
+def _age(path: Path, now: float) -> float:
+    """Seconds since the file was last modified; infinite when it is missing or unreadable."""
+    try:
+        return now - path.stat().st_mtime
+    except OSError:
+        return float("inf")

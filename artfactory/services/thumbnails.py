@@ -7,8 +7,14 @@ import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from artfactory.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFile
+else:  # Pillow is imported when a thumbnail is made: opening a library or a cached run needs none.
+    Image = lazy_module("PIL.Image")
 
 THUMBNAIL_SIZES = {"large": 800, "medium": 400, "small": 150}  # longest edge in pixels
 
@@ -18,15 +24,8 @@ THUMBNAIL_FORMAT = "WEBP"
 THUMBNAIL_SAVE_OPTIONS = {"quality": 82, "method": 2}
 
 # EXIF orientation → the transpose that shows the image upright (as ImageOps.exif_transpose does).
-_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+                7: "TRANSVERSE", 8: "ROTATE_90"}  # names of Image.Transpose members
 _VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
 
 
@@ -111,14 +110,14 @@ def make_thumbnails(source: Path, destinations: Mapping[str, Path]) -> dict[str,
         raise ValueError(f"unknown thumbnail sizes: {', '.join(sorted(unknown))}")
     if not destinations:
         return {}
-    if _looks_like_video(source):
-        raise ThumbnailError(f"{source.name}: video thumbnails are not supported yet")
     order = sorted(destinations, key=THUMBNAIL_SIZES.__getitem__, reverse=True)
+    if _looks_like_video(source):
+        return _save_sizes(video_poster(source), order, destinations, source.name)
     try:
         img = Image.open(source)
     except FileNotFoundError:
         raise ThumbnailError(f"{source.name}: file not found") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ThumbnailError(f"{source.name}: cannot be read as an image ({exc})") from None
     except OSError as exc:
         raise ThumbnailError(f"{source.name}: cannot be read ({exc.strerror or exc})") from None
@@ -143,6 +142,48 @@ def make_thumbnails(source: Path, destinations: Mapping[str, Path]) -> dict[str,
         _save_atomic(working, Path(destinations[size_name]), source.name)
         made[size_name] = working.size
     return made
+
+
+def _save_sizes(image: Image.Image, order: list[str], destinations: Mapping[str, Path],
+                source_name: str) -> dict[str, tuple[int, int]]:
+    """Every requested size of an upright RGB image, largest first, each derived from the one before."""
+    made: dict[str, tuple[int, int]] = {}
+    for size_name in order:
+        target = _fit(image.width, image.height, THUMBNAIL_SIZES[size_name])
+        if image.size != target:
+            image = image.resize(target, Image.Resampling.LANCZOS)
+        _save_atomic(image, Path(destinations[size_name]), source_name)
+        made[size_name] = image.size
+    return made
+
+
+def video_poster(source: Path) -> Image.Image:
+    """A video's poster frame, upright: the frame at a tenth of its length (at most 1 s in), since the very
+    first frame of a clip is often black. PyAV is imported here only: most processes never make one."""
+    import av
+
+    try:
+        with av.open(str(source)) as container:
+            if not container.streams.video:
+                raise ThumbnailError(f"{source.name}: has no video track")
+            stream = container.streams.video[0]
+            length = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+            origin = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+            wanted = origin + min(1.0, length / 10)
+            poster = None
+            for frame in container.decode(stream):
+                poster = frame
+                if frame.time is None or frame.time >= wanted:
+                    break
+            if poster is None:
+                raise ThumbnailError(f"{source.name}: has no decodable frame")
+            image = poster.to_image()
+            rotation = getattr(poster, "rotation", 0) or 0
+    except FileNotFoundError:
+        raise ThumbnailError(f"{source.name}: file not found") from None
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise ThumbnailError(f"{source.name}: cannot be read as a video ({exc})") from None
+    return image.rotate(rotation, expand=True) if rotation % 360 else image
 
 
 def _decode_reduced(img: ImageFile.ImageFile, edge: int) -> Image.Image:
@@ -173,7 +214,7 @@ def _finish(image: Image.Image, orientation: int) -> Image.Image:
     elif image.mode == "LA":
         image = image.convert("RGBA")
     transpose = _ORIENTATION.get(orientation)
-    return image.transpose(transpose) if transpose is not None else image
+    return image.transpose(Image.Transpose[transpose]) if transpose is not None else image
 
 
 def _save_atomic(image: Image.Image, destination: Path, source_name: str) -> None:

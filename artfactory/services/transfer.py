@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from artfactory.engine.document import name_problem
 from artfactory.files import FileRefused, check_regular
 from artfactory.models import Product, new_id
+from artfactory.models.db import advisory_lock
 from artfactory.services import lineage
 from artfactory.services.library import Library
 from artfactory.services.orders import OrderStore
@@ -94,21 +95,29 @@ def import_paths(library: Library, paths: Sequence[Path], *, project_id: int, co
             result.rejected.append((path, _reason(exc, path)))
             continue
         info = stored.info
+        video = _video_meta(info.media_type, library.storage.absolute(stored.relative_path))  # before any lock
         try:
             with library.db.session() as session:
-                if stored.deduplicated:
-                    existing = session.scalars(select(Product).where(
-                        Product.project_id == project_id, Product.sha256 == stored.sha256)).first()
-                    if existing is not None:
-                        result.duplicates.append((path, existing.id))
-                        result.products.append(existing)
-                        continue
+                # Another machine may be importing the same file right now: one of us records it, the other
+                # waits here, then finds that product and drops its own copy of the file.
+                advisory_lock(session.connection(), f"import:{project_id}:{stored.sha256}")
+                existing = session.scalars(select(Product).where(
+                    Product.project_id == project_id, Product.sha256 == stored.sha256)).first()
+                if existing is not None and not stored.deduplicated \
+                        and not library.storage.absolute(existing.path).is_file():
+                    existing = None  # a stale record (its file is gone): this import's file stands
+                if existing is not None:
+                    if not stored.deduplicated:
+                        library.storage.absolute(stored.relative_path).unlink(missing_ok=True)
+                    result.duplicates.append((path, existing.id))
+                    result.products.append(existing)
+                    continue
                 product = Product(
                     id=product_id, project_id=project_id, node_type="import", name=sanitize_name(path.stem),
                     path=stored.relative_path, sha256=stored.sha256, media_type=info.media_type, mime=info.mime,
                     width=info.width, height=info.height, duration=info.duration, size_bytes=stored.size_bytes,
                     prompt=_embedded_prompt(library.storage.absolute(stored.relative_path)), params={},
-                    meta={"imported_from": path.name}, provider="import",
+                    meta={"imported_from": path.name, **video}, provider="import",
                 )
                 session.add(product)
         except (SQLAlchemyError, OSError) as exc:  # e.g. a full disk: the file goes too, nothing half-imported
@@ -128,6 +137,16 @@ def import_paths(library: Library, paths: Sequence[Path], *, project_id: int, co
             except Exception:  # the product stands without a thumbnail; the gallery makes it later
                 pass
     return result
+
+
+def _video_meta(media_type: str, path: Path) -> dict[str, Any]:
+    """A video's frame rate, codec, size and audio as product metadata ("video"), like the video nodes record."""
+    if media_type != "video":
+        return {}
+    from artfactory.services.video_info import video_facts
+
+    facts = video_facts(path)
+    return {"video": facts.meta()} if facts is not None else {}
 
 
 def _reason(exc: StorageError, path: Path) -> str:

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self._canvas_docks: list[str] | None = None  # canvas panels hidden while the gallery is shown
         self.gallery = GalleryWidget(app.library)
         self.gallery.attach_executor(app.runs.executor)
+        self.gallery.attach_live(app.live)
         self.gallery.open_graph_requested.connect(self.open_order_graph)
         self.gallery.rerun_requested.connect(self.rerun_order)
         self.gallery.product_activated.connect(self.open_product)
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         tab.view.product_activated.connect(self.open_product)
         tab.view.node_activated.connect(self._on_node_activated)
         tab.view.files_dropped.connect(self._open_dropped)
+        tab.view.media_dropped.connect(self._import_dropped)
         tab.view.products_requested.connect(self.show_node_products)
         tab.view.macro_requested.connect(self.save_subgraph_macro)
         window_actions.fill_canvas_menu(tab.view.context_menu(), self.menu_actions)
@@ -399,6 +401,35 @@ class MainWindow(QMainWindow):
     def _open_dropped(self, paths: list[str]) -> None:
         for path in paths:
             self.files.open_file(Path(path))
+
+    def _import_dropped(self, paths: list[str], pos: tuple[float, float]) -> QWidget | None:
+        """Desktop files dropped on a canvas: a folder becomes an input.folder node; files are imported into the
+        library (the import dialog says what was refused) and one input.product node takes them in, where they
+        were dropped. Returns the import dialog, if files were imported."""
+        tab = self._tab_of(self.sender()) or self.current_tab()
+        if tab is None:
+            return None
+        view = tab.view
+        x, y = pos
+        files = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                view.add_input_node("input.folder", (x, y), {"folder": str(path)})
+                x, y = x + 40, y + 40
+            else:
+                files.append(path)
+        if not files:
+            return None
+        dialog = self.gallery.import_files(files)
+
+        def take_in(_new: list[str]) -> None:
+            result = dialog.result_value
+            ids = list(dict.fromkeys(p.id for p in result.products)) if result is not None else []
+            if ids and tab in self.graph_tabs():
+                view.add_product_node(ids, (x, y))
+
+        dialog.imported.connect(take_in)
+        return dialog
 
     def _on_run_state(self, *_args: object) -> None:
         self._update_actions()
@@ -680,6 +711,7 @@ class MainWindow(QMainWindow):
             viewer.order_requested.connect(self._show_order_in_gallery)
             viewer.product_changed.connect(lambda pid: self.gallery.model.update_products([pid]))
             viewer.product_deleted.connect(lambda _pid: self.gallery.refresh())
+            viewer.mask_saved.connect(self.gallery.show_saved_mask)
             viewer.message.connect(self.show_message)
             self.product_window = window
         if not self.product_window.show_product(product_id):
@@ -776,5 +808,6 @@ class MainWindow(QMainWindow):
                 return
         self.save_layout()
         self.app.runs.cancel_all()
+        self.app.live.stop()
         self.autosave.clean_exit()
         event.accept()

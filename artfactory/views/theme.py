@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPalette
-from PyQt6.QtWidgets import QApplication, QStyleFactory
+from PyQt6.QtWidgets import QApplication, QStyleFactory, QWidget
 
 from artfactory.engine.status import NodeStatus, OrderStatus
 
@@ -71,6 +71,7 @@ PORT_COLORS: dict[str, tuple[int, int, int]] = {
     "image": (82, 166, 230),
     "video": (178, 122, 230),
     "media": (96, 196, 140),
+    "mask": (226, 104, 136),  # rose: apart from image blue and media green, like the painter's crimson overlay
     "number": (160, 166, 176),
     "any": (206, 206, 212),  # value.list and reroutes: whatever they carry, checked where it lands
 }
@@ -82,10 +83,12 @@ FAMILY_COLORS: dict[str, str] = {
     "provider": "#6d52b8",
     "transform": "#2e7d78",
     "collection": "#3f8050",
+    "mask": "#9c4660",
+    "video": "#a3573a",  # burnt orange: apart from the generators' violet, whose output it often is
 }
 FAMILY_FALLBACK = "#5a5f6b"
 FAMILY_ICONS = {"prompt": "prompt", "input": "input", "provider": "provider", "transform": "transform",
-                "collection": "collection"}
+                "collection": "collection", "video": "video", "mask": "mask"}
 NODE_BODY = "#2c2e34"
 NODE_TEXT = "#eceef2"
 NODE_DIM = "#9296a0"
@@ -129,6 +132,17 @@ def status_color(status: str) -> QColor:
 
 def family_color(family: str) -> QColor:
     return QColor(FAMILY_COLORS.get(family, FAMILY_FALLBACK))
+
+
+def set_style_property(widget: QWidget, name: str, value: object) -> None:
+    """Set a dynamic property the stylesheet selects on (`[role="error"]`) and re-polish, so it shows at once."""
+    if widget.property(name) == value:
+        return
+    widget.setProperty(name, value)
+    style = widget.style()
+    if style is not None:  # PyQt's stubs mark every pointer result optional
+        style.unpolish(widget)
+        style.polish(widget)
 
 
 def apply(app: QApplication, name: str = ThemeName.DARK.value) -> None:

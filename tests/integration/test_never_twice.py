@@ -4,7 +4,6 @@ concurrent runs share in-flight work, a crashed run's job is taken over, a recor
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -13,11 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import RowMapping
 
 from tests.fixtures.fake_replicate import FakeReplicate
 from tests.support.cli import run_cli, spawn_cli
+from tests.support.library_db import library_execute, library_rows
 
 SLOW_S = 60.0  # a job that outlives the test unless the test lets it finish
+# These run on SQLite and PostgreSQL (processes on one library either way); the three local runs, the slowest, on
+# SQLite only: on PostgreSQL the same leases are proven by the Replicate runs, which also count the paid creates.
+both_databases = pytest.mark.usefixtures("db_backend")
 
 
 @pytest.fixture
@@ -64,19 +68,8 @@ def _replicate_graph(tmp_path: Path, prompt: str = "a red fox, poster") -> Path:
     ], [("p", "text", "gen", "prompt"), ("gen", "media", "small", "image")])
 
 
-def _rows(home: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
-    path = home / "library.sqlite3"
-    if not path.exists():
-        return []
-    try:
-        conn = sqlite3.connect(path, timeout=5)
-        try:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:  # the schema may be on its way
-        return []
+def _rows(home: Path, sql: str) -> list[RowMapping]:
+    return library_rows(home, sql)
 
 
 def _poll(what: str, check: Callable[[], Any], proc: subprocess.Popen[str], timeout: float = 20.0) -> Any:
@@ -111,6 +104,7 @@ def _prepare_library(capsys: pytest.CaptureFixture[str]) -> None:
 # --- (a) three runs of one Replicate graph at once: one paid prediction ---------------------------------------
 
 
+@both_databases
 def test_three_concurrent_runs_of_a_replicate_graph_pay_once(tmp_path: Path, library_home: Path,
                                                              replicate: FakeReplicate,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,6 +154,7 @@ def test_three_concurrent_local_runs_execute_each_cache_key_once(tmp_path: Path,
 # --- (c) a crashed owner: the next run takes over and re-attaches its prediction ------------------------------
 
 
+@both_databases
 def test_a_run_killed_mid_prediction_is_taken_over_without_a_second_create(
         tmp_path: Path, library_home: Path, in_process: FakeReplicate, capsys: pytest.CaptureFixture[str]) -> None:
     replicate = in_process
@@ -204,6 +199,7 @@ def _fail_downloads(server: FakeReplicate, failing: bool) -> None:
             served.mode = server.file_mode
 
 
+@both_databases
 def test_a_failed_node_s_prediction_is_re_attached_by_the_next_run(tmp_path: Path, in_process: FakeReplicate,
                                                                    library_home: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
@@ -224,6 +220,7 @@ def test_a_failed_node_s_prediction_is_re_attached_by_the_next_run(tmp_path: Pat
     assert run_cli(capsys, "products", "show", gen["id"], "--json").json["metadata"]["prediction_id"] == job_id
 
 
+@both_databases
 def test_a_prediction_recorded_as_ended_is_not_re_attached(tmp_path: Path, in_process: FakeReplicate,
                                                            library_home: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -234,13 +231,11 @@ def test_a_prediction_recorded_as_ended_is_not_re_attached(tmp_path: Path, in_pr
     assert first.code == 1 and replicate.accepted_creates == 1
     # The provider code records a job it learned is over for good (here: the provider said it failed).
     [row] = _rows(library_home, "select id, remote_state from order_items where node_id='gen'")
-    state = json.loads(row["remote_state"])
+    state = row["remote_state"] if isinstance(row["remote_state"], dict) else json.loads(row["remote_state"])
     for job in state["jobs"].values():
         job["ended"] = "failed"
-    conn = sqlite3.connect(library_home / "library.sqlite3")
-    with conn:
-        conn.execute("update order_items set remote_state=? where id=?", (json.dumps(state), row["id"]))
-    conn.close()
+    library_execute(library_home, "update order_items set remote_state=:state where id=:id",
+                    state=json.dumps(state), id=row["id"])
 
     _fail_downloads(replicate, False)
     again = run_cli(capsys, "run", graph, "--json")

@@ -7,6 +7,7 @@ use real processes)."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -74,9 +75,13 @@ class Book:
                                                             "unit_usd": 0.001})
 
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL
+
+
 @pytest.fixture
 def library(library_home: Path) -> Iterator[Library]:
-    lib = Library.open(library_home, settings=Settings(lease_ttl_s=1.0),
+    lib = Library.open(library_home, settings=Settings(lease_ttl_s=1.0, database_url=os.environ.get(
+                           "ARTFACTORY_DATABASE_URL", "")),
                        registry=NodeRegistry([toy_nodes.SOURCE, toy_nodes.SUM, REMOTE]))
     toy_nodes.CALLS.clear()
     SEEN_REMOTE.clear()

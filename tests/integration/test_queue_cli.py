@@ -16,6 +16,8 @@ from artfactory.services.library import Library
 from tests.fixtures.fake_replicate import FakeReplicate
 from tests.support.cli import CliResult, run_cli, spawn_cli
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL
+
 
 def _graph(tmp_path: Path, name: str = "q", seed: int = 1, latency_ms: int = 0) -> Path:
     path = tmp_path / f"{name}-{seed}.json"

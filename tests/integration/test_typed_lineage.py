@@ -34,6 +34,9 @@ def _halves(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> d
 HALVES = NodeType(type="toy.halves", title="Halves", run=_halves, outputs=(Port("value", "number"),))
 
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL
+
+
 @pytest.fixture
 def session(library_home: Path) -> Any:
     library = Library.open(library_home,

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,9 @@ class PostgresServer:
     port: int
     bin_dir: Path
     as_user: str | None  # "postgres" when we are root
+    _library_template: str | None = None
+    _copies: ThreadPoolExecutor | None = None
+    _next_copy: Future[str] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -90,16 +94,36 @@ class PostgresServer:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()}\n{tail}")
 
     def stop(self) -> None:
+        if self._copies is not None:
+            self._copies.shutdown(wait=True, cancel_futures=True)
         subprocess.run(self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w",
                                  "stop"), capture_output=True, timeout=60)
-        shutil.rmtree(self.root, ignore_errors=True)
+        # Every test's database is in there (hundreds of MB by the end of a run): removed in the background
+        # rather than holding up the end of the run for seconds.
+        subprocess.Popen(["rm", "-rf", "--", str(self.root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
 
-    def fresh_database(self) -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
+    def fresh_database(self, template: str = "template0") -> str:
+        """A new database copied from `template` (empty by default); returns its SQLAlchemy URL."""
         import psycopg
 
         name = "t_" + secrets.token_hex(6)
         with psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER, password=PASSWORD,
                              dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
+
+    def fresh_library_database(self) -> str:
+        """A new database already on the newest schema: a copy of a template migrated once per run, made in the
+        background while the previous test runs (a copy takes 0.05-0.5 s, every migration ~0.5 s)."""
+        if self._library_template is None:
+            from artfactory.models.db import Database
+
+            url = self.fresh_database()
+            Database(url).close()  # CREATE DATABASE ... TEMPLATE needs the template without connections
+            self._library_template = url.rsplit("/", 1)[1]
+            self._copies = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-template-copy")
+        assert self._copies is not None
+        ready = self._next_copy or self._copies.submit(self.fresh_database, self._library_template)
+        self._next_copy = self._copies.submit(self.fresh_database, self._library_template)
+        return ready.result()

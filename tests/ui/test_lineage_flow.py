@@ -152,10 +152,9 @@ def test_export_then_drop_on_the_canvas_restores_the_graph(qtbot: Any, window: M
     Image.new("RGB", (8, 8), "white").save(plain)
     before = len(window.graph_tabs())
     drop_files(tab, [plain])
-    assert len(window.graph_tabs()) == before
-    assert window.last_error is not None and "plain.png" in window.last_error.text()
-    assert "carries no Art Factory graph" in window.last_error.text()
-    window.last_error.close()
+    # An image that carries no graph is imported and taken in by an input.product node (issue 14), not opened.
+    qtbot.waitUntil(lambda: any(n.type == "input.product" for n in tab.controller.doc.nodes), timeout=10_000)
+    assert len(window.graph_tabs()) == before and window.last_error is None
 
 
 def test_reveal_finds_a_product_beyond_the_loaded_pages_through_its_order(qtbot: Any, window: MainWindow) -> None:

@@ -12,7 +12,7 @@ from PyQt6.QtWidgets import QApplication
 from artfactory import selftest
 from artfactory.controllers.session import UI_SETTINGS_ENV
 
-STEPS = ["migrate", "run example graph", "main window", "video playback", "about"]
+STEPS = ["migrate", "run example graph", "main window", "video playback", "video encode", "postgresql driver", "about"]
 
 
 def test_selftest_passes_with_one_line_per_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

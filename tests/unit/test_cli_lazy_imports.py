@@ -13,7 +13,7 @@ from tests.support.cli import ROOT, cli_env
 
 # Each costs from 0.05 s to 0.3 s to import; none is needed to print the version or the node catalogue.
 HEAVY = ("PyQt6", "sqlalchemy", "alembic", "PIL", "httpx", "rich", "networkx", "dynamicprompts", "pyparsing",
-         "keyring")
+         "keyring", "av", "psycopg")
 PROBE = """
 import json, sys
 from artfactory.cli import main
@@ -39,9 +39,22 @@ def test_version_loads_none_of_the_heavy_libraries(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [("nodes", "--json"), ("validate", str(ROOT / "graphs" / "fox-posters.json"),
                                                         "--json")])
 def test_the_node_catalogue_loads_no_database_qt_or_http_client(tmp_path: Path, args: tuple[str, ...]) -> None:
-    # Pillow stays: the built-in image nodes (nodes/inputs.py, nodes/transform.py) import it with their module.
-    heavy = set(HEAVY) - {"PIL"}
-    assert loaded_after(tmp_path, *args) & heavy == set()
+    assert loaded_after(tmp_path, *args) & set(HEAVY) == set()
+
+
+def test_a_fully_cached_run_loads_no_pillow_http_client_video_or_postgres_driver(tmp_path: Path) -> None:
+    graph = tmp_path / "cached.json"
+    graph.write_text(json.dumps({
+        "format": "artfactory.graph", "version": 2, "name": "cached",
+        "nodes": [{"id": "p", "type": "prompt.text", "params": {"text": "a fox"}},
+                  {"id": "gen", "type": "provider.local", "params": {"seed": 3, "width": 64, "height": 64}},
+                  {"id": "small", "type": "transform.resize", "params": {"width": 32, "height": 32}}],
+        "edges": [{"from": ["p", "text"], "to": ["gen", "prompt"]},
+                  {"from": ["gen", "image"], "to": ["small", "image"]}]}), encoding="utf-8")
+    assert "PIL" in loaded_after(tmp_path, "run", str(graph), "--json")  # the first run draws and resizes
+    # Run again: every node is a cache hit, so nothing is decoded, drawn, downloaded or sent to PostgreSQL.
+    assert loaded_after(tmp_path, "run", str(graph), "--json") & {"PIL", "httpx", "av", "psycopg", "alembic",
+                                                                   "keyring"} == set()
 
 
 def test_reopening_an_up_to_date_library_does_not_load_alembic(tmp_path: Path) -> None:

@@ -134,7 +134,7 @@ def test_a_registered_provider_appears_everywhere_without_other_edits(
     _load_builtin(catalogue)
     node = catalogue.get("provider.toy")
     assert node is not None and node.provider == "toy" and node.title == "Toy Cloud"
-    assert [p.name for p in node.params] == ["model", "input", "seed", "steps", "image_field"]
+    assert [p.name for p in node.params] == ["model", "input", "seed", "steps", "image_field", "media_inputs"]
     # And it runs through the one generic run function: key, create, remember, poll, outputs, product meta.
     monkeypatch.setenv("ARTFACTORY_TOY_BASE_URL", "http://127.0.0.1:9/elsewhere")
     storage = LibraryStorage(tmp_path / "lib", 1 << 20)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from artfactory.models import Product
 from artfactory.services.library import Library
-from artfactory.services.sweep import LOST_AND_FOUND, SUSPICIOUS, sweep_library
+from artfactory.services.sweep import CLI_WALK_EVERY_S, LOST_AND_FOUND, SUSPICIOUS, WALK_STAMP, sweep_library
 from artfactory.services.thumbnails import ensure_thumbnails, thumbnail_path
 from artfactory.services.transfer import import_paths
 from tests.support.cli import GRAPHS, run_cli
@@ -174,6 +174,12 @@ def test_cli_commands_that_write_sweep_first_and_say_so_on_stderr(library: Libra
     assert f"artfactory: moved 1 unreferenced file(s) to {lost}" in result.err.splitlines()
     assert not orphan.exists() and (lost / orphan.relative_to(library.home)).is_file()
     again = leftover(library, "cliorphan0000002", (2, 2, 2), hours=2)
+    # Walked a moment ago: the next command skips the walk (a big library's products folder is 100,000s of files).
+    soon = run_cli(capsys, "run", GRAPHS / "fox-posters.json", "--json")
+    assert soon.code == 0 and "unreferenced" not in soon.err and again.exists()
+    stamp = library.home / WALK_STAMP
+    past = stamp.stat().st_mtime - CLI_WALK_EVERY_S - 1
+    os.utime(stamp, (past, past))  # ten minutes later
     ran = run_cli(capsys, "run", GRAPHS / "fox-posters.json", "--json")
     assert "moved 1 unreferenced file(s)" in ran.err and not again.exists()
     quiet = run_cli(capsys, "products", "list", "--json")  # reading commands do not sweep

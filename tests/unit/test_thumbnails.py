@@ -224,7 +224,7 @@ def test_other_formats_are_decoded_once(tmp_path: Path, monkeypatch: pytest.Monk
 def test_videos_and_junk_raise_thumbnail_errors(tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
-    with pytest.raises(ThumbnailError, match=r"clip\.mp4: video thumbnails are not supported"):
+    with pytest.raises(ThumbnailError, match=r"clip\.mp4: cannot be read as a video"):
         make_thumbnails(video, destinations(tmp_path))
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"<html></html>")
@@ -233,6 +233,16 @@ def test_videos_and_junk_raise_thumbnail_errors(tmp_path: Path) -> None:
     with pytest.raises(ThumbnailError, match=r"gone\.png: file not found"):
         make_thumbnails(tmp_path / "gone.png", destinations(tmp_path))
     assert not any(p.suffix == ".webp" for p in tmp_path.iterdir())
+
+
+def test_a_video_is_thumbnailed_from_a_poster_frame_a_tenth_in(tmp_path: Path) -> None:
+    from tests.support.videos import frame_colour, make_video
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=2.0, fps=12, size=(320, 180))
+    made = make_thumbnails(clip, destinations(tmp_path))
+    assert made == {"large": (320, 180), "medium": (320, 180), "small": (150, 84)}
+    # 0.2 s in (a tenth of 2 s): frame 3 at 12 fps, not the first frame, which is often black
+    assert close(pixel(tmp_path / "large.webp", (160, 90)), (*frame_colour(3), 255), tolerance=24)
 
 
 def test_thumbnail_path_refuses_unsafe_ids(tmp_path: Path) -> None:

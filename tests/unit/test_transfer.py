@@ -14,6 +14,8 @@ from artfactory.models import Product
 from artfactory.services.library import Library
 from artfactory.services.transfer import import_paths
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL
+
 
 @pytest.fixture
 def library(library_home: Path) -> Iterator[Library]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, QTimer
@@ -12,8 +13,10 @@ from PyQt6.QtWidgets import QGraphicsDropShadowEffect
 
 from artfactory.controllers.graph_controller import GraphController
 from artfactory.engine.document import EdgeSpec
+from artfactory.services import transfer
 from artfactory.views.canvas import compat, node_menu
 from artfactory.views.canvas.node_item import ArtNodeItem, RerouteItem
+from artfactory.views.gallery.model import decode_product_ids
 
 NodeGraphQt = compat.import_nodegraphqt()
 from NodeGraphQt.qgraphics.pipe import LivePipeItem, PipeItem  # noqa: E402  (after the PyQt6 patches)
@@ -23,6 +26,17 @@ BACKDROP_TYPE = NodeGraphQt.BackdropNode.type_
 NODES_MIME = "nodegraphqt/nodes"
 
 
+def opens_as_graph(path: Path) -> bool:
+    """A dropped file that opens as a graph: a graph document (*.json), or an exported PNG or lineage sidecar
+    carrying one. Anything else dropped on the canvas is media to import."""
+    if path.suffix.lower() == ".json":
+        return True
+    try:
+        return transfer.is_export(path) and transfer.graph_from_export(path) is not None
+    except (OSError, ValueError):
+        return False
+
+
 class Canvas(node_menu.MenuCanvas, Protocol):
     """What the gestures use of the canvas (GraphView provides it)."""
 
@@ -30,6 +44,7 @@ class Canvas(node_menu.MenuCanvas, Protocol):
     graph: Any  # NodeGraphQt.NodeGraph
     viewer: Any  # its NodeViewer
     files_dropped: Any  # signals: pyqtBoundSignal
+    media_dropped: Any
     node_activated: Any
 
     def ng_nodes(self) -> Mapping[str, Any]: ...  # our id -> NodeGraphQt node
@@ -37,6 +52,7 @@ class Canvas(node_menu.MenuCanvas, Protocol):
     def backdrop_id_of(self, ng_id: str) -> str | None: ...
     def af_type_of(self, ng_type: str) -> str | None: ...
     def add_node(self, type_name: str, pos: tuple[float, float] | None = None) -> str | None: ...
+    def add_product_node(self, product_ids: list[str], pos: tuple[float, float]) -> str | None: ...
     def add_backdrop_at(self, pos: tuple[float, float], title: str = "Notes") -> str: ...
     def rename_backdrop(self, backdrop_id: str) -> None: ...
     def select(self, node_ids: list[str]) -> None: ...
@@ -187,10 +203,17 @@ class CanvasGestures(QObject):
                 if (type_name := self.canvas.af_type_of(ng_type)) is not None:
                     self.canvas.add_node(type_name, (x, y))
                     x, y = x + 40, y + 40
+        elif ids := decode_product_ids(mime):
+            # Products dragged from the gallery: one input.product node with them, where they were dropped.
+            self.canvas.add_product_node(ids, (float(pos.x()), float(pos.y())))
         elif mime.hasUrls():
             paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-            if paths:
-                self.canvas.files_dropped.emit(paths)
+            graphs = [p for p in paths if opens_as_graph(Path(p))]
+            media = [p for p in paths if p not in graphs]
+            if graphs:  # graph files, and exports that carry a graph, open as before
+                self.canvas.files_dropped.emit(graphs)
+            if media:  # images are imported and taken in by a node; a folder becomes an input.folder node
+                self.canvas.media_dropped.emit(media, (float(pos.x()), float(pos.y())))
 
     def _on_renamed(self, ng_id: str, title: str) -> None:
         # The title was edited in place on the node (double-click on it): one undoable rename.

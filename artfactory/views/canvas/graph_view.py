@@ -44,7 +44,8 @@ class GraphView(QWidget):
     selection_changed = pyqtSignal(list)  # our node ids
     product_activated = pyqtSignal(str)  # a thumbnail was clicked
     node_activated = pyqtSignal(str)  # a node was double-clicked
-    files_dropped = pyqtSignal(list)  # local file paths dropped on the canvas
+    files_dropped = pyqtSignal(list)  # graph files (*.json) dropped on the canvas: opened
+    media_dropped = pyqtSignal(list, object)  # other local paths dropped, and where (scene x, y): imported
     products_requested = pyqtSignal(str)  # a node's "Show Products in Gallery"
     macro_requested = pyqtSignal(str)  # a subgraph node's "Save Subgraph as Template"
 
@@ -96,6 +97,7 @@ class GraphView(QWidget):
         c.node_added.connect(self._update_hint)
         c.node_removed.connect(self._update_hint)
         c.param_changed.connect(self._apply_summary)
+        c.param_changed.connect(self._file_ports_changed)
         c.node_title_changed.connect(self.apply_title)
         c.mode_changed.connect(self._apply_mode)
         c.param_inputs_changed.connect(self._rebuild_node_view)
@@ -213,6 +215,7 @@ class GraphView(QWidget):
                                       pos=[pos[0], pos[1]], push_undo=False)
         node.model.set_property(STABLE_ID, node_id)
         self._add_param_ports(node, spec)
+        self._add_file_ports(node, spec)
         # NodeGraphQt made the name unique ("Resize 1"); titles may repeat, the stable id is the identity.
         node.model.name = node.view.name = self.controller.node_title(node_id) or type(node).NODE_NAME
         view: ArtNodeItem = node.view
@@ -243,6 +246,30 @@ class GraphView(QWidget):
                 kind = param_port_kind(param.kind)
                 node.add_input(port, color=theme.PORT_COLORS.get(kind, (150, 150, 150)),
                                painter_func=port_painter(False))
+
+    def _add_file_ports(self, node: Any, spec: Any) -> None:
+        """An input port per file field of a provider node's model (its `media_inputs`), typed by the field."""
+        node_type = self.controller.registry.get(spec.type)
+        if node_type is None or node_type.extra_inputs is None:
+            return
+        for port in node_type.inputs_for(spec.params)[len(node_type.inputs):]:
+            if port.name not in node.inputs():
+                node.add_input(port.name, color=theme.PORT_COLORS.get(port.kind, (150, 150, 150)),
+                               painter_func=port_painter(port.optional))
+
+    def _file_ports_changed(self, node_id: str, name: str) -> None:
+        """A provider node whose file ports changed (its model's schema loaded, another image field) is redrawn
+        with them; its links are kept (they are the document's)."""
+        spec, node = self.controller.doc.node(node_id), self._nodes.get(node_id)
+        node_type = self.controller.registry.get(spec.type) if spec is not None else None
+        if spec is None or node is None or node_type is None or node_type.extra_inputs is None or \
+                node_type.param(name) is None or name in ("input", "seed"):
+            return
+        wanted = [p.name for p in node_type.inputs_for(spec.params)[len(node_type.inputs):]]
+        shown = [n for n in node.inputs() if n not in {p.name for p in node_type.inputs}
+                 and not n.startswith(PARAM_INPUT_PREFIX)]
+        if wanted != shown:
+            self._rebuild_node_view(node_id)
 
     def _rebuild_node_view(self, node_id: str) -> None:
         """Re-create a node's view with its links (its ports changed)."""
@@ -411,6 +438,20 @@ class GraphView(QWidget):
             self.select([node_id])
         return node_id
 
+    def add_product_node(self, product_ids: list[str], pos: tuple[float, float]) -> str | None:
+        """An input.product node taking these library products, at `pos`; one undo step."""
+        return self.add_input_node("input.product", pos, {"products": "\n".join(dict.fromkeys(product_ids))})
+
+    def add_input_node(self, type_name: str, pos: tuple[float, float], params: dict[str, Any]) -> str | None:
+        """A node with these params (the others at their defaults) at `pos`, selected; one undo step."""
+        node_type = self.controller.registry.get(type_name)
+        if node_type is None:
+            return None
+        node_id = self.controller.add_node(type_name, pos, {**node_type.defaults(), **params})
+        if node_id:
+            self.select([node_id])
+        return node_id
+
     def add_backdrop_at(self, pos: tuple[float, float], title: str = "Notes") -> str:
         return self.controller.add_backdrop(title, (pos[0], pos[1], 320.0, 220.0))
 
@@ -500,7 +541,8 @@ class GraphView(QWidget):
         sizes = self.sizes()
         for node_id, node in self._nodes.items():
             item = node.view
-            if not item.product_ids and any(k in ("image", "video", "media") for _n, k in type(node).AF_OUTPUTS):
+            makes_media = any(k in ("image", "video", "media", "mask") for _n, k in type(node).AF_OUTPUTS)
+            if not item.product_ids and makes_media:
                 width, height = sizes[node_id]
                 sizes[node_id] = (width, height + min(SINGLE_PREVIEW, width))
         return sizes

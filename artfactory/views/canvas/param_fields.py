@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
 )
 
 from artfactory.engine.nodetypes import Param
+from artfactory.views.theme import set_style_property
 
 INT_LIMIT = 2**31 - 1
 COMMIT_DELAY_MS = 450  # typing pauses this long before a multi-line edit is committed
@@ -132,7 +133,10 @@ class ParamField(QWidget):
         spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel must scroll the panel, not change values
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.param.name}", self._line.text(), IMAGE_FILTER)
+        if self.param.name == "folder":  # input.folder: a folder, not a file
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder", self._line.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.param.name}", self._line.text(), IMAGE_FILTER)
         if path:
             self._line.setText(path)
             self._emit(path)
@@ -211,8 +215,4 @@ class ParamField(QWidget):
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.setVisible(bool(message))
-        self.editor.setProperty("invalid", bool(message))
-        style = self.editor.style()
-        assert style is not None  # a widget always has a style; PyQt's stubs mark every pointer result optional
-        style.unpolish(self.editor)
-        style.polish(self.editor)
+        set_style_property(self.editor, "invalid", bool(message))

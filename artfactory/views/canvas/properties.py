@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -335,6 +335,13 @@ class PropertiesPanel(QWidget):
         known = self.schemas.known(provider, model.strip())
         if known is not None:
             self._fill_schema(known)
+            # Another model whose schema is known already (or ports edited away): the node takes its file ports.
+            QTimer.singleShot(0, lambda node_id=self.node_id, graph=self.graph: self._apply_file_ports(graph,
+                                                                                                        node_id))
+
+    def _apply_file_ports(self, graph: GraphController | None, node_id: str | None) -> None:
+        if graph is not None and node_id is not None and self.schemas is not None and graph.doc.node(node_id):
+            self.schemas.apply_file_ports(graph, node_id)
 
     def _load_schema(self, provider: str, model: str) -> None:
         assert self.schemas is not None
@@ -345,6 +352,9 @@ class PropertiesPanel(QWidget):
     def _on_schema(self, provider: str, model: str, params: list[Param]) -> None:
         if getattr(self, "_schema_for", None) == (provider, model) and self.node_id:
             self._fill_schema(params)
+            if self.graph is not None and self.schemas is not None:
+                # The model's file fields become typed ports on the node (one undo step when they change).
+                self.schemas.apply_file_ports(self.graph, self.node_id)
 
     def _on_schema_failed(self, provider: str, model: str, message: str) -> None:
         if getattr(self, "_schema_for", None) == (provider, model) and self.node_id:

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
 
 from artfactory.controllers.app_controller import AppController
 from artfactory.views import icons
+from artfactory.views.dialogs.mask_painter import KEYS as MASK_KEYS
 
 # Canvas gestures that are not actions, so the dialog lists them by hand.
 GESTURES = [
@@ -45,6 +46,7 @@ GALLERY_KEYS = [
     ("Viewer: fit / actual size", "0  /  1"),
     ("Viewer: zoom in / out", "+  /  −, or the mouse wheel"),
     ("Video: play or pause", "Space"),
+    ("Viewer: paint a mask over the image", "M"),
 ]
 
 
@@ -67,6 +69,7 @@ class ShortcutsDialog(QDialog):
                 for title, actions in sections]
         rows.append(("Canvas", GESTURES))
         rows.append(("Gallery and viewer", GALLERY_KEYS))
+        rows.append(("Mask painter", MASK_KEYS))
         for title, entries in rows:
             if not entries:
                 continue

@@ -1,4 +1,4 @@
-"""Preferences: provider keys (keychain, masked), library, concurrency, image size, theme, autosave, prices, budget."""
+"""Preferences: provider keys (keychain), library folder and database, concurrency, image size, theme, prices."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from artfactory.controllers import session
 from artfactory.controllers.app_controller import AppController
 from artfactory.services.secrets import SecretsError
 from artfactory.views import theme
+from artfactory.views.dialogs.database_page import LibraryDatabaseBox
 from artfactory.views.dialogs.prices_page import PricesPage
 
 MASKED = "••••••••••••"
@@ -96,12 +97,7 @@ class _KeyRow(QWidget):
 
     def _say(self, text: str, role: str = "dim") -> None:
         self.status.setText(text)
-        if self.status.property("role") != role:
-            self.status.setProperty("role", role)
-            style = self.status.style()
-            if style is not None:  # a dynamic property takes effect on re-polish
-                style.unpolish(self.status)
-                style.polish(self.status)
+        theme.set_style_property(self.status, "role", role)
 
     def _toggle_remove(self) -> None:
         self.remove_requested = not self.remove_requested
@@ -169,6 +165,8 @@ class PreferencesDialog(QDialog):
         self.library_note.setProperty("role", "dim")
         self.library_note.setWordWrap(True)
         form.addRow("", self.library_note)
+        self.database = LibraryDatabaseBox(s.database_url)
+        form.addRow(self.database)
         # Not self.width/height: those would shadow QWidget.width()/height() on the dialog.
         self.width_spin = self._spin(s.default_width, 64, 4096)
         self.height_spin = self._spin(s.default_height, 64, 4096)
@@ -232,13 +230,21 @@ class PreferencesDialog(QDialog):
 
     def apply(self) -> None:
         """Save keys, then settings; stays open with the reason when the keychain refuses."""
+        problem = self.database.validate()
+        if problem:
+            self.error.setText(problem)
+            return
         try:
             for row in self.keys.values():
                 row.apply()
+            self.database.apply()
         except SecretsError as exc:
             self.error.setText(str(exc))
             return
+        # Only a changed choice is written: an ARTFACTORY_DATABASE_URL in force must not become the setting.
+        database = {"database_url": self.database.database_url()} if self.database.changed() else {}
         self.app.update_settings(
+            **database,
             concurrency_local=self.concurrency_local.value(),
             **{name: spin.value() for name, spin in self.concurrency.items()},
             default_width=self.width_spin.value(), default_height=self.height_spin.value(),

@@ -318,9 +318,4 @@ class PricesPage(QWidget):
 
     def _say(self, text: str, role: str = "dim") -> None:
         self.status.setText(text)
-        if self.status.property("role") != role:
-            self.status.setProperty("role", role)
-            style = self.status.style()
-            if style is not None:  # a dynamic property takes effect on re-polish
-                style.unpolish(self.status)
-                style.polish(self.status)
+        theme.set_style_property(self.status, "role", role)

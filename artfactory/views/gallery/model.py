@@ -70,7 +70,6 @@ class GalleryModel(QStringListModel):
         self.gallery = gallery
         self.loader = loader
         self.storage = gallery.library.storage
-        self._root = str(self.storage.root)
         self._query = GalleryQuery()
         # Plain tuples, not GalleryRows: the garbage collector stops tracking a tuple of strings and
         # numbers, never a NamedTuple, and 100,000 tracked rows make each full collection a visible stall.
@@ -184,7 +183,7 @@ class GalleryModel(QStringListModel):
             pixmap = self.loader.pixmap(product_id)
             if pixmap is None:
                 # A plain string join: data() runs for every painted cell, and pathlib is slow.
-                self.loader.request(product_id, f"{self._root}/{values[_PATH]}", values[_MEDIA_TYPE])
+                self.loader.request(product_id, str(self.storage.location(values[_PATH])), values[_MEDIA_TYPE])
             return pixmap
         row = GalleryRow._make(values)
         if role == Qt.ItemDataRole.DisplayRole:
@@ -227,7 +226,7 @@ class GalleryModel(QStringListModel):
         mime = QMimeData()
         mime.setData(PRODUCT_MIME, encode_product_ids(ids))
         # The files too, so products can be dropped into a file manager or another app.
-        mime.setUrls([QUrl.fromLocalFile(str(self.storage.root / self._rows[r][_PATH])) for r in rows])
+        mime.setUrls([QUrl.fromLocalFile(str(self.storage.location(self._rows[r][_PATH]))) for r in rows])
         return mime
 
     # -- changes ---------------------------------------------------------------------------------

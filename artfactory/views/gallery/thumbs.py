@@ -70,13 +70,13 @@ class _Worker(QRunnable):
         if not path.is_file():
             if not Path(source).is_file():
                 return QImage(), True
-            if media_type == "video":
-                self.bridge.wants_video.emit(product_id, source)
-                return QImage(), False
             try:
-                ensure_thumbnails(self.home, product_id, Path(source))
+                ensure_thumbnails(self.home, product_id, Path(source))  # a video: its poster frame, by PyAV
             except (ThumbnailError, OSError, ValueError) as exc:
                 log.debug("no thumbnail for %s: %s", product_id, exc)
+                if media_type == "video":  # a codec FFmpeg-in-PyAV lacks may still play in Qt Multimedia
+                    self.bridge.wants_video.emit(product_id, source)
+                    return QImage(), False
                 return QImage(), True
         reader = QImageReader(str(path))
         natural = reader.size()

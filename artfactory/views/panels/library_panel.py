@@ -14,8 +14,8 @@ from artfactory.views.canvas.node_classes import ng_type_name
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 FAMILY_TITLES = {"prompt": "Prompts", "input": "Inputs", "provider": "Generators", "transform": "Transforms",
-                 "collection": "Collections"}
-FAMILY_ORDER = ["prompt", "input", "provider", "transform", "collection"]
+                 "collection": "Collections", "video": "Video"}
+FAMILY_ORDER = ["prompt", "input", "provider", "transform", "video", "collection"]
 MACROS_GROUP = "__macros__"  # the data of the "Macros" group item (a group has no type otherwise)
 
 

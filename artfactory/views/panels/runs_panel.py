@@ -232,6 +232,7 @@ class RunsPanel(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addLayout(row)
         runs.order_added.connect(self._on_order_added)
+        runs.history_added.connect(lambda order_id: self._add_order(runs.orders[order_id], at_top=True))
         runs.order_changed.connect(self._on_order_changed)
         runs.node_changed.connect(self._on_node_changed)
         for order_id in runs.load_history():

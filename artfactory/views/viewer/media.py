@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from artfactory.services.product_records import ProductLineage
+from artfactory.services.product_records import LineageLink, ProductLineage
 from artfactory.views import theme
 from artfactory.views.gallery.orders_panel import local_time
 
@@ -254,9 +254,12 @@ class VideoView(QWidget):
 
 
 class LineagePanel(QScrollArea):
-    """Where a product came from: prompt, seed, provider, model, cost, params, size, times, order, node, parent."""
+    """Where a product came from: prompt, seed, provider, model, cost, params, size, times, order, node, parent,
+    what it was made from and what it was used in (across orders), and a way into its whole ancestry."""
 
     link_activated = pyqtSignal(str)  # an order id
+    product_activated = pyqtSignal(str)  # a product of "Made from" / "Used in"
+    ancestry_requested = pyqtSignal(str)  # the shown product's id: walk back through its ancestry
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -277,12 +280,13 @@ class LineagePanel(QScrollArea):
         self.form.addRow(self.title)
         for key, label in (("prompt", "Prompt"), ("seed", "Seed"), ("provider", "Provider"), ("model", "Model"),
                            ("cost", "Cost"), ("size", "Size"), ("created", "Created"), ("order", "Order"),
-                           ("node", "Node"), ("parent", "Parent order"), ("collections", "Collections"),
+                           ("node", "Node"), ("parent", "Parent order"), ("made_from", "Made from"),
+                           ("used_in", "Used in"), ("ancestry", "Ancestry"), ("collections", "Collections"),
                            ("file", "File")):
             value = QLabel()
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-            value.linkActivated.connect(self.link_activated)
+            value.linkActivated.connect(self._on_link)
             name = QLabel(label)
             name.setProperty("role", "dim")
             self.form.addRow(name, value)
@@ -298,6 +302,16 @@ class LineagePanel(QScrollArea):
 
     def value(self, key: str) -> str:
         return self.fields[key].text()
+
+    def _on_link(self, href: str) -> None:
+        # Links are "product:ID", "ancestry:ID" or a bare order id (as the order and parent rows always were).
+        kind, _, target = href.partition(":")
+        if kind == "product" and target:
+            self.product_activated.emit(target)
+        elif kind == "ancestry" and target:
+            self.ancestry_requested.emit(target)
+        else:
+            self.link_activated.emit(href)
 
     def show_detail(self, detail: ProductLineage | None) -> None:
         self.params.clear()
@@ -318,7 +332,7 @@ class LineagePanel(QScrollArea):
         duration = detail.duration or detail.metadata.get("duration")
         if duration:
             size += f" · {duration:.1f} s"
-        f["size"].setText(size)
+        f["size"].setText(size + _video_facts(detail.metadata))
         created = detail.created_at
         f["created"].setText(local_time(_parse(created)) if created else "—")
         order_id, status = detail.order_id, detail.order_status
@@ -329,12 +343,36 @@ class LineagePanel(QScrollArea):
         f["node"].setText(f"{node} ({detail.node_type})" if node else (detail.node_type or "—"))
         parent = detail.parent_order_id
         f["parent"].setText(f"<a href='{parent}'>{parent}</a>" if parent else "—")
+        f["made_from"].setText(_links(detail.made_from) or ("imported" if not order_id else "—"))
+        f["used_in"].setText(_links(detail.used_in) or "—")
+        f["ancestry"].setText(f"<a href='ancestry:{detail.id}'>Walk back to the first prompt…</a>"
+                              if detail.made_from else "—")
         f["collections"].setText(", ".join(detail.collections) or "—")
         f["file"].setText(_escape(Path(detail.path).name))
         f["file"].setToolTip(detail.path)
         _fill(self.params.invisibleRootItem(), detail.params)
         self.params.expandAll()
         self.params.resizeColumnToContents(0)
+
+
+LINKS_SHOWN = 12  # a product used in hundreds of runs lists the first ones and says how many more
+
+
+def _links(links: tuple[LineageLink, ...]) -> str:
+    """Lineage links as clickable lines: a product opens in the viewer, an order shows its products."""
+    lines = []
+    for link in links[:LINKS_SHOWN]:
+        if link.kind == "order":
+            node = _escape(link.node_id or "")
+            lines.append(f"taken in by <a href='{link.order_id}'>order {link.order_id}</a> ({node})")
+        elif link.missing:
+            lines.append(f"{_escape(link.id or '')} (deleted)")
+        else:
+            where = f" · {_escape(link.node_type)}" if link.node_type else ""
+            lines.append(f"<a href='product:{link.id}'>{_escape(link.name or link.id or '')}</a>{where}")
+    if len(links) > LINKS_SHOWN:
+        lines.append(f"and {len(links) - LINKS_SHOWN} more")
+    return "<br>".join(lines)
 
 
 def _fill(parent: QTreeWidgetItem | None, value: dict[str, Any]) -> None:
@@ -362,6 +400,22 @@ def cost_text(usd: float | None, source: str | None) -> str:
         amount = f"${usd:.2f}"
     said = {"provider": " (reported by the provider)", "estimate": " (estimate)"}
     return amount + said.get(source or "", "")
+
+
+def _video_facts(meta: Any) -> str:
+    """" · 12 fps · h264 · aac audio" for a video, " · frame 42 at 3.50 s" for a frame taken from one."""
+    meta = meta if isinstance(meta, dict) else {}
+    video = meta.get("video")
+    if isinstance(video, dict):
+        audio = video.get("audio")
+        parts = [f"{video['fps']:g} fps" if isinstance(video.get("fps"), int | float) and video["fps"] else "",
+                 str(video.get("codec") or ""),
+                 f"{audio.get('codec')} audio" if isinstance(audio, dict) else "no audio"]
+        return "".join(f" · {part}" for part in parts if part)
+    at, index = meta.get("timestamp"), meta.get("frame_index")
+    if isinstance(at, int | float) and isinstance(index, int):
+        return f" · frame {index} at {at:.2f} s"
+    return ""
 
 
 def _bytes(n: int) -> str:

@@ -89,6 +89,7 @@ class ProductViewer(QWidget):
     product_deleted = pyqtSignal(str)
     order_requested = pyqtSignal(str)  # show this order's products
     message = pyqtSignal(str)
+    mask_saved = pyqtSignal(str)  # a mask painted over the shown product was stored: its product id
 
     def __init__(self, library: Library, parent: QWidget | None = None,
                  orientation: Qt.Orientation = Qt.Orientation.Horizontal) -> None:
@@ -125,6 +126,8 @@ class ProductViewer(QWidget):
         side_column.setSpacing(s // 2)
         self.lineage = LineagePanel()
         self.lineage.link_activated.connect(self.order_requested)
+        self.lineage.product_activated.connect(self.show_product)  # "Made from" / "Used in" walk the lineage
+        self.lineage.ancestry_requested.connect(self.show_ancestry)
         self._build_actions(side_column)
         side_column.addWidget(self.lineage, 1)
         self.splitter.addWidget(media)
@@ -168,6 +171,11 @@ class ProductViewer(QWidget):
         for action in (self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action):
             bar.addAction(action)
         bar.addWidget(self.zoom_label)
+        bar.addSeparator()
+        self.paint_mask_action = self._action("mask", "Paint Mask…", self.paint_mask, "M")
+        self.paint_mask_action.setToolTip("Paint a mask over this image for inpainting; it is saved as a product "
+                                          "made from it (M)")
+        bar.addAction(self.paint_mask_action)
 
         self.open_graph_action = self._action("canvas", "Open graph", self.open_graph)
         self.open_graph_action.setToolTip("Open the graph that made this product, with its node selected")
@@ -269,6 +277,46 @@ class ProductViewer(QWidget):
     def rerun(self) -> None:
         if self.detail and self.detail.order_id:
             self.rerun_requested.emit(self.detail.order_id)
+
+    def paint_mask(self) -> QWidget | None:
+        """Open the mask painter over the shown image; a saved mask is announced by `mask_saved`."""
+        if self.detail is None or self.detail.media_type != "image":
+            return None
+        from artfactory.services.masks import MaskError
+        from artfactory.views.dialogs.mask_painter import MaskPainterDialog
+
+        try:
+            dialog = MaskPainterDialog(self.library, self.detail.id, self)
+        except MaskError as exc:
+            self.message.emit(str(exc))
+            return None
+        dialog.saved.connect(self.mask_saved)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.mask_painter = dialog  # kept alive while open (and reachable from tests)
+        dialog.show()
+        return dialog
+
+    def show_ancestry(self, product_id: str | None = None) -> QWidget | None:
+        """Open the ancestry view of a product (default: the shown one): its family tree back to the first prompt."""
+        from artfactory.views.viewer.ancestry import AncestryDialog
+
+        product_id = product_id or self.product_id
+        if not product_id:
+            return None
+        with self.library.db.session() as session:
+            try:
+                ancestry = lineage.product_ancestry(session, product_id)
+            except lineage.NotFound as exc:
+                self.message.emit(str(exc))
+                return None
+        dialog = AncestryDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show_ancestry(ancestry)
+        dialog.product_activated.connect(self.show_product)
+        dialog.order_activated.connect(self.order_requested)
+        self.ancestry_dialog = dialog  # kept alive while open (and reachable from tests)
+        dialog.show()
+        return dialog
 
     def reveal(self) -> None:
         if self.detail:

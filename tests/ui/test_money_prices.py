@@ -17,8 +17,9 @@ from artfactory.views.main_window import MainWindow
 
 def _page(window: MainWindow) -> tuple[Any, PricesPage]:
     dialog = window.show_preferences()
-    titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
-    assert PRICES_PAGE in titles
+    # The tab shows "Prices & budget": its text escapes the & (else Qt draws "Prices _budget", a mnemonic).
+    titles = [dialog.tabs.tabText(i).replace("&&", "&") for i in range(dialog.tabs.count())]
+    assert PRICES_PAGE in titles and "Prices && budget" in [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
     dialog.tabs.setCurrentIndex(titles.index(PRICES_PAGE))
     return dialog, dialog.prices
 

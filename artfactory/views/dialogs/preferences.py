@@ -189,7 +189,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Autosave every:", self.autosave)
         tabs.addTab(general, "General")
         self.prices = PricesPage(app.library, s, [(spec.id, spec.name) for spec in app.cloud_providers()])
-        tabs.addTab(self.prices, PRICES_PAGE)
+        tabs.addTab(self.prices, PRICES_PAGE.replace("&", "&&"))  # a lone & would make a mnemonic ("Prices _budget")
 
         self.error = QLabel()
         self.error.setProperty("role", "error")

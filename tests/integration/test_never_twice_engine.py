@@ -274,11 +274,11 @@ def test_cancel_of_one_waiting_node_skips_its_dependents(session: HeadlessSessio
 
 def test_a_crashed_holder_is_taken_over_after_the_ttl_and_its_job_re_attached(session: HeadlessSession,
                                                                               library: Library) -> None:
+    started = time.monotonic()  # before the holder's last heartbeat: the TTL counts from that
     other = Elsewhere(session, _graph())  # never heartbeats again: it crashed right after the create
     job = {"job_id": "pred-1", "provider": "replicate", "item_index": 0, "get_url": "http://127.0.0.1:9/p"}
     other.store.set_remote(other.item_id, "pred-1", {"jobs": {"0": job}})
     waits = _waiting_messages(session)
-    started = time.monotonic()
     order_id, status = session.run(session.plan(_graph()), project_id=library.project_id())
     took = time.monotonic() - started
     assert status == "succeeded" and 0.9 <= took < 3.0  # waited for the TTL (1 s), then took over

@@ -96,6 +96,7 @@ def _run_image(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
         "params": dict(params),
         "source_product_ids": [],
         "source_path": str(path),
+        "title": path.name,
         "source_format": fmt,
         "source_size": [width, height],
     }
@@ -169,7 +170,7 @@ def _run_folder(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         made.append(NewMedia(file=item.path, name=item.path.name, meta={
             "prompt": "", "seed": None, "provider": None, "model": None, "params": dict(params),
             "source_product_ids": [], "source_path": str(item.path), "source_folder": str(listing.folder),
-            "relative_path": item.relative,
+            "relative_path": item.relative, "title": item.path.name,
         }))
     if refused and params.get("on_error") == "fail":
         first, reason = refused[0]
@@ -252,7 +253,7 @@ def _run_product(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str
     # The products themselves travel on (no copy): what is made from them records them as its sources, and the
     # order records that it took them in (order_inputs), so lineage crosses orders.
     media = [Media(product_id=r.id, path=r.path, media_type=r.media_type, width=r.width, height=r.height,
-                   prompt=r.prompt, seed=r.seed) for r in refs]
+                   prompt=r.prompt, seed=r.seed, title=r.name) for r in refs]
     ctx.progress(100.0, f"{len(media)} product(s)")
     return {"media": media}
 

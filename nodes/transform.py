@@ -411,14 +411,15 @@ def cell_facts(media: Media) -> str:
 
 
 def cell_labels(items: Sequence[Media], swept: Sequence[str]) -> list[str]:
-    """Each cell's label: the swept values that made it ("seed 3 · style neon"), else its number and prompt."""
+    """Each cell's label: the swept values that made it ("seed 3 · style neon"), else its number and prompt (or,
+    for a photo without one, its title: the file name it came in as)."""
     names = _key_names(swept)
     labels = []
     for index, media in enumerate(items):
         if swept:
             labels.append(" · ".join(f"{names[k]} {_value_text(media.sweep[k])}" for k in swept if k in media.sweep))
         else:
-            labels.append(f"{index + 1}  {' '.join(media.prompt.split())}".rstrip())
+            labels.append(f"{index + 1}  {' '.join((media.prompt or media.title).split())}".rstrip())
     return labels
 
 

@@ -131,6 +131,15 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:50] + "…"
 
 
+def _item_title(item_inputs: Mapping[str, Any]) -> str:
+    """The title of the first medium an item received (its first input's), which what it makes inherits."""
+    for value in item_inputs.values():
+        first = value[0] if isinstance(value, list) and value else value
+        if isinstance(first, Media) and first.title:
+            return first.title
+    return ""
+
+
 def _item_sweep(node_id: str, node_type: NodeType, item_inputs: Mapping[str, Any],
                 combo: Mapping[str, Any]) -> dict[str, Any]:
     """What made one item: the sweeps of the media it received (per item, not whole lists) and its own
@@ -201,6 +210,7 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
             continue
         result = node_type.run(ctx, item_inputs, item_params)
         sweep = _item_sweep(ctx.node_id, node_type, item_inputs, combo)
+        title = _item_title(item_inputs)
         for port, produced in (result or {}).items():
             if port not in outputs:
                 raise NodeError(f"{node_type.type} returned an undeclared output {port!r}", code="internal")
@@ -208,6 +218,8 @@ def run_batch(node_type: NodeType, ctx: NodeContext, inputs: Mapping[str, list[A
                 if isinstance(made, NewMedia):
                     if sweep:
                         made.meta["sweep"] = {**sweep, **(made.meta.get("sweep") or {})}
+                    if title:
+                        made.meta.setdefault("title", title)
                     if combo:
                         made.params = dict(item_params)
                     if key is not None:
@@ -277,7 +289,8 @@ def store_new_media(node_type: NodeType, node_id: str, values: dict[str, list[An
                                  media_type=stored.info.media_type, width=stored.info.width,
                                  height=stored.info.height, prompt=str(meta.get("prompt") or ""),
                                  seed=seed if isinstance(seed, int) else None,
-                                 sweep=dict(meta.get("sweep") or {}), seconds=media_facts(meta)[0]))
+                                 sweep=dict(meta.get("sweep") or {}), seconds=media_facts(meta)[0],
+                                 title=str(meta.get("title") or "")))
             stored_values[port] = out
     except BaseException:
         discard_drafts(storage, drafts)

@@ -232,6 +232,9 @@ class Media:
     # price of its job), for a shoot-out sheet; None when unknown.
     seconds: float | None = None
     cost_usd: float | None = None
+    # The name its origin gave it ("IMG_0042.jpg", a product's name), carried down the graph in product metadata
+    # "title" so a contact sheet of a folder's photos can label each cell with it.
+    title: str = field(default="", hash=False, compare=False)
 
 
 def media_facts(meta: Mapping[str, Any] | None) -> tuple[float | None, float | None]:

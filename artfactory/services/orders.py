@@ -635,6 +635,7 @@ class OrderStore:
                         media_type=row["media_type"], width=row["width"], height=row["height"],
                         prompt=row["prompt"], seed=row["seed"], sweep=_sweep_of(row),
                         seconds=media_facts(_meta_of(row))[0], cost_usd=media_facts(_meta_of(row))[1],
+                        title=_title_of(row),
                     )
         decoded: dict[str, list[Any]] = {}
         for port, values in (outputs or {}).items():
@@ -668,7 +669,8 @@ class OrderStore:
             found.setdefault(key, []).append(Media(
                 product_id=row["id"], path=path, media_type=row["media_type"], width=row["width"],
                 height=row["height"], prompt=row["prompt"], seed=row["seed"], sweep=_sweep_of(row),
-                seconds=media_facts(_meta_of(row))[0], cost_usd=media_facts(_meta_of(row))[1]))
+                seconds=media_facts(_meta_of(row))[0], cost_usd=media_facts(_meta_of(row))[1],
+                title=_title_of(row)))
         return found
 
     # -- interrupted orders ----------------------------------------------------------------------
@@ -744,6 +746,13 @@ def source_rows(drafts: Sequence[ProductDraft]) -> list[dict[str, Any]]:
 def _meta_of(row: Any) -> Any:
     """A product row's metadata JSON (its column is "metadata", its attribute "meta")."""
     return row.get("meta", row.get("metadata"))
+
+
+def _title_of(row: Any) -> str:
+    """The name a product's origin gave it (metadata "title", e.g. the photo's file name), "" when none."""
+    meta = _meta_of(row)
+    title = meta.get("title") if isinstance(meta, dict) else None
+    return title if isinstance(title, str) else ""
 
 
 def _sweep_of(row: Any) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class ProductRef:
     height: int | None
     prompt: str
     seed: int | None
+    name: str = ""
 
 
 def product_ids_of(text: str) -> list[str]:
@@ -107,7 +108,8 @@ def resolve_products(home: Path, ids_text: str = "", collection: str = "", proje
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             for row in conn.execute(select(Product.id, Product.sha256, Product.path, Product.media_type,
-                                           Product.width, Product.height, Product.prompt, Product.seed)
+                                           Product.width, Product.height, Product.prompt, Product.seed,
+                                           Product.name)
                                     .where(Product.id.in_(chunk))):
                 rows[row.id] = row
         missing = [i for i in wanted if i not in rows]
@@ -116,4 +118,4 @@ def resolve_products(home: Path, ids_text: str = "", collection: str = "", proje
             raise ProductInputError(f"no product {missing[0]!r} in the library{more}")
         storage = library.storage
         return [ProductRef(r.id, r.sha256, storage.absolute(r.path), r.media_type, r.width, r.height,
-                           r.prompt or "", r.seed) for r in (rows[i] for i in wanted)]
+                           r.prompt or "", r.seed, r.name or "") for r in (rows[i] for i in wanted)]

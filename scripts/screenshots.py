@@ -124,6 +124,8 @@ def main() -> int:
     save(compare.grab(), "compare.png")
     compare.close()
 
+    ancestry_shot(app, window)
+    database_shot(app, window)
     node_menu_shot(app, window)
     subgraph_shot(app, window)
     queue_shot(app, window)
@@ -171,6 +173,34 @@ SHOOTOUT = {
         {"from": ["schnell", "media"], "to": ["sheet", "image"]},
     ],
 }
+
+
+def ancestry_shot(app: object, window: object) -> None:
+    """A contact sheet's family tree: back through the watermarks and the drawings to the first prompt."""
+    from artfactory.services.gallery import GalleryQuery
+
+    gallery = window.show_gallery()
+    sheets = [r.id for r in gallery.gallery.page(GalleryQuery(node_type="transform.grid"), limit=1)]
+    assert sheets, "no contact sheet to walk back from"
+    viewer = window.open_product(sheets[0])
+    assert viewer is not None
+    dialog = viewer.viewer.show_ancestry(sheets[0])
+    assert dialog is not None, "the ancestry view did not open"
+    dialog.resize(900, 560)
+    settle(app, 0.6)
+    save(dialog.grab(), "ancestry.png")
+    dialog.close()
+    viewer.close()
+
+
+def database_shot(app: object, window: object) -> None:
+    """Preferences → General: the library's database (SQLite here), with PostgreSQL one choice away."""
+    preferences = window.show_preferences()
+    preferences.resize(640, 540)
+    preferences.tabs.setCurrentIndex(1)
+    settle(app)
+    save(preferences.grab(), "preferences-database.png")
+    preferences.close()
 
 
 def money_shots(app: object, window: object) -> None:

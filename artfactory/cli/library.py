@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from artfactory.cli.common import EXIT_FAILED, EXIT_OK, CliError, emit, open_library
 from artfactory.cli.output import console, table
+
+T = TypeVar("T")
 
 
 def add_commands(command: Any, actions: Any, common: argparse.ArgumentParser) -> None:
@@ -48,6 +51,14 @@ def _progress(args: argparse.Namespace) -> Any:
                     console=Console(stderr=True), transient=False)
 
 
+def _shown(bar: Any, work: Callable[[Any], T], report: Callable[..., None]) -> T:
+    """Run `work(progress)` with the progress display up (progress=report), or quietly (progress=None)."""
+    if bar is None:
+        return work(None)
+    with bar:
+        return work(report)
+
+
 def cmd_library_migrate(args: argparse.Namespace) -> int:
     from artfactory.models.db import describe_url
     from artfactory.services.library_move import MoveError, file_sha256, move_library, sqlite_path
@@ -66,11 +77,8 @@ def cmd_library_migrate(args: argparse.Namespace) -> int:
         bar.update(tasks[name], completed=done)
 
     try:
-        if bar is not None:
-            with bar:
-                result = move_library(source, args.to, replace=args.replace, progress=report)
-        else:
-            result = move_library(source, args.to, replace=args.replace)
+        result = _shown(bar, lambda progress: move_library(source, args.to, replace=args.replace, progress=progress),
+                        report)
     except MoveError as exc:
         raise CliError(str(exc), EXIT_FAILED) from None
     data = result.as_json()
@@ -111,11 +119,8 @@ def cmd_library_relocate(args: argparse.Namespace) -> int:
             bar.update(task[0], completed=done)
 
     try:
-        if bar is not None:
-            with bar:
-                result = relocate_products(library, args.products, move=args.move, progress=report)
-        else:
-            result = relocate_products(library, args.products, move=args.move)
+        result = _shown(bar, lambda progress: relocate_products(library, args.products, move=args.move,
+                                                                progress=progress), report)
     except RelocateError as exc:
         raise CliError(str(exc), EXIT_FAILED) from None
     data = result.as_json()

@@ -16,6 +16,7 @@ from artfactory.services.folder_inputs import (
     MAX_FOLDER_FILES,
     SORT_ORDERS,
     FolderError,
+    FolderFile,
     FolderListing,
     folder_key,
     hash_memo,
@@ -47,19 +48,22 @@ def _max_bytes(home: Path) -> int:
 
 def file_key(params: Mapping[str, Any], home: Path) -> str:
     """The sha256 of the file's bytes: the cache key changes exactly when the file's content does.
-    Only a regular file under the library's size limit is read: a device or pipe would never end."""
+    Only a regular file under the library's size limit is read: a device or pipe would never end. The library's
+    hash memo (the one input.folder keeps) answers for a file unchanged since it was hashed, so a cost badge or a
+    plan after each edit does not read a multi-GB clip again: a stat suffices."""
     path = resolve_path(str(params.get("path") or ""))
-    digest = hashlib.sha256()
     try:
-        with open_regular(path, _max_bytes(home)) as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
+        size = check_regular(path, _max_bytes(home))
+        st = path.stat()
     except FileRefused as exc:
         # Not readable as an image file now; the run reports why. A distinct key never matches a cached result.
         return f"missing:{path}" if exc.reason == "file not found" else f"unreadable:{path}"
     except OSError:
         return f"unreadable:{path}"
-    return digest.hexdigest()
+    memo = hash_memo(home)
+    digest = memo.sha256(FolderFile(path, path.name, size, st.st_mtime_ns, st.st_ino))
+    memo.save()
+    return digest or f"unreadable:{path}"
 
 
 def checked_input_file(ctx: RunContext, params: Mapping[str, Any], node_type: str) -> Path:

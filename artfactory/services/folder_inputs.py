@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from artfactory.files import show_path, size_text
+from artfactory.files import FileRefused, open_regular, show_path, size_text
 
 log = logging.getLogger("artfactory.inputs")
 
@@ -182,10 +182,11 @@ class HashMemo:
             return known
         digest = hashlib.sha256()
         try:
-            with open(item.path, "rb") as fh:
+            # Checked again as it is opened: a file swapped for a pipe since the listing must not hang the plan.
+            with open_regular(item.path) as fh:
                 while chunk := fh.read(_CHUNK):
                     digest.update(chunk)
-        except OSError:
+        except (FileRefused, OSError):
             return None
         value = digest.hexdigest()
         with self._lock:
